@@ -1,0 +1,499 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The agent's life: read and validate the config (core sections and every plugin's),
+ * open the store, bus and Lua host, create plugins, run the operator's script, start the
+ * plugins, run the loop; on SIGINT/SIGTERM stop plugins in reverse order, flush the store,
+ * close every handle and free everything; on SIGHUP reload the Lua script.
+ */
+#include "agent/agent.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "agent/alloc.h"
+#include "agent/config.h"
+#include "agent/log.h"
+#include "lua/luahost.h"
+
+typedef struct {
+    const char *log_level;
+    bool syslog;
+    const char *data_dir;
+    const char *plugin_dir;
+} agent_cfg_t;
+
+typedef struct {
+    const char *script;
+    const char *lib_path;
+    int64_t memory_mb;
+    int64_t instruction_limit;
+} lua_cfg_t;
+
+typedef struct {
+    int64_t outbox_cap_mb;
+} store_cfg_t;
+
+typedef struct {
+    const char *file;
+    bool required;
+} plugin_item_t;
+
+typedef struct {
+    agent_cfg_t agent;
+    lua_cfg_t lua;
+    store_cfg_t store;
+    qtd_cfg_array_t plugins;
+} core_cfg_t;
+
+static const qtd_cfg_key_t agent_keys[] = {
+    {QTD_CFG_STRING, "log_level", "info", offsetof(agent_cfg_t, log_level),
+     "least severe level logged", 0, 0, "error|warn|info|debug", NULL, 0},
+    {QTD_CFG_BOOL, "syslog", "false", offsetof(agent_cfg_t, syslog),
+     "log to syslog (facility daemon) instead of stderr", 0, 0, NULL, NULL, 0},
+    {QTD_CFG_STRING, "data_dir", QTD_STATE_DIR, offsetof(agent_cfg_t, data_dir),
+     "directory of the database (identity, settings, outbox); created 0700", 0, 0, NULL, NULL, 0},
+    {QTD_CFG_STRING, "plugin_dir", QTD_PLUGIN_DIR, offsetof(agent_cfg_t, plugin_dir),
+     "where plugins named without a '/' are found (as qtd_<name>.so)", 0, 0, NULL, NULL, 0},
+    {.type = QTD_CFG_END},
+};
+
+static const qtd_cfg_key_t lua_keys[] = {
+    {QTD_CFG_STRING, "script", "", offsetof(lua_cfg_t, script),
+     "the operator's Lua script (relative to this file); empty: none", 0, 0, NULL, NULL, 0},
+    {QTD_CFG_STRING, "lib_path", "", offsetof(lua_cfg_t, lib_path),
+     "directory searched by require() besides the script's own", 0, 0, NULL, NULL, 0},
+    {QTD_CFG_INT, "memory_mb", "64", offsetof(lua_cfg_t, memory_mb),
+     "memory the script may use, MiB", 1, 4096, NULL, NULL, 0},
+    {QTD_CFG_INT, "instruction_limit", "100000000", offsetof(lua_cfg_t, instruction_limit),
+     "VM instructions one call into the script may run before it is stopped", 1000, 1e12, NULL,
+     NULL, 0},
+    {.type = QTD_CFG_END},
+};
+
+static const qtd_cfg_key_t store_keys[] = {
+    {QTD_CFG_INT, "outbox_cap_mb", "64", offsetof(store_cfg_t, outbox_cap_mb),
+     "payload MiB kept while offline; beyond it the oldest messages are dropped (counted)", 1,
+     1048576, NULL, NULL, 0},
+    {.type = QTD_CFG_END},
+};
+
+static const qtd_cfg_key_t plugin_item_keys[] = {
+    {QTD_CFG_STRING, "file", NULL, offsetof(plugin_item_t, file),
+     "plugin name (found as <plugin_dir>/qtd_<name>.so) or a path to the .so", 0, 0, NULL, NULL, 0},
+    {QTD_CFG_BOOL, "required", "false", offsetof(plugin_item_t, required),
+     "refuse to start when this plugin cannot be loaded or created", 0, 0, NULL, NULL, 0},
+    {.type = QTD_CFG_END},
+};
+
+static const qtd_cfg_key_t plugins_key = {QTD_CFG_ARRAY,
+                                          "plugins",
+                                          NULL,
+                                          0,
+                                          "plugins to load, in order (stopped in reverse order)",
+                                          0,
+                                          0,
+                                          NULL,
+                                          plugin_item_keys,
+                                          sizeof(plugin_item_t)};
+
+typedef struct {
+    qtd_agent_t a;
+    qtd_config_t *cfg;
+    core_cfg_t core;
+    uv_loop_t loop;
+    uv_signal_t sig_int;
+    uv_signal_t sig_term;
+    uv_signal_t sig_hup;
+    uv_check_t commit;
+    bool stopping;
+} runtime_t;
+
+static void print_sections(void)
+{
+    qtd__config_print_keys(stdout, "agent", agent_keys);
+    qtd__config_print_keys(stdout, "lua", lua_keys);
+    qtd__config_print_keys(stdout, "store", store_keys);
+    char buf[64];
+    snprintf(buf, sizeof(buf), "plugins[i]");
+    qtd__config_print_keys(stdout, buf, plugin_item_keys);
+}
+
+void qtd__agent_print_core_keys(void)
+{
+    print_sections();
+}
+
+static int mkdir_p(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s", dir);
+    for (char *p = path + 1; *p != '\0'; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+                return -errno;
+            }
+            *p = '/';
+        }
+    }
+    if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+        return -errno;
+    }
+    return 0;
+}
+
+/* Read the config, load plugins and validate everything. Returns 0 or 2. */
+static int configure(runtime_t *rt, const qtd_agent_opts_t *opts)
+{
+    int rc = qtd__config_load(&rt->cfg, opts->config_path);
+    if (rc < 0) {
+        qtd_log_error("core", "cannot read config: %s", qtd_strerror(rc));
+        return 2;
+    }
+    qtd_config_t *cfg = rt->cfg;
+    qtd__config_section(cfg, "agent", agent_keys, &rt->core.agent);
+    qtd__config_section(cfg, "lua", lua_keys, &rt->core.lua);
+    qtd__config_section(cfg, "store", store_keys, &rt->core.store);
+    qtd__config_value(cfg, "plugins", &plugins_key, &rt->core.plugins);
+
+    int level =
+        rt->core.agent.log_level ? qtd__log_parse_level(rt->core.agent.log_level) : QTD_LOG_INFO;
+    level = (level < 0 ? QTD_LOG_INFO : level) + opts->verbose;
+    qtd__log_setup(level > QTD_LOG_DEBUG ? QTD_LOG_DEBUG : level,
+                   rt->core.agent.syslog && !opts->check_only);
+
+    const char *plugin_dir = opts->plugin_dir != NULL
+                                 ? opts->plugin_dir
+                                 : qtd__config_resolve(cfg, rt->core.agent.plugin_dir);
+    qtd_plugin_t **tail = &rt->a.plugins;
+    const plugin_item_t *items = rt->core.plugins.items;
+    for (size_t i = 0; i < rt->core.plugins.count; i++) {
+        const char *file = items[i].file;
+        if (file == NULL) {
+            continue; /* already reported as missing */
+        }
+        const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+        char *path =
+            qtd__plugin_path(plugin_dir, strchr(file, '/') ? qtd__config_resolve(cfg, file) : file);
+        qtd_plugin_t *p = NULL;
+        rc = path != NULL ? qtd__plugin_open(path, &p) : QTD_ENOMEM;
+        if (rc == 0) {
+            for (qtd_plugin_t *q = rt->a.plugins; q != NULL; q = q->next) {
+                if (strcmp(q->desc->name, p->desc->name) == 0) {
+                    qtd_log_error("core",
+                                  "plugin %s: refused: a plugin named \"%s\" is already "
+                                  "loaded from %s",
+                                  path, p->desc->name, q->path);
+                    qtd__plugin_close(p);
+                    p = NULL;
+                    rc = QTD_EEXIST;
+                    break;
+                }
+            }
+        }
+        if (rc < 0) {
+            if (items[i].required) {
+                qtd__config_error(cfg,
+                                  "plugins[%zu]: required plugin \"%s\" (%s) cannot be "
+                                  "used: %s (see the log line above)",
+                                  i + 1, file, path ? path : "?", qtd_strerror(rc));
+            } else {
+                qtd_log_warn("core", "plugins[%zu]: going on without plugin \"%s\"", i + 1, file);
+                /* Its section, if any, cannot be checked: accept it unread. */
+                char name[128];
+                snprintf(name, sizeof(name), "%.*s", (int)strcspn(base, "."), base);
+                qtd__config_ignore(cfg, strncmp(name, "qtd_", 4) == 0 ? name + 4 : name);
+            }
+            qtd_free(path);
+            continue;
+        }
+        qtd_free(path);
+        p->required = items[i].required;
+        p->host.agent = &rt->a;
+        if (p->desc->config_size > 0) {
+            p->config = qtd_calloc(1, p->desc->config_size);
+            if (p->config == NULL) {
+                qtd__plugin_close(p);
+                return 1;
+            }
+            qtd__config_section(cfg, p->desc->name, p->desc->config_map, p->config);
+        } else {
+            qtd__config_section(cfg, p->desc->name, (const qtd_cfg_key_t[]){{.type = 0}}, NULL);
+        }
+        *tail = p;
+        tail = &p->next;
+    }
+    qtd__config_check_unknown(cfg);
+
+    /* The script must at least compile. */
+    const char *script = qtd__config_resolve(cfg, rt->core.lua.script);
+    if (script != NULL && script[0] != '\0') {
+        lua_State *L = luaL_newstate();
+        if (L != NULL) {
+            if (luaL_loadfilex(L, script, "t") != LUA_OK) {
+                qtd__config_error(cfg, "lua.script: %s", lua_tostring(L, -1));
+            }
+            lua_close(L);
+        }
+    }
+    if (qtd__config_error_count(cfg) > 0) {
+        qtd__config_print_errors(cfg, stderr);
+        fprintf(stderr, "qthingd: %d config error%s; nothing started\n",
+                qtd__config_error_count(cfg), qtd__config_error_count(cfg) == 1 ? "" : "s");
+        return 2;
+    }
+    return 0;
+}
+
+static void on_commit(uv_check_t *h)
+{
+    runtime_t *rt = h->data;
+    qtd_store_commit(rt->a.store);
+}
+
+static void on_drop(void *arg, uint64_t rows)
+{
+    runtime_t *rt = arg;
+    qtd_event_t ev = {.size = sizeof(ev),
+                      .domain = QTD_DOM_AGENT,
+                      .event = QTD_AGENT_DROPPED,
+                      .errcode = (int32_t)(rows > INT32_MAX ? INT32_MAX : rows)};
+    qtd__bus_publish(rt->a.bus, "store", &ev);
+}
+
+static void begin_shutdown(runtime_t *rt, const char *why)
+{
+    if (rt->stopping) {
+        return;
+    }
+    rt->stopping = true;
+    qtd_log_info("core", "%s: shutting down", why);
+    /* Deliver what is already queued while everyone is still up. */
+    if (rt->a.bus != NULL) {
+        qtd__bus_drain(rt->a.bus);
+    }
+    qtd_plugin_t *order[256];
+    size_t n = 0;
+    for (qtd_plugin_t *p = rt->a.plugins; p != NULL && n < 256; p = p->next) {
+        order[n++] = p;
+    }
+    while (n-- > 0) {
+        qtd_plugin_t *p = order[n];
+        if (p->started && p->desc->ops->stop != NULL) {
+            qtd_log_debug("core", "stopping plugin %s", p->desc->name);
+            p->desc->ops->stop(p->self);
+        }
+        p->started = false;
+    }
+    if (rt->a.lua != NULL) {
+        qtd__lua_close(rt->a.lua);
+        rt->a.lua = NULL;
+    }
+    if (rt->a.store != NULL) {
+        qtd_store_commit(rt->a.store);
+    }
+    uv_close((uv_handle_t *)&rt->sig_int, NULL);
+    uv_close((uv_handle_t *)&rt->sig_term, NULL);
+    uv_close((uv_handle_t *)&rt->sig_hup, NULL);
+    uv_close((uv_handle_t *)&rt->commit, NULL);
+    qtd__bus_close(rt->a.bus);
+    rt->a.bus = NULL;
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    runtime_t *rt = h->data;
+    if (signum == SIGHUP) {
+        if (rt->a.lua != NULL) {
+            qtd_log_info("core", "SIGHUP: reloading the Lua script");
+            qtd__lua_reload(rt->a.lua);
+        }
+        return;
+    }
+    begin_shutdown(rt, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+static void report_handle(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    qtd_log_warn("core", "handle still open at exit: %s", uv_handle_type_name(h->type));
+}
+
+static void destroy_plugins(runtime_t *rt)
+{
+    qtd_plugin_t *order[256];
+    size_t n = 0;
+    for (qtd_plugin_t *p = rt->a.plugins; p != NULL && n < 256; p = p->next) {
+        order[n++] = p;
+    }
+    while (n-- > 0) {
+        qtd_plugin_t *p = order[n];
+        if (p->created) {
+            p->desc->ops->destroy(p->self);
+            p->self = NULL;
+            p->created = false;
+        }
+        uint64_t left = atomic_load(&p->host.bytes);
+        if (left > 0) {
+            qtd_log_warn("core", "plugin %s still holds %llu bytes after destroy", p->desc->name,
+                         (unsigned long long)left);
+        }
+    }
+    while (rt->a.plugins != NULL) {
+        qtd_plugin_t *p = rt->a.plugins;
+        rt->a.plugins = p->next;
+        qtd__plugin_close(p);
+    }
+}
+
+static int start_everything(runtime_t *rt)
+{
+    qtd_agent_t *a = &rt->a;
+    /* Handles first: begin_shutdown() closes them whatever fails below. */
+    uv_check_init(a->loop, &rt->commit);
+    rt->commit.data = rt;
+    uv_signal_init(a->loop, &rt->sig_int);
+    uv_signal_init(a->loop, &rt->sig_term);
+    uv_signal_init(a->loop, &rt->sig_hup);
+    rt->sig_int.data = rt->sig_term.data = rt->sig_hup.data = rt;
+    uv_signal_start(&rt->sig_int, on_signal, SIGINT);
+    uv_signal_start(&rt->sig_term, on_signal, SIGTERM);
+    uv_signal_start(&rt->sig_hup, on_signal, SIGHUP);
+    const char *data_dir = qtd__config_resolve(rt->cfg, rt->core.agent.data_dir);
+    a->data_dir = data_dir;
+    int rc = mkdir_p(data_dir);
+    if (rc < 0) {
+        qtd_log_error("core", "agent.data_dir %s: cannot create: %s", data_dir, qtd_strerror(rc));
+        return 1;
+    }
+    char db[4200];
+    snprintf(db, sizeof(db), "%s/qthingd.db", data_dir);
+    qtd_store_opts_t so = {.outbox_cap_bytes = (uint64_t)rt->core.store.outbox_cap_mb << 20,
+                           .on_drop = on_drop,
+                           .on_drop_arg = rt};
+    rc = qtd_store_open(&a->store, db, &so);
+    if (rc < 0) {
+        qtd_log_error("core", "store %s: cannot open: %s", db, qtd_strerror(rc));
+        return 1;
+    }
+    rc = qtd__bus_create(&a->bus, a->loop);
+    if (rc < 0) {
+        qtd_log_error("core", "event bus: %s", qtd_strerror(rc));
+        return 1;
+    }
+    char dk[32];
+    qtd__default_dk(dk, sizeof(dk));
+    qtd_lua_opts_t lo = {
+        .script = qtd__config_resolve(rt->cfg, rt->core.lua.script),
+        .lib_path = qtd__config_resolve(rt->cfg, rt->core.lua.lib_path),
+        .mem_limit = (size_t)rt->core.lua.memory_mb << 20,
+        .instr_limit = (uint64_t)rt->core.lua.instruction_limit,
+        .default_dk = dk,
+        .soft_version = QTD_VERSION,
+    };
+    if (lo.script != NULL && lo.script[0] == '\0') {
+        lo.script = NULL;
+    }
+    if (lo.lib_path != NULL && lo.lib_path[0] == '\0') {
+        lo.lib_path = NULL;
+    }
+    rc = qtd__lua_create(&a->lua, a->loop, a->store, a->bus, &lo);
+    if (rc < 0) {
+        qtd_log_error("core", "Lua host: %s", qtd_strerror(rc));
+        return 1;
+    }
+
+    uv_check_start(&rt->commit, on_commit);
+
+    /* Create plugins (they register Lua functions and subscribe here). */
+    qtd_plugin_t **pp = &a->plugins;
+    while (*pp != NULL) {
+        qtd_plugin_t *p = *pp;
+        rc = p->desc->ops->create(qtd__host_api(), &p->host, p->config, &p->self);
+        if (rc < 0) {
+            qtd_log_error("core", "plugin %s (%s): create failed: %s", p->desc->name, p->path,
+                          qtd_strerror(rc));
+            if (p->required) {
+                return 1;
+            }
+            qtd__bus_unsubscribe_all(a->bus, p);
+            *pp = p->next;
+            qtd__plugin_close(p);
+            continue;
+        }
+        p->created = true;
+        qtd_log_info("core", "plugin %s %s loaded from %s", p->desc->name,
+                     p->desc->version ? p->desc->version : "", p->path);
+        pp = &p->next;
+    }
+    /* The operator's script: an error is logged, the agent goes on. */
+    qtd__lua_start(a->lua);
+    for (qtd_plugin_t *p = a->plugins; p != NULL; p = p->next) {
+        rc = p->desc->ops->start != NULL ? p->desc->ops->start(p->self) : 0;
+        if (rc < 0) {
+            qtd_log_error("core", "plugin %s: start failed: %s", p->desc->name, qtd_strerror(rc));
+            if (p->required) {
+                return 1;
+            }
+            continue;
+        }
+        p->started = true;
+    }
+    qtd_log_info("core", "qthingd %s running (pid %d, data in %s)", QTD_VERSION, (int)getpid(),
+                 data_dir);
+    return 0;
+}
+
+int qtd__agent_run(const qtd_agent_opts_t *opts)
+{
+    runtime_t *rt = qtd_calloc(1, sizeof(*rt));
+    if (rt == NULL) {
+        return 1;
+    }
+    qtd__log_setup(QTD_LOG_INFO + opts->verbose > QTD_LOG_DEBUG ? QTD_LOG_DEBUG
+                                                                : QTD_LOG_INFO + opts->verbose,
+                   false);
+    int code = configure(rt, opts);
+    if (code != 0 || opts->check_only) {
+        if (code == 0) {
+            size_t n = 0;
+            for (qtd_plugin_t *p = rt->a.plugins; p != NULL; p = p->next) {
+                n++;
+            }
+            printf("%s: configuration OK (%zu plugin%s)\n", opts->config_path, n,
+                   n == 1 ? "" : "s");
+        }
+        destroy_plugins(rt);
+        qtd__config_free(rt->cfg);
+        qtd_free(rt);
+        return code;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    uv_loop_init(&rt->loop);
+    rt->a.loop = &rt->loop;
+    code = start_everything(rt);
+    if (code != 0) {
+        begin_shutdown(rt, "start-up failed");
+    }
+    uv_run(&rt->loop, UV_RUN_DEFAULT);
+    /* Every handle is closed here: plugins can go. */
+    destroy_plugins(rt);
+    qtd_store_close(rt->a.store);
+    if (uv_loop_close(&rt->loop) != 0) {
+        uv_walk(&rt->loop, report_handle, NULL);
+        code = code != 0 ? code : 1;
+    }
+    qtd__config_free(rt->cfg);
+    qtd_free(rt);
+    if (code == 0) {
+        qtd_log_info("core", "stopped cleanly");
+    }
+    return code;
+}

@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The services table handed to plugins (qtd_host_api_t): thin adapters from the plugin's
+ * qtd_host_t to the agent's log, allocator, loop, timers, bus, store and Lua host. Memory a
+ * plugin takes through it is counted in its handle so leaks are attributed at shutdown.
+ */
+#include "agent/agent.h"
+
+#include <string.h>
+
+#include "agent/alloc.h"
+#include "agent/log.h"
+#include "lua/luahost.h"
+
+struct qtd_timer_s {
+    uv_timer_t timer;
+    qtd_timer_cb cb;
+    void *arg;
+    qtd_host_t *host;
+};
+
+static void h_vlog(qtd_host_t *h, int level, const char *fmt, va_list ap)
+{
+    qtd__vlog(level, h->name, fmt, ap);
+}
+
+static void h_log(qtd_host_t *h, int level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    qtd__vlog(level, h->name, fmt, ap);
+    va_end(ap);
+}
+
+static void *h_malloc(qtd_host_t *h, size_t n)
+{
+    void *p = qtd_malloc(n);
+    if (p != NULL) {
+        atomic_fetch_add(&h->bytes, n);
+    }
+    return p;
+}
+
+static void *h_calloc(qtd_host_t *h, size_t n, size_t size)
+{
+    void *p = qtd_calloc(n, size);
+    if (p != NULL) {
+        atomic_fetch_add(&h->bytes, qtd_alloc_size(p));
+    }
+    return p;
+}
+
+static void *h_realloc(qtd_host_t *h, void *p, size_t n)
+{
+    size_t old = qtd_alloc_size(p);
+    void *q = qtd_realloc(p, n);
+    if (q != NULL) {
+        atomic_fetch_sub(&h->bytes, old);
+        atomic_fetch_add(&h->bytes, n);
+    }
+    return q;
+}
+
+static void h_free(qtd_host_t *h, void *p)
+{
+    if (p != NULL) {
+        atomic_fetch_sub(&h->bytes, qtd_alloc_size(p));
+        qtd_free(p);
+    }
+}
+
+static uv_loop_t *h_loop(qtd_host_t *h)
+{
+    return h->agent->loop;
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    qtd_timer_t *tm = t->data;
+    tm->cb(tm, tm->arg);
+}
+
+static int h_timer_start(qtd_host_t *h, qtd_timer_t **out, uint64_t timeout_ms, uint64_t repeat_ms,
+                         qtd_timer_cb cb, void *arg)
+{
+    if (out == NULL || cb == NULL) {
+        return QTD_EINVAL;
+    }
+    qtd_timer_t *tm = qtd_calloc(1, sizeof(*tm));
+    if (tm == NULL) {
+        return QTD_ENOMEM;
+    }
+    int rc = uv_timer_init(h->agent->loop, &tm->timer);
+    if (rc < 0) {
+        qtd_free(tm);
+        return rc;
+    }
+    tm->timer.data = tm;
+    tm->cb = cb;
+    tm->arg = arg;
+    tm->host = h;
+    rc = uv_timer_start(&tm->timer, on_timer, timeout_ms, repeat_ms);
+    if (rc < 0) {
+        uv_close((uv_handle_t *)&tm->timer, (uv_close_cb)qtd_free);
+        return rc;
+    }
+    *out = tm;
+    return 0;
+}
+
+static void h_timer_stop(qtd_host_t *h, qtd_timer_t *t)
+{
+    (void)h;
+    if (t != NULL) {
+        /* The struct starts with the handle, so the close callback may free it directly. */
+        uv_close((uv_handle_t *)&t->timer, (uv_close_cb)qtd_free);
+    }
+}
+
+static int h_publish(qtd_host_t *h, const qtd_event_t *ev)
+{
+    return qtd__bus_publish(h->agent->bus, h->name, ev);
+}
+
+void qtd__host_deliver(void *arg, const qtd_event_t *ev)
+{
+    qtd_plugin_t *p = arg;
+    if (p->self != NULL && p->desc->ops->on_event != NULL) {
+        p->desc->ops->on_event(p->self, ev);
+    }
+}
+
+static int h_subscribe(qtd_host_t *h, int domain, int event)
+{
+    if (h->plugin == NULL) {
+        return QTD_EINVAL;
+    }
+    return qtd__bus_subscribe(h->agent->bus, domain, event, qtd__host_deliver, h->plugin);
+}
+
+static int h_kv_get(qtd_host_t *h, const char *key, char **val, size_t *len)
+{
+    char *v = NULL;
+    size_t n = 0;
+    int rc = qtd_store_kv_get(h->agent->store, key, &v, &n);
+    if (rc < 0) {
+        return rc;
+    }
+    atomic_fetch_add(&h->bytes, qtd_alloc_size(v));
+    *val = v;
+    if (len != NULL) {
+        *len = n;
+    }
+    return 0;
+}
+
+static int h_kv_set(qtd_host_t *h, const char *key, const void *val, size_t len)
+{
+    return qtd_store_kv_set(h->agent->store, key, val, len);
+}
+
+static int h_kv_del(qtd_host_t *h, const char *key)
+{
+    return qtd_store_kv_del(h->agent->store, key);
+}
+
+static int h_outbox_put(qtd_host_t *h, const char *topic, int qos, const void *payload, size_t len,
+                        int64_t *id)
+{
+    return qtd_store_outbox_put(h->agent->store, topic, qos, payload, len, id);
+}
+
+static int h_outbox_peek(qtd_host_t *h, int64_t after_id, size_t limit, qtd_outbox_cb cb, void *arg)
+{
+    return qtd_store_outbox_peek(h->agent->store, after_id, limit, cb, arg);
+}
+
+static int h_outbox_del(qtd_host_t *h, int64_t id)
+{
+    return qtd_store_outbox_del(h->agent->store, id);
+}
+
+static int h_outbox_count(qtd_host_t *h, uint64_t *rows, uint64_t *bytes)
+{
+    return qtd_store_outbox_count(h->agent->store, rows, bytes);
+}
+
+static int h_lua_add_function(qtd_host_t *h, const char *module, const char *name, qtd_lua_cfn fn,
+                              void *ud)
+{
+    if (h->agent->lua == NULL) {
+        return QTD_ENOTSUP;
+    }
+    return qtd__lua_register(h->agent->lua, module, name, fn, ud);
+}
+
+static int h_lua_to_value(qtd_host_t *h, struct lua_State *L, int idx, qtd_value_t **out)
+{
+    (void)h;
+    return qtd__lua_to_value(L, idx, out);
+}
+
+static void h_lua_push_value(qtd_host_t *h, struct lua_State *L, const qtd_value_t *v)
+{
+    (void)h;
+    qtd__lua_push_value(L, v);
+}
+
+static void h_value_free(qtd_host_t *h, qtd_value_t *v)
+{
+    (void)h;
+    if (v != NULL) {
+        qtd__value_clear(v);
+        qtd_free(v);
+    }
+}
+
+static const char *h_data_dir(qtd_host_t *h)
+{
+    return h->agent->data_dir;
+}
+
+static const char *h_agent_version(void)
+{
+    return QTD_VERSION;
+}
+
+static const qtd_host_api_t host_api = {
+    .size = sizeof(qtd_host_api_t),
+    .abi_minor = QTD_PLUGIN_ABI_MINOR,
+    .log = h_log,
+    .vlog = h_vlog,
+    .strerror = qtd_strerror,
+    .malloc = h_malloc,
+    .calloc = h_calloc,
+    .realloc = h_realloc,
+    .free = h_free,
+    .loop = h_loop,
+    .timer_start = h_timer_start,
+    .timer_stop = h_timer_stop,
+    .publish = h_publish,
+    .post = h_publish, /* the bus is thread-safe: one path for both */
+    .subscribe = h_subscribe,
+    .kv_get = h_kv_get,
+    .kv_set = h_kv_set,
+    .kv_del = h_kv_del,
+    .outbox_put = h_outbox_put,
+    .outbox_peek = h_outbox_peek,
+    .outbox_del = h_outbox_del,
+    .outbox_count = h_outbox_count,
+    .lua_add_function = h_lua_add_function,
+    .lua_to_value = h_lua_to_value,
+    .lua_push_value = h_lua_push_value,
+    .value_free = h_value_free,
+    .data_dir = h_data_dir,
+    .agent_version = h_agent_version,
+};
+
+const qtd_host_api_t *qtd__host_api(void)
+{
+    return &host_api;
+}

@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The plugin ABI of qthingd. A plugin is a shared object that exports exactly one symbol,
+ * `const qtd_plugin_desc_t qtd_plugin_desc`, and links against no agent symbol: everything
+ * it needs from the host arrives as the append-only function table qtd_host_api_t passed to
+ * create(). The first three fields of the descriptor are fixed forever so that any agent can
+ * read them before trusting anything else. This header is installed; build out-of-tree
+ * plugins with `pkg-config --cflags qthingd`.
+ */
+#ifndef QTD_QTHINGD_PLUGIN_H
+#define QTD_QTHINGD_PLUGIN_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qthingd/errors.h"
+#include "qthingd/events.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define QTD_PLUGIN_ABI_MAJOR 1
+#define QTD_PLUGIN_ABI_MINOR 0
+
+struct uv_loop_s;
+struct lua_State;
+
+typedef struct qtd_host_s qtd_host_t;   /* opaque, one per loaded plugin */
+typedef struct qtd_timer_s qtd_timer_t; /* opaque */
+
+enum { QTD_LOG_ERROR = 0, QTD_LOG_WARN = 1, QTD_LOG_INFO = 2, QTD_LOG_DEBUG = 3 };
+
+enum { QTD_PLUGIN_SOUTH = 1, QTD_PLUGIN_NORTH = 2, QTD_PLUGIN_SERVICE = 3 };
+
+/*
+ * Config keys. The core evaluates the config file, validates the section named after the
+ * plugin against this table, applies defaults and writes the plugin's config struct (of
+ * desc->config_size bytes) before create(). Field types by key type:
+ *   QTD_CFG_BOOL   -> bool
+ *   QTD_CFG_INT    -> int64_t, within [min, max]; `choices` ("9600|19200") restricts further
+ *   QTD_CFG_DOUBLE -> double, within [min, max] unless min == max == 0
+ *   QTD_CFG_STRING -> const char * (owned by the core, valid until destroy()); `choices`
+ *                     ("rtu|tcp") restricts the value
+ *   QTD_CFG_ARRAY  -> qtd_cfg_array_t of items laid out by `sub` (a table of its own), each
+ *                     item_size bytes
+ * A table ends with an entry whose type is QTD_CFG_END.
+ */
+typedef enum {
+    QTD_CFG_END = 0,
+    QTD_CFG_BOOL = 1,
+    QTD_CFG_INT = 2,
+    QTD_CFG_DOUBLE = 3,
+    QTD_CFG_STRING = 4,
+    QTD_CFG_ARRAY = 5
+} qtd_cfg_type_t;
+
+typedef struct qtd_cfg_key_s qtd_cfg_key_t;
+struct qtd_cfg_key_s {
+    int type;                  /* qtd_cfg_type_t */
+    const char *name;          /* key inside the section */
+    const char *def;           /* default as text ("502", "true", "rtu"); NULL: required */
+    size_t offset;             /* offsetof() in the plugin's config struct */
+    const char *help;          /* one line for --help-plugin and the docs */
+    double min, max;           /* INT/DOUBLE range (inclusive) */
+    const char *choices;       /* allowed values separated by '|', or NULL */
+    const qtd_cfg_key_t *sub;  /* ARRAY: the item table */
+    size_t item_size;          /* ARRAY: sizeof one item struct */
+};
+
+typedef struct qtd_cfg_array_s {
+    size_t count;
+    void *items; /* count * item_size bytes, owned by the core */
+} qtd_cfg_array_t;
+
+typedef void (*qtd_timer_cb)(qtd_timer_t *timer, void *arg);
+typedef int (*qtd_lua_cfn)(struct lua_State *L);
+/* Called for each outbox row in id order; return non-zero to stop the walk. */
+typedef int (*qtd_outbox_cb)(void *arg, int64_t id, const char *topic, int qos,
+                             const void *payload, size_t len);
+
+/*
+ * Host services. Append-only: new members go at the end and `size` tells a plugin which
+ * ones this host has (check `offsetof(qtd_host_api_t, member) < api->size` before calling a
+ * member newer than ABI 1.0). All members must be called on the loop thread except `post`.
+ */
+typedef struct qtd_host_api_s {
+    uint32_t size;
+    uint32_t abi_minor;
+
+    /* Logging, prefixed with the plugin's name. */
+    void (*log)(qtd_host_t *h, int level, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+    void (*vlog)(qtd_host_t *h, int level, const char *fmt, va_list ap);
+    const char *(*strerror)(int err);
+
+    /* Memory, counted per plugin. */
+    void *(*malloc)(qtd_host_t *h, size_t n);
+    void *(*calloc)(qtd_host_t *h, size_t n, size_t size);
+    void *(*realloc)(qtd_host_t *h, void *p, size_t n);
+    void (*free)(qtd_host_t *h, void *p);
+
+    /* The libuv loop that runs everything; plugins may add their own handles to it. */
+    struct uv_loop_s *(*loop)(qtd_host_t *h);
+
+    /* Timers: repeat_ms 0 = one-shot. timer_stop() stops and frees; the callback of a
+     * stopped timer is never called again. */
+    int (*timer_start)(qtd_host_t *h, qtd_timer_t **out, uint64_t timeout_ms,
+                       uint64_t repeat_ms, qtd_timer_cb cb, void *arg);
+    void (*timer_stop)(qtd_host_t *h, qtd_timer_t *t);
+
+    /* Event bus. publish (loop thread) and post (any thread) copy the event; delivery is
+     * in publication order, on the loop thread, after the publisher returns. subscribe()
+     * makes the host call ops->on_event for (domain, event); event 0 means every event of
+     * the domain. Returns: 0, QTD_ENOMEM, QTD_EINVAL. */
+    int (*publish)(qtd_host_t *h, const qtd_event_t *ev);
+    int (*post)(qtd_host_t *h, const qtd_event_t *ev);
+    int (*subscribe)(qtd_host_t *h, int domain, int event);
+
+    /* Store: key/value settings (the file is 0600). kv_get allocates *val with the host's
+     * malloc (NUL-terminated, len excludes the NUL); free it with api->free.
+     * Returns: 0, QTD_ENOENT, QTD_EIO, QTD_ENOMEM. */
+    int (*kv_get)(qtd_host_t *h, const char *key, char **val, size_t *len);
+    int (*kv_set)(qtd_host_t *h, const char *key, const void *val, size_t len);
+    int (*kv_del)(qtd_host_t *h, const char *key);
+
+    /* Store: outbox (store and forward). put returns the row id; rows are committed by the
+     * end of the current loop turn. peek walks rows with id > after_id in order, at most
+     * limit rows. Returns: 0, QTD_EIO, QTD_ENOMEM. */
+    int (*outbox_put)(qtd_host_t *h, const char *topic, int qos, const void *payload,
+                      size_t len, int64_t *id);
+    int (*outbox_peek)(qtd_host_t *h, int64_t after_id, size_t limit, qtd_outbox_cb cb,
+                       void *arg);
+    int (*outbox_del)(qtd_host_t *h, int64_t id);
+    int (*outbox_count)(qtd_host_t *h, uint64_t *rows, uint64_t *bytes);
+
+    /* Lua: register a C function as module.name in every (re)loaded script state. The
+     * function finds `ud` as lightuserdata in upvalue 1. Module "quecIot" extends the seed
+     * module; other names create a global table. */
+    int (*lua_add_function)(qtd_host_t *h, const char *module, const char *name, qtd_lua_cfn fn,
+                        void *ud);
+    /* Convert the Lua value at idx to a value tree (tables keyed by integers -> STRUCT,
+     * sequences -> ARRAY); free with value_free. Push a tree as Lua values. */
+    int (*lua_to_value)(qtd_host_t *h, struct lua_State *L, int idx, qtd_value_t **out);
+    void (*lua_push_value)(qtd_host_t *h, struct lua_State *L, const qtd_value_t *v);
+    void (*value_free)(qtd_host_t *h, qtd_value_t *v);
+
+    /* Agent facts. */
+    const char *(*data_dir)(qtd_host_t *h);
+    const char *(*agent_version)(void);
+} qtd_host_api_t;
+
+typedef struct qtd_plugin_ops_s {
+    uint32_t size;
+    /* Create the instance from its validated config (borrowed until destroy). */
+    int (*create)(const qtd_host_api_t *api, qtd_host_t *host, const void *config,
+                  void **self);
+    void (*destroy)(void *self);
+    /* start() after every plugin is created and the script loaded; stop() in reverse order
+     * at shutdown: close what you opened on the loop; the host runs the loop until every
+     * handle is closed before destroy(). */
+    int (*start)(void *self);
+    void (*stop)(void *self);
+    /* Events this instance subscribed to. */
+    int (*on_event)(void *self, const qtd_event_t *ev);
+} qtd_plugin_ops_t;
+
+typedef struct qtd_plugin_desc_s {
+    uint32_t abi_major; /* fixed forever: the first three fields */
+    uint32_t abi_minor;
+    uint32_t struct_size; /* sizeof(qtd_plugin_desc_t) as the plugin was built */
+    const char *name;     /* unique; also the name of its config section */
+    const char *version;  /* semver of the plugin */
+    int kind;             /* QTD_PLUGIN_* */
+    const char *summary;  /* one line for --help-plugin */
+    const qtd_cfg_key_t *config_map;
+    size_t config_size;
+    const qtd_plugin_ops_t *ops;
+    void *reserved[4];
+} qtd_plugin_desc_t;
+
+/* Declares the descriptor with default visibility even under -fvisibility=hidden. */
+#define QTD_PLUGIN_EXPORT __attribute__((visibility("default")))
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* QTD_QTHINGD_PLUGIN_H */

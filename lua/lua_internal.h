@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Private to lua/: the layout of the Lua host and the helpers its four files share
+ * (sandbox.c builds the state and owns the protected-call path, luahost.c the lifecycle,
+ * bus delivery, timers and plugin registrations, quecIot.c the seed's configuration API,
+ * convert.c value trees). Nothing outside lua/ includes this header, tests excepted.
+ */
+#ifndef QTD_LUA_LUA_INTERNAL_H
+#define QTD_LUA_LUA_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lua.h>
+#include <uv.h>
+
+#include "lua/luahost.h"
+
+/* Who the log lines of the Lua host are attributed to. */
+#define QTD_LUA_WHO "lua"
+
+/* Registry key of the table domain -> callback (QTD_DOM_CLOUD: setEventCB, ...). */
+#define QTD_LUA_CALLBACKS "qtd.callbacks"
+
+/* Store keys of the quecIot settings (values are text). */
+#define QTD_KV_PK "quecIot.pk"
+#define QTD_KV_PS "quecIot.ps"
+#define QTD_KV_SERVER_TYPE "quecIot.server.type"
+#define QTD_KV_SERVER "quecIot.server"
+#define QTD_KV_LIFETIME "quecIot.lifetime"
+#define QTD_KV_PDPCID "quecIot.pdpcid"
+#define QTD_KV_SESSION "quecIot.session"
+#define QTD_KV_MCU "quecIot.mcu" /* netstrings: "<len>:<compno>,<len>:<version>," ... */
+#define QTD_KV_DK "quecIot.dk"
+#define QTD_KV_DS "quecIot.ds"
+
+/* The seed's defaults (3.4.3, 3.4.5, 3.4.7, 3.4.9). */
+#define QTD_QUEC_DEFAULT_SERVER "iot-south.quectel.com:1883"
+#define QTD_QUEC_DEFAULT_LIFETIME 120
+#define QTD_QUEC_PROTOCOL_VERSION "1.3.0"
+
+typedef struct qtd_lua_reg_s qtd_lua_reg_t;
+typedef struct qtd_lua_timer_s qtd_lua_timer_t;
+
+/* One qtd__lua_register() call, replayed on every new state. */
+struct qtd_lua_reg_s {
+    char *module;
+    char *name;
+    qtd_lua_cfn fn;
+    void *ud;
+    qtd_lua_reg_t *next;
+};
+
+struct qtd_lua_s {
+    uv_loop_t *loop;
+    qtd_store_t *st;
+    qtd_bus_t *bus;
+
+    /* Copies of the options. */
+    char *script;
+    char *script_dir; /* directory of script, searched by require after lib_path */
+    char *lib_path;
+    char *default_dk;
+    char *soft_version;
+    size_t mem_limit;
+    uint64_t instr_limit;
+
+    lua_State *L;          /* NULL between states */
+    size_t mem_used;       /* bytes the current state holds (its allocator's count) */
+    uint64_t instr_count;  /* VM instructions since the outermost entry from C */
+    int depth;             /* nesting of qtd__lua_pcall */
+
+    qtd_lua_reg_t *regs;   /* registrations in call order */
+    qtd_lua_reg_t **regs_tail;
+    qtd_lua_timer_t *timers; /* live timers of L (closed when L goes) */
+    unsigned pending_closes; /* uv_close calls whose callback has not run yet */
+    bool closing;            /* qtd__lua_close called: free when pending_closes hits 0 */
+    bool state_closing;      /* inside lua_close: finalizers may not create timers */
+    bool subscribed;
+
+    /* quecIot runtime state. inited is per state (a reloaded script calls init() again);
+     * connmode and workstate belong to the MQTT session, which outlives reloads. */
+    bool inited;
+    int connmode;
+    int workstate;
+
+    /* Pieces of a multi-part warn() message. */
+    char warn_buf[512];
+    size_t warn_len;
+};
+
+/* The host owning L (the allocator's userdata; valid for coroutines too). */
+qtd_lua_t *qtd__lua_host(lua_State *L);
+
+/* sandbox.c: a new state with the sandboxed standard libraries, print, require, os
+ * subset, allocator cap and instruction hook; stored in lh->L.
+ * Returns: 0, QTD_ENOMEM (the state or its libraries do not fit in mem_limit). */
+int qtd__lua_sandbox_open(qtd_lua_t *lh);
+
+/* The one way C calls into Lua. The stack holds [... f arg1..argn]; f is called protected
+ * with a traceback handler, the instruction count restarts when no other call into Lua is
+ * active. On success nresults values replace f and its args; on error nothing is left,
+ * the message and traceback are logged at error level and QTD_ELUA is returned. */
+int qtd__lua_pcall(qtd_lua_t *lh, int nargs, int nresults);
+
+/* Log the arguments of the running Lua function at `level`, joined like print() does
+ * (tostring each, tab-separated). May raise (memory). */
+void qtd__lua_log_args(lua_State *L, int level);
+
+/* The callback of an event domain (QTD_DOM_*) in the registry table QTD_LUA_CALLBACKS.
+ * set: the value at idx (a function, or nil to clear). push: the callback or nil.
+ * Both may raise (memory); call them from Lua-called C functions. */
+void qtd__lua_set_callback(lua_State *L, int domain, int idx);
+void qtd__lua_push_callback(lua_State *L, int domain);
+
+/* Publish a QTD_DOM_AGENT event from the Lua host (source "lua"); value_str may be NULL.
+ * Failures are logged. Returns: 0 or the bus's error. */
+int qtd__lua_publish_agent(qtd_lua_t *lh, int event, int errcode, const char *value_str);
+
+/* Module openers (leave the module table on the stack). */
+int luaopen_qtd_quecIot(lua_State *L);
+int luaopen_qtd_agent(lua_State *L);
+
+#endif /* QTD_LUA_LUA_INTERNAL_H */

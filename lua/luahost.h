@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The Lua host: one sandboxed lua_State on the loop thread running the operator's script,
+ * with the `quecIot` module (seed names, configuration API of seed 3.3-3.4 persisted in the
+ * store), `agent.timer` and `agent.log`. Every call into Lua goes through pcall with a
+ * traceback; errors are logged with file:line and never stop the agent. An instruction-count
+ * hook stops runaway code and an allocator cap bounds memory. Plugins extend modules through
+ * qtd__lua_register (re-applied on every reload).
+ */
+#ifndef QTD_LUA_LUAHOST_H
+#define QTD_LUA_LUAHOST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "agent/bus.h"
+#include "qthingd/plugin.h"
+#include "store/store.h"
+
+struct lua_State;
+typedef struct qtd_lua_s qtd_lua_t;
+
+typedef struct qtd_lua_opts_s {
+    const char *script;       /* path of the operator's script; NULL = none */
+    const char *lib_path;     /* directory searched by require("name") -> name.lua; may be NULL */
+    size_t mem_limit;         /* bytes the state may allocate; 0 = no cap */
+    uint64_t instr_limit;     /* VM instructions per call into Lua; 0 = no limit */
+    const char *default_dk;   /* the device key used until setDkDs sets another */
+    const char *soft_version; /* quecIot.getSoftVersion() */
+} qtd_lua_opts_t;
+
+/* Strings in opts are copied. Subscribes to the bus. Returns: 0, QTD_ENOMEM. */
+int qtd__lua_create(qtd_lua_t **out, uv_loop_t *loop, qtd_store_t *st, qtd_bus_t *bus,
+                    const qtd_lua_opts_t *opts);
+/* Create the state and run the script. A script that fails to load or errors is logged and
+ * QTD_ELUA returned; the host stays usable (callbacks registered before the error stay). */
+int qtd__lua_start(qtd_lua_t *lh);
+/* SIGHUP: close the state (its timers too), start a new one, run the script again. */
+int qtd__lua_reload(qtd_lua_t *lh);
+/* Register fn as module.name (see qtd_host_api_t.lua_add_function). Returns: 0, QTD_ENOMEM. */
+int qtd__lua_register(qtd_lua_t *lh, const char *module, const char *name, qtd_lua_cfn fn,
+                      void *ud);
+/* Stop timers and close the state; handles finish closing when the loop runs; then free. */
+void qtd__lua_close(qtd_lua_t *lh);
+
+/* Value trees <-> Lua. Tables whose keys are 1..n -> ARRAY, integer keys -> STRUCT (ids
+ * 0..8191 only); booleans, integers, floats, strings as such. *out is qtd_malloc'ed; release
+ * with qtd__value_clear + qtd_free. Returns: 0, QTD_EINVAL (a value Lua cannot express on
+ * the wire: function, id out of range, mixed keys, nesting > 16), QTD_ENOMEM. */
+int qtd__lua_to_value(struct lua_State *L, int idx, qtd_value_t **out);
+void qtd__lua_push_value(struct lua_State *L, const qtd_value_t *v);
+
+#endif /* QTD_LUA_LUAHOST_H */

@@ -1,0 +1,902 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The agent's store on SQLite: opening (file mode 0600, WAL, schema migrations from
+ * store/schema.sql, corruption recovery), the kv table and the outbox with its disk cap.
+ * Writes are group-committed: the first write after a commit opens BEGIN IMMEDIATE and
+ * qtd_store_commit() (once per loop turn) ends it; reads on the same connection see the
+ * uncommitted rows. The outbox row and byte totals and the dropped counter are kept in memory
+ * (computed at open, resynchronised from the database after a failed write) so that the cap
+ * check on put costs nothing. Not here: when to commit or checkpoint (the core decides),
+ * anything about MQTT. Loop thread only; one connection per store.
+ */
+#include "store/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "agent/alloc.h"
+#include "agent/log.h"
+#include "store_schema.h"
+
+#define WHO "store"
+#define BUSY_TIMEOUT_MS 5000
+#define DROP_LOG_INTERVAL_S 60
+#define MAX_MIGRATIONS 64
+
+/* Prepared statements kept for the life of the store (the hot paths). */
+#define STMT_MAP(XX)                                                                               \
+    XX(KV_GET, "SELECT value FROM kv WHERE key = ?1")                                              \
+    XX(KV_SET, "INSERT OR REPLACE INTO kv (key, value) VALUES (?1, ?2)")                           \
+    XX(KV_DEL, "DELETE FROM kv WHERE key = ?1")                                                    \
+    XX(OB_PUT, "INSERT INTO outbox (created, topic, qos, payload) VALUES (?1, ?2, ?3, ?4)")        \
+    XX(OB_PEEK, "SELECT id, topic, qos, payload FROM outbox WHERE id > ?1 ORDER BY id LIMIT ?2")   \
+    XX(OB_LEN, "SELECT length(payload) FROM outbox WHERE id = ?1")                                 \
+    XX(OB_DEL, "DELETE FROM outbox WHERE id = ?1")                                                 \
+    XX(OB_OLDEST, "SELECT id, length(payload) FROM outbox ORDER BY id")                            \
+    XX(OB_DROP, "DELETE FROM outbox WHERE id <= ?1")                                               \
+    XX(DROPPED_ADD, "UPDATE meta SET value = value + ?1 WHERE key = 'outbox_dropped'")
+
+enum {
+#define STMT_ENUM_(name, sql) STMT_##name,
+    STMT_MAP(STMT_ENUM_)
+#undef STMT_ENUM_
+        STMT_COUNT
+};
+
+static const char *const stmt_sql[STMT_COUNT] = {
+#define STMT_SQL_(name, sql) sql,
+    STMT_MAP(STMT_SQL_)
+#undef STMT_SQL_
+};
+
+struct qtd_store_s {
+    sqlite3 *db;
+    char *path;
+    qtd_store_opts_t opts;
+    int version;
+    uint64_t rows;    /* outbox rows, committed or not, as this connection sees them */
+    uint64_t bytes;   /* sum of the payload lengths of those rows */
+    uint64_t dropped; /* meta.outbox_dropped */
+    /* Cap warnings are rate-limited: the first drop is logged at once, later ones are
+     * summed and logged at most every DROP_LOG_INTERVAL_S seconds (and at close). */
+    bool drop_logged;
+    int64_t drop_logged_at;
+    uint64_t drop_unlogged;
+    sqlite3_stmt *stmt[STMT_COUNT];
+};
+
+/* What an attempt to open the database came to. */
+enum { OPEN_OK = 0, OPEN_BAD, OPEN_FAIL };
+
+typedef struct migration_s {
+    int num;
+    const char *sql;
+    size_t len;
+} migration_t;
+
+static int64_t now_monotonic_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+/* Log the error of the last SQLite call on st->db once and map it to a QTD_E* code. */
+static int db_error(qtd_store_t *st, const char *what)
+{
+    qtd_log_error(WHO, "%s: %s failed: %s (sqlite %d)", st->path, what, sqlite3_errmsg(st->db),
+                  sqlite3_extended_errcode(st->db));
+    return QTD_EIO;
+}
+
+/* Whether an SQLite result code means "this file is not a sound database". */
+static bool is_corrupt(int rc)
+{
+    rc &= 0xff;
+    return rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB;
+}
+
+/* Result of an open step: OPEN_BAD for corruption, else OPEN_FAIL (after logging). */
+static int open_step_failed(qtd_store_t *st, const char *what, int rc)
+{
+    db_error(st, what);
+    return is_corrupt(rc) ? OPEN_BAD : OPEN_FAIL;
+}
+
+/* Tighten an existing file to 0600 (it may hold the device secret). */
+static void tighten_mode(const char *path, int fd)
+{
+    struct stat sb;
+    int rc = fd >= 0 ? fstat(fd, &sb) : stat(path, &sb);
+    if (rc != 0 || (sb.st_mode & 0077) == 0) {
+        return;
+    }
+    rc = fd >= 0 ? fchmod(fd, 0600) : chmod(path, 0600);
+    if (rc != 0) {
+        qtd_log_warn(WHO, "%s: mode %03o is too open and chmod 0600 failed: %s", path,
+                     (unsigned)(sb.st_mode & 0777), strerror(errno));
+    } else {
+        qtd_log_info(WHO, "%s: mode %03o tightened to 600", path, (unsigned)(sb.st_mode & 0777));
+    }
+}
+
+/*
+ * Create the database file ourselves with mode 0600 before SQLite opens it: SQLite would
+ * use 0644, and it gives the -wal and -shm files the mode of the database file. An existing
+ * file (and its -wal/-shm) is tightened to 0600. A file we cannot open for permissions is
+ * OPEN_BAD (moved aside by the caller); other failures are logged and OPEN_FAIL.
+ */
+static int prepare_file(qtd_store_t *st, const char **why)
+{
+    int fd = open(st->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        int err = errno;
+        struct stat sb;
+        if ((err == EACCES || err == EPERM) && lstat(st->path, &sb) == 0) {
+            qtd_log_error(WHO, "%s: cannot open for reading and writing: %s", st->path,
+                          strerror(err));
+            *why = "not readable and writable by this user";
+            return OPEN_BAD;
+        }
+        qtd_log_error(WHO, "%s: cannot open or create the database file: %s", st->path,
+                      strerror(err));
+        return OPEN_FAIL;
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        qtd_log_error(WHO, "%s: not a regular file", st->path);
+        close(fd);
+        return OPEN_FAIL;
+    }
+    tighten_mode(st->path, fd);
+    close(fd);
+
+    static const char *const sfx[] = {"-wal", "-shm"};
+    for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+        char side[PATH_MAX];
+        snprintf(side, sizeof(side), "%s%s", st->path, sfx[i]);
+        if (access(side, F_OK) != 0) {
+            continue;
+        }
+        if (access(side, R_OK | W_OK) != 0) {
+            qtd_log_error(WHO, "%s: not readable and writable: %s", side, strerror(errno));
+            *why = "its -wal/-shm file is not readable and writable by this user";
+            return OPEN_BAD;
+        }
+        tighten_mode(side, -1);
+    }
+    return OPEN_OK;
+}
+
+/* Run a single-row pragma or query and copy the first column as text. */
+static int query_text(sqlite3 *db, const char *sql, char *buf, size_t size)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        return rc;
+    }
+    buf[0] = '\0';
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(s, 0);
+        snprintf(buf, size, "%s", t != NULL ? (const char *)t : "");
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int query_int64(sqlite3 *db, const char *sql, int64_t *v)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        return rc;
+    }
+    *v = 0;
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *v = sqlite3_column_int64(s, 0);
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* Split qtd_schema_sql at the lines "-- migration N". Returns the count, -1 if malformed. */
+static int parse_migrations(migration_t *m, int max)
+{
+    static const char marker[] = "-- migration ";
+    const char *p = qtd_schema_sql;
+    int n = 0;
+    while (*p != '\0') {
+        const char *eol = strchr(p, '\n');
+        const char *next = eol != NULL ? eol + 1 : p + strlen(p);
+        if (strncmp(p, marker, sizeof(marker) - 1) == 0) {
+            long num = strtol(p + sizeof(marker) - 1, NULL, 10);
+            if (n == max || num != n + 1) {
+                return -1;
+            }
+            if (n > 0) {
+                m[n - 1].len = (size_t)(p - m[n - 1].sql);
+            }
+            m[n].num = (int)num;
+            m[n].sql = next;
+            m[n].len = 0;
+            n++;
+        }
+        p = next;
+    }
+    if (n > 0) {
+        m[n - 1].len = (size_t)(p - m[n - 1].sql);
+    }
+    return n;
+}
+
+/* Apply the migrations newer than PRAGMA user_version, one transaction each. */
+static int migrate(qtd_store_t *st)
+{
+    migration_t m[MAX_MIGRATIONS];
+    int newest = parse_migrations(m, MAX_MIGRATIONS);
+    if (newest <= 0) {
+        qtd_log_error(WHO, "built-in schema.sql has no or misnumbered '-- migration N' blocks");
+        return OPEN_FAIL;
+    }
+    int64_t uv;
+    int rc = query_int64(st->db, "PRAGMA user_version", &uv);
+    if (rc != SQLITE_OK) {
+        return open_step_failed(st, "reading user_version", rc);
+    }
+    if (uv > newest) {
+        qtd_log_warn(WHO,
+                     "%s: schema version %" PRId64 " is newer than this agent's %d; "
+                     "using it as is",
+                     st->path, uv, newest);
+        st->version = (int)uv;
+        return OPEN_OK;
+    }
+    for (int i = (int)uv; i < newest; i++) {
+        char *sql = qtd_strndup(m[i].sql, m[i].len);
+        if (sql == NULL) {
+            return OPEN_FAIL;
+        }
+        char what[64];
+        snprintf(what, sizeof(what), "schema migration %d", m[i].num);
+        char bump[48];
+        snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", m[i].num);
+        rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+        }
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_exec(st->db, bump, NULL, NULL, NULL);
+        }
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+        }
+        qtd_free(sql);
+        if (rc != SQLITE_OK) {
+            int ret = open_step_failed(st, what, rc);
+            if (!sqlite3_get_autocommit(st->db)) {
+                sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+            }
+            return ret;
+        }
+    }
+    if (uv == 0) {
+        qtd_log_info(WHO, "%s: created schema version %d", st->path, newest);
+    } else if (uv < newest) {
+        qtd_log_info(WHO, "%s: migrated schema from version %" PRId64 " to %d", st->path, uv,
+                     newest);
+    }
+    st->version = newest;
+    return OPEN_OK;
+}
+
+/* Reload the outbox totals and the dropped counter from what the connection sees. */
+static int resync(qtd_store_t *st)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(
+        st->db, "SELECT count(*), coalesce(sum(length(payload)), 0) FROM outbox", -1, &s, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            st->rows = (uint64_t)sqlite3_column_int64(s, 0);
+            st->bytes = (uint64_t)sqlite3_column_int64(s, 1);
+            rc = SQLITE_OK;
+        }
+        sqlite3_finalize(s);
+    }
+    if (rc != SQLITE_OK) {
+        return rc;
+    }
+    int64_t dropped = 0;
+    if (st->version >= 2) {
+        rc = query_int64(st->db, "SELECT value FROM meta WHERE key = 'outbox_dropped'", &dropped);
+    }
+    st->dropped = (uint64_t)dropped;
+    return rc;
+}
+
+/* Finalize and close without checkpointing (the file may be about to be moved aside). */
+static void close_db(qtd_store_t *st)
+{
+    for (int i = 0; i < STMT_COUNT; i++) {
+        sqlite3_finalize(st->stmt[i]);
+        st->stmt[i] = NULL;
+    }
+    if (st->db != NULL) {
+        sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
+        sqlite3_close_v2(st->db);
+        st->db = NULL;
+    }
+}
+
+/* One attempt at opening st->path. Returns OPEN_OK, OPEN_BAD (move aside) or OPEN_FAIL. */
+static int open_db(qtd_store_t *st, const char **why)
+{
+    char buf[256];
+    int ret = prepare_file(st, why);
+    if (ret != OPEN_OK) {
+        return ret;
+    }
+    *why = "corrupt";
+    int rc = sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (st->db == NULL) {
+        qtd_log_error(WHO, "%s: sqlite3_open_v2: out of memory", st->path);
+        return OPEN_FAIL;
+    }
+    if (rc != SQLITE_OK) {
+        return open_step_failed(st, "open", rc);
+    }
+    sqlite3_extended_result_codes(st->db, 1);
+    sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+
+    /* The first statement reads the header: a file that is not a database fails here. */
+    rc = query_text(st->db, "PRAGMA journal_mode = WAL", buf, sizeof(buf));
+    if (rc != SQLITE_OK) {
+        return open_step_failed(st, "setting journal_mode=WAL", rc);
+    }
+    if (strcmp(buf, "wal") != 0) {
+        qtd_log_warn(WHO, "%s: journal_mode is '%s', not 'wal' (no shared memory here?)", st->path,
+                     buf);
+    }
+    /* synchronous=NORMAL is safe with WAL: the database never corrupts, a killed process
+     * (kill -9) loses nothing committed, and a power cut can roll back only the transactions
+     * committed since the last checkpoint (the WAL is fsynced at checkpoint, not at every
+     * commit). Commits cost no fsync, which is what group commit of the outbox is for. */
+    rc = sqlite3_exec(st->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        return open_step_failed(st, "setting synchronous=NORMAL", rc);
+    }
+    rc = query_text(st->db, "PRAGMA quick_check(1)", buf, sizeof(buf));
+    if (rc != SQLITE_OK) {
+        return open_step_failed(st, "quick_check", rc);
+    }
+    if (strcmp(buf, "ok") != 0) {
+        for (char *c = buf; *c != '\0'; c++) {
+            *c = *c == '\n' ? ' ' : *c; /* one log line */
+        }
+        qtd_log_error(WHO, "%s: quick_check: %s", st->path, buf);
+        return OPEN_BAD;
+    }
+    ret = migrate(st);
+    if (ret != OPEN_OK) {
+        return ret;
+    }
+    for (int i = 0; i < STMT_COUNT; i++) {
+        rc = sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i],
+                                NULL);
+        if (rc != SQLITE_OK) {
+            return open_step_failed(st, stmt_sql[i], rc);
+        }
+    }
+    /* Walks every outbox row (lengths only): also a check that the table is readable. */
+    rc = resync(st);
+    if (rc != SQLITE_OK) {
+        return open_step_failed(st, "reading outbox totals", rc);
+    }
+    return OPEN_OK;
+}
+
+/* Rename (or failing that remove) one side file of the moved database. */
+static int move_side(const char *path, const char *dest, const char *sfx)
+{
+    char from[PATH_MAX + 16], to[PATH_MAX + 48];
+    snprintf(from, sizeof(from), "%s%s", path, sfx);
+    snprintf(to, sizeof(to), "%s%s", dest, sfx);
+    if (rename(from, to) == 0 || errno == ENOENT) {
+        return 0;
+    }
+    /* A stale -wal or -journal next to the fresh database would be replayed into it. */
+    if (unlink(from) == 0 || errno == ENOENT) {
+        return 0;
+    }
+    qtd_log_error(WHO, "%s: cannot move or remove it: %s", from, strerror(errno));
+    return QTD_EIO;
+}
+
+/* Rename path (and its -wal, -shm, -journal) to "<path>.corrupt-<unix time>[.n]". */
+static int move_aside(const char *path, const char *why)
+{
+    char dest[PATH_MAX + 32];
+    long long now = (long long)time(NULL);
+    struct stat sb;
+    snprintf(dest, sizeof(dest), "%s.corrupt-%lld", path, now);
+    for (int n = 1; lstat(dest, &sb) == 0 && n < 1000; n++) {
+        snprintf(dest, sizeof(dest), "%s.corrupt-%lld.%d", path, now, n);
+    }
+    if (rename(path, dest) != 0) {
+        qtd_log_error(WHO, "%s: database is %s and cannot be moved aside to %s: %s", path, why,
+                      dest, strerror(errno));
+        return QTD_EIO;
+    }
+    static const char *const sfx[] = {"-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+        if (move_side(path, dest, sfx[i]) != 0) {
+            return QTD_EIO;
+        }
+    }
+    qtd_log_error(WHO, "%s: database is %s; moved it to %s and starting with an empty database",
+                  path, why, dest);
+    return 0;
+}
+
+int qtd_store_open(qtd_store_t **out, const char *path, const qtd_store_opts_t *opts)
+{
+    if (out == NULL || path == NULL) {
+        return QTD_EINVAL;
+    }
+    *out = NULL;
+    int err = QTD_EIO;
+    qtd_store_t *st = qtd_calloc(1, sizeof(*st));
+    if (st == NULL) {
+        return QTD_ENOMEM;
+    }
+    st->path = qtd_strdup(path);
+    if (st->path == NULL) {
+        err = QTD_ENOMEM;
+        goto fail;
+    }
+    if (strlen(path) >= PATH_MAX - 64) {
+        qtd_log_error(WHO, "%s: path too long", path);
+        goto fail;
+    }
+    if (opts != NULL) {
+        st->opts = *opts;
+    }
+    const char *why = "corrupt";
+    int ret = open_db(st, &why);
+    if (ret == OPEN_BAD) {
+        close_db(st);
+        if (move_aside(path, why) != 0) {
+            goto fail;
+        }
+        ret = open_db(st, &why);
+        if (ret != OPEN_OK) {
+            qtd_log_error(WHO, "%s: cannot create even a fresh database", path);
+            goto fail;
+        }
+    }
+    if (ret != OPEN_OK) {
+        goto fail;
+    }
+    *out = st;
+    return 0;
+
+fail:
+    close_db(st);
+    qtd_free(st->path);
+    qtd_free(st);
+    return err;
+}
+
+/* Open the group-commit transaction unless one is open. */
+static int begin_write(qtd_store_t *st)
+{
+    if (!sqlite3_get_autocommit(st->db)) {
+        return 0;
+    }
+    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        return db_error(st, "BEGIN IMMEDIATE");
+    }
+    return 0;
+}
+
+/* After a failed write: the in-memory totals follow what the database now holds. */
+static void write_failed(qtd_store_t *st)
+{
+    int rc = resync(st);
+    if (rc != SQLITE_OK) {
+        db_error(st, "re-reading outbox totals");
+    }
+}
+
+int qtd_store_commit(qtd_store_t *st)
+{
+    if (st == NULL) {
+        return QTD_EINVAL;
+    }
+    if (sqlite3_get_autocommit(st->db)) {
+        return 0;
+    }
+    if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+        return 0;
+    }
+    int err = db_error(st, "COMMIT");
+    if (sqlite3_get_autocommit(st->db)) {
+        /* SQLite rolled the transaction back (I/O error, disk full). */
+        qtd_log_error(WHO, "%s: the writes of this loop turn are lost", st->path);
+        write_failed(st);
+    }
+    /* Otherwise (busy) the transaction stays open and the next commit retries it. */
+    return err;
+}
+
+int qtd_store_schema_version(qtd_store_t *st)
+{
+    return st != NULL ? st->version : 0;
+}
+
+static void flush_drop_log(qtd_store_t *st)
+{
+    if (st->drop_unlogged == 0) {
+        return;
+    }
+    qtd_log_warn(WHO,
+                 "outbox cap of %" PRIu64 " bytes: dropped %" PRIu64 " more oldest rows "
+                 "(%" PRIu64 " dropped in total)",
+                 st->opts.outbox_cap_bytes, st->drop_unlogged, st->dropped);
+    st->drop_unlogged = 0;
+    st->drop_logged_at = now_monotonic_s();
+}
+
+void qtd_store_close(qtd_store_t *st)
+{
+    if (st == NULL) {
+        return;
+    }
+    if (st->db != NULL) {
+        if (qtd_store_commit(st) != 0 && !sqlite3_get_autocommit(st->db)) {
+            qtd_log_error(WHO, "%s: closing: pending writes rolled back", st->path);
+            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        }
+        flush_drop_log(st);
+        for (int i = 0; i < STMT_COUNT; i++) {
+            sqlite3_finalize(st->stmt[i]);
+            st->stmt[i] = NULL;
+        }
+        int rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        if (rc != SQLITE_OK) {
+            qtd_log_warn(WHO, "%s: wal_checkpoint(TRUNCATE): %s", st->path, sqlite3_errmsg(st->db));
+        }
+        rc = sqlite3_close_v2(st->db);
+        if (rc != SQLITE_OK) {
+            qtd_log_warn(WHO, "%s: close: %s", st->path, sqlite3_errstr(rc));
+        }
+        st->db = NULL;
+    }
+    qtd_free(st->path);
+    qtd_free(st);
+}
+
+/* Bind a blob that is never SQL NULL (a zero-length blob when len is 0). */
+static int bind_blob(sqlite3_stmt *s, int i, const void *p, size_t len)
+{
+    if (len == 0) {
+        return sqlite3_bind_zeroblob(s, i, 0);
+    }
+    return sqlite3_bind_blob64(s, i, p, (sqlite3_uint64)len, SQLITE_STATIC);
+}
+
+/* Step a statement that returns no row, then reset it and clear its bindings. */
+static int step_done(qtd_store_t *st, sqlite3_stmt *s, const char *what)
+{
+    int rc = sqlite3_step(s);
+    int err = rc == SQLITE_DONE ? 0 : db_error(st, what);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return err;
+}
+
+int qtd_store_kv_get(qtd_store_t *st, const char *key, char **val, size_t *len)
+{
+    if (st == NULL || key == NULL || val == NULL) {
+        return QTD_EINVAL;
+    }
+    *val = NULL;
+    sqlite3_stmt *s = st->stmt[STMT_KV_GET];
+    int err = 0;
+    if (sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC) != SQLITE_OK) {
+        err = db_error(st, "kv_get bind");
+        goto done;
+    }
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) {
+        err = QTD_ENOENT;
+        goto done;
+    }
+    if (rc != SQLITE_ROW) {
+        err = db_error(st, "kv_get");
+        goto done;
+    }
+    const void *p = sqlite3_column_blob(s, 0);
+    size_t n = (size_t)sqlite3_column_bytes(s, 0);
+    char *buf = qtd_malloc(n + 1);
+    if (buf == NULL) {
+        err = QTD_ENOMEM;
+        goto done;
+    }
+    if (n > 0) {
+        memcpy(buf, p, n);
+    }
+    buf[n] = '\0';
+    *val = buf;
+    if (len != NULL) {
+        *len = n;
+    }
+
+done:
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return err;
+}
+
+int qtd_store_kv_set(qtd_store_t *st, const char *key, const void *val, size_t len)
+{
+    if (st == NULL || key == NULL || (val == NULL && len > 0)) {
+        return QTD_EINVAL;
+    }
+    int err = begin_write(st);
+    if (err != 0) {
+        return err;
+    }
+    sqlite3_stmt *s = st->stmt[STMT_KV_SET];
+    if (sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC) != SQLITE_OK ||
+        bind_blob(s, 2, val, len) != SQLITE_OK) {
+        err = db_error(st, "kv_set bind");
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        return err;
+    }
+    return step_done(st, s, "kv_set");
+}
+
+int qtd_store_kv_del(qtd_store_t *st, const char *key)
+{
+    if (st == NULL || key == NULL) {
+        return QTD_EINVAL;
+    }
+    int err = begin_write(st);
+    if (err != 0) {
+        return err;
+    }
+    sqlite3_stmt *s = st->stmt[STMT_KV_DEL];
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    err = step_done(st, s, "kv_del");
+    if (err == 0 && sqlite3_changes(st->db) == 0) {
+        err = QTD_ENOENT;
+    }
+    return err;
+}
+
+/* Note rows dropped by the cap: counter already bumped; log (rate-limited) and call on_drop. */
+static void report_drop(qtd_store_t *st, uint64_t n)
+{
+    int64_t now = now_monotonic_s();
+    st->drop_unlogged += n;
+    if (!st->drop_logged) {
+        qtd_log_warn(WHO,
+                     "outbox reached its cap of %" PRIu64 " bytes: dropped the %" PRIu64
+                     " oldest rows (%" PRIu64 " dropped in total); further drops are logged "
+                     "at most every %ds",
+                     st->opts.outbox_cap_bytes, n, st->dropped, DROP_LOG_INTERVAL_S);
+        st->drop_logged = true;
+        st->drop_unlogged = 0;
+        st->drop_logged_at = now;
+    } else if (now - st->drop_logged_at >= DROP_LOG_INTERVAL_S) {
+        flush_drop_log(st);
+    }
+    if (st->opts.on_drop != NULL) {
+        st->opts.on_drop(st->opts.on_drop_arg, n);
+    }
+}
+
+/* Delete the oldest rows until at least need payload bytes are freed (inside the open
+ * transaction), and count them in meta.outbox_dropped. */
+static int drop_oldest(qtd_store_t *st, uint64_t need)
+{
+    sqlite3_stmt *s = st->stmt[STMT_OB_OLDEST];
+    uint64_t freed = 0, n = 0;
+    int64_t last = 0;
+    int rc = SQLITE_ROW;
+    while (freed < need && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        last = sqlite3_column_int64(s, 0);
+        freed += (uint64_t)sqlite3_column_int64(s, 1);
+        n++;
+    }
+    int err = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : db_error(st, "outbox cap scan");
+    sqlite3_reset(s);
+    if (err != 0 || n == 0) {
+        return err;
+    }
+    s = st->stmt[STMT_OB_DROP];
+    sqlite3_bind_int64(s, 1, last);
+    err = step_done(st, s, "outbox cap delete");
+    if (err != 0) {
+        return err;
+    }
+    if (st->version >= 2) {
+        s = st->stmt[STMT_DROPPED_ADD];
+        sqlite3_bind_int64(s, 1, (sqlite3_int64)n);
+        err = step_done(st, s, "outbox dropped counter");
+        if (err != 0) {
+            return err;
+        }
+    }
+    st->rows -= n;
+    st->bytes -= freed;
+    st->dropped += n;
+    report_drop(st, n);
+    return 0;
+}
+
+int qtd_store_outbox_put(qtd_store_t *st, const char *topic, int qos, const void *payload,
+                         size_t len, int64_t *id)
+{
+    if (st == NULL || topic == NULL || (payload == NULL && len > 0)) {
+        return QTD_EINVAL;
+    }
+    uint64_t cap = st->opts.outbox_cap_bytes;
+    if ((cap != 0 && len > cap) || len > (size_t)sqlite3_limit(st->db, SQLITE_LIMIT_LENGTH, -1)) {
+        qtd_log_warn(WHO,
+                     "outbox: payload of %zu bytes for %s refused: larger than the cap of "
+                     "%" PRIu64 " bytes",
+                     len, topic,
+                     cap != 0 ? cap : (uint64_t)sqlite3_limit(st->db, SQLITE_LIMIT_LENGTH, -1));
+        return QTD_EMSGSIZE;
+    }
+    int err = begin_write(st);
+    if (err != 0) {
+        return err;
+    }
+    if (cap != 0 && st->bytes + len > cap) {
+        err = drop_oldest(st, st->bytes + len - cap);
+        if (err != 0) {
+            goto fail;
+        }
+    }
+    sqlite3_stmt *s = st->stmt[STMT_OB_PUT];
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)time(NULL));
+    sqlite3_bind_text(s, 2, topic, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 3, qos);
+    if (bind_blob(s, 4, payload, len) != SQLITE_OK) {
+        err = db_error(st, "outbox_put bind");
+        sqlite3_clear_bindings(s);
+        goto fail;
+    }
+    err = step_done(st, s, "outbox_put");
+    if (err != 0) {
+        goto fail;
+    }
+    st->rows++;
+    st->bytes += len;
+    if (id != NULL) {
+        *id = (int64_t)sqlite3_last_insert_rowid(st->db);
+    }
+    return 0;
+
+fail:
+    write_failed(st);
+    return err;
+}
+
+int qtd_store_outbox_peek(qtd_store_t *st, int64_t after_id, size_t limit, qtd_outbox_cb cb,
+                          void *arg)
+{
+    if (st == NULL || cb == NULL) {
+        return QTD_EINVAL;
+    }
+    sqlite3_stmt *s = st->stmt[STMT_OB_PEEK];
+    sqlite3_stmt *own = NULL;
+    if (sqlite3_stmt_busy(s)) {
+        /* Called from inside another walk's callback: use a statement of our own. */
+        if (sqlite3_prepare_v2(st->db, stmt_sql[STMT_OB_PEEK], -1, &own, NULL) != SQLITE_OK) {
+            return db_error(st, "outbox_peek prepare");
+        }
+        s = own;
+    }
+    sqlite3_bind_int64(s, 1, after_id);
+    sqlite3_bind_int64(s, 2, limit == 0 || limit > INT64_MAX ? -1 : (sqlite3_int64)limit);
+    int err = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(s, 0);
+        const unsigned char *topic = sqlite3_column_text(s, 1);
+        int qos = sqlite3_column_int(s, 2);
+        const void *payload = sqlite3_column_blob(s, 3);
+        size_t len = (size_t)sqlite3_column_bytes(s, 3);
+        if (cb(arg, id, topic != NULL ? (const char *)topic : "", qos,
+               payload != NULL ? payload : "", len) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        err = db_error(st, "outbox_peek");
+    }
+    if (own != NULL) {
+        sqlite3_finalize(own);
+    } else {
+        sqlite3_reset(s);
+    }
+    return err;
+}
+
+int qtd_store_outbox_del(qtd_store_t *st, int64_t id)
+{
+    if (st == NULL) {
+        return QTD_EINVAL;
+    }
+    sqlite3_stmt *s = st->stmt[STMT_OB_LEN];
+    sqlite3_bind_int64(s, 1, id);
+    int rc = sqlite3_step(s);
+    int64_t len = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    int err = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : db_error(st, "outbox_del lookup");
+    sqlite3_reset(s);
+    if (err != 0 || rc == SQLITE_DONE) {
+        return err; /* already gone: fine */
+    }
+    err = begin_write(st);
+    if (err != 0) {
+        return err;
+    }
+    s = st->stmt[STMT_OB_DEL];
+    sqlite3_bind_int64(s, 1, id);
+    err = step_done(st, s, "outbox_del");
+    if (err != 0) {
+        write_failed(st);
+        return err;
+    }
+    if (sqlite3_changes(st->db) > 0) {
+        st->rows--;
+        st->bytes -= (uint64_t)len;
+    }
+    return 0;
+}
+
+int qtd_store_outbox_count(qtd_store_t *st, uint64_t *rows, uint64_t *bytes)
+{
+    if (st == NULL) {
+        return QTD_EINVAL;
+    }
+    if (rows != NULL) {
+        *rows = st->rows;
+    }
+    if (bytes != NULL) {
+        *bytes = st->bytes;
+    }
+    return 0;
+}
+
+uint64_t qtd_store_outbox_dropped(qtd_store_t *st)
+{
+    return st != NULL ? st->dropped : 0;
+}
