@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Plugins link against no agent symbol and export exactly qtd_plugin_desc.
+# Plugins link against no agent symbol and export exactly qtd_plugin_desc (ASan builds add
+# their __odr_asan.<name> twins).
 # Usage: check_plugin_symbols.sh QTHINGD_BINARY PLUGIN_DIR
 set -euo pipefail
 agent=$1
@@ -17,7 +18,7 @@ for so in "${plugins[@]}"; do
     if [ -n "$undef" ]; then
         echo "FAIL: $so needs agent symbols: $undef"; fail=1
     fi
-    exported=$(nm -D --defined-only "$so" | awk '$2 ~ /[A-Z]/ {print $3}' | grep -vE '^(_init|_fini|__bss_start|_edata|_end)$' || true)
+    exported=$(nm -D --defined-only "$so" | awk '$2 ~ /[A-Z]/ {print $3}' | grep -vE '^(_init|_fini|__bss_start|_edata|_end|__odr_asan\.[A-Za-z0-9_]+)$' || true)
     if [ "$exported" != "qtd_plugin_desc" ]; then
         echo "FAIL: $so exports [$exported], expected exactly qtd_plugin_desc"; fail=1
     fi

@@ -126,8 +126,10 @@ typedef struct qtd_host_api_s {
     int (*kv_del)(qtd_host_t *h, const char *key);
 
     /* Store: outbox (store and forward). put returns the row id; rows are committed by the
-     * end of the current loop turn. peek walks rows with id > after_id in order, at most
-     * limit rows. Returns: 0, QTD_EIO, QTD_ENOMEM. */
+     * end of the current loop turn; beyond the disk cap the oldest rows are dropped (counted,
+     * QTD_DOM_AGENT/QTD_AGENT_DROPPED published). peek walks rows with id > after_id in
+     * order, at most limit rows (0 = all), streaming. Returns: 0, QTD_EINVAL, QTD_EIO, and
+     * for put QTD_EMSGSIZE (one payload larger than the cap). */
     int (*outbox_put)(qtd_host_t *h, const char *topic, int qos, const void *payload,
                       size_t len, int64_t *id);
     int (*outbox_peek)(qtd_host_t *h, int64_t after_id, size_t limit, qtd_outbox_cb cb,
