@@ -48,6 +48,7 @@ struct qtd_agent_s {
     qtd_bus_t *bus;
     struct qtd_lua_s *lua;
     const char *data_dir;
+    char default_dk[32];   /* qtd__default_dk() */
     qtd_plugin_t *plugins; /* load order */
 };
 

@@ -225,6 +225,16 @@ static const char *h_agent_version(void)
     return QTD_VERSION;
 }
 
+static const char *h_default_dk(qtd_host_t *h)
+{
+    return h->agent->default_dk;
+}
+
+static int h_store_commit(qtd_host_t *h)
+{
+    return qtd_store_commit(h->agent->store);
+}
+
 static const qtd_host_api_t host_api = {
     .size = sizeof(qtd_host_api_t),
     .abi_minor = QTD_PLUGIN_ABI_MINOR,
@@ -254,6 +264,8 @@ static const qtd_host_api_t host_api = {
     .value_free = h_value_free,
     .data_dir = h_data_dir,
     .agent_version = h_agent_version,
+    .default_dk = h_default_dk,
+    .store_commit = h_store_commit,
 };
 
 const qtd_host_api_t *qtd__host_api(void)

@@ -42,7 +42,7 @@ static int table_to_value(lua_State *L, int idx, qtd_value_t *v, int depth)
     size_t count = 0;
     lua_Integer min = 0;
     lua_Integer max = 0;
-    lua_pushnil(L); /* [... nil] */
+    lua_pushnil(L);                 /* [... nil] */
     while (lua_next(L, idx) != 0) { /* [... key value] */
         if (!lua_isinteger(L, -2)) {
             lua_pop(L, 2); /* [...] */
@@ -74,7 +74,7 @@ static int table_to_value(lua_State *L, int idx, qtd_value_t *v, int depth)
     }
     v->u.list.count = count;
     size_t next = 0;
-    lua_pushnil(L); /* [... nil] */
+    lua_pushnil(L);                 /* [... nil] */
     while (lua_next(L, idx) != 0) { /* [... key value] */
         lua_Integer k = lua_tointeger(L, -2);
         qtd_value_t *item = array ? &v->u.list.items[k - 1] : &v->u.list.items[next++];

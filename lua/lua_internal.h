@@ -23,17 +23,8 @@
 /* Registry key of the table domain -> callback (QTD_DOM_CLOUD: setEventCB, ...). */
 #define QTD_LUA_CALLBACKS "qtd.callbacks"
 
-/* Store keys of the quecIot settings (values are text). */
-#define QTD_KV_PK "quecIot.pk"
-#define QTD_KV_PS "quecIot.ps"
-#define QTD_KV_SERVER_TYPE "quecIot.server.type"
-#define QTD_KV_SERVER "quecIot.server"
-#define QTD_KV_LIFETIME "quecIot.lifetime"
-#define QTD_KV_PDPCID "quecIot.pdpcid"
-#define QTD_KV_SESSION "quecIot.session"
-#define QTD_KV_MCU "quecIot.mcu" /* netstrings: "<len>:<compno>,<len>:<version>," ... */
-#define QTD_KV_DK "quecIot.dk"
-#define QTD_KV_DS "quecIot.ds"
+/* The store keys of the quecIot settings (QTD_KV_*) are in qthingd/plugin.h: the cloud
+ * plugin reads them. */
 
 /* The seed's defaults (3.4.3, 3.4.5, 3.4.7, 3.4.9). */
 #define QTD_QUEC_DEFAULT_SERVER "iot-south.quectel.com:1883"
@@ -52,6 +43,18 @@ struct qtd_lua_reg_s {
     qtd_lua_reg_t *next;
 };
 
+/* A timer of agent.timer(). The C struct owns the uv handle and is freed in the handle's
+ * close callback, never before; the Lua userdata is a box pointing here. */
+struct qtd_lua_timer_s {
+    uv_timer_t handle;
+    qtd_lua_t *lh;
+    qtd_lua_timer_t **box; /* the userdata's pointer, NULL once detached from Lua */
+    int self_ref;          /* registry ref keeping the userdata alive while started */
+    bool periodic;
+    qtd_lua_timer_t *prev; /* lh->timers: the live timers of the current state */
+    qtd_lua_timer_t *next;
+};
+
 struct qtd_lua_s {
     uv_loop_t *loop;
     qtd_store_t *st;
@@ -66,12 +69,12 @@ struct qtd_lua_s {
     size_t mem_limit;
     uint64_t instr_limit;
 
-    lua_State *L;          /* NULL between states */
-    size_t mem_used;       /* bytes the current state holds (its allocator's count) */
-    uint64_t instr_count;  /* VM instructions since the outermost entry from C */
-    int depth;             /* nesting of qtd__lua_pcall */
+    lua_State *L;         /* NULL between states */
+    size_t mem_used;      /* bytes the current state holds (its allocator's count) */
+    uint64_t instr_count; /* VM instructions since the outermost entry from C */
+    int depth;            /* nesting of qtd__lua_pcall */
 
-    qtd_lua_reg_t *regs;   /* registrations in call order */
+    qtd_lua_reg_t *regs; /* registrations in call order */
     qtd_lua_reg_t **regs_tail;
     qtd_lua_timer_t *timers; /* live timers of L (closed when L goes) */
     unsigned pending_closes; /* uv_close calls whose callback has not run yet */

@@ -23,18 +23,6 @@
 
 #define TIMER_MT "qtd.timer"
 
-/* A timer of agent.timer(). The C struct owns the uv handle and is freed in the handle's
- * close callback; the Lua userdata is a box pointing here (NULL once detached). */
-struct qtd_lua_timer_s {
-    uv_timer_t handle;
-    qtd_lua_t *lh;
-    qtd_lua_timer_t **box; /* the userdata's pointer, NULL once detached from Lua */
-    int self_ref;          /* registry ref keeping the userdata alive while started */
-    bool periodic;
-    qtd_lua_timer_t *prev;
-    qtd_lua_timer_t *next;
-};
-
 static void host_free(qtd_lua_t *lh);
 
 /* ---- callbacks and events --------------------------------------------------------- */
@@ -87,11 +75,11 @@ static int deliver_event(lua_State *L)
     if (!lua_isfunction(L, -1)) {
         return 0;
     }
-    lua_createtable(L, 3, 0);          /* [ev cb t] */
-    lua_pushinteger(L, ev->event);     /* [ev cb t event] */
-    lua_rawseti(L, -2, 1);             /* t[1] = event; [ev cb t] */
-    lua_pushinteger(L, ev->errcode);   /* [ev cb t errcode] */
-    lua_rawseti(L, -2, 2);             /* t[2] = errcode; [ev cb t] */
+    lua_createtable(L, 3, 0);        /* [ev cb t] */
+    lua_pushinteger(L, ev->event);   /* [ev cb t event] */
+    lua_rawseti(L, -2, 1);           /* t[1] = event; [ev cb t] */
+    lua_pushinteger(L, ev->errcode); /* [ev cb t errcode] */
+    lua_rawseti(L, -2, 2);           /* t[2] = errcode; [ev cb t] */
     if (ev->value.type != QTD_VAL_NONE) {
         qtd__lua_push_value(L, &ev->value); /* [ev cb t value] */
         lua_rawseti(L, -2, 3);              /* t[3] = value; [ev cb t] */
@@ -167,7 +155,7 @@ static int timer_call(lua_State *L)
     lua_rawgeti(L, LUA_REGISTRYINDEX, t->self_ref); /* [t ud] */
     if (!t->periodic) {
         /* A fired one-shot is idle: let it be collected unless the script keeps it. */
-        luaL_unref(L, LUA_REGISTRYINDEX, t->self_ref);
+        luaL_unref(L, LUA_REGISTRYINDEX, t->self_ref); /* stack unchanged */
         t->self_ref = LUA_NOREF;
     }
     lua_getiuservalue(L, 2, 1); /* [t ud fn] */
@@ -238,16 +226,16 @@ static int l_timer_start(lua_State *L)
     luaL_checktype(L, 4, LUA_TFUNCTION);
     luaL_argcheck(L, ms >= (periodic ? 1 : 0) && ms <= (lua_Integer)INT32_MAX * 1000, 2,
                   periodic ? "period must be 1 ms or more" : "delay must not be negative");
-    lua_settop(L, 4);             /* [ud ms periodic fn] */
-    lua_setiuservalue(L, 1, 1);   /* uservalue 1 = fn; [ud ms periodic] */
+    lua_settop(L, 4);           /* [ud ms periodic fn] */
+    lua_setiuservalue(L, 1, 1); /* uservalue 1 = fn; [ud ms periodic] */
     if (t->self_ref == LUA_NOREF) {
-        lua_pushvalue(L, 1);                              /* [ud ms periodic ud] */
-        t->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);     /* [ud ms periodic] */
+        lua_pushvalue(L, 1);                          /* [ud ms periodic ud] */
+        t->self_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* [ud ms periodic] */
     }
     t->periodic = periodic;
     int rc = uv_timer_start(&t->handle, timer_cb, (uint64_t)ms, periodic ? (uint64_t)ms : 0);
     if (rc != 0) {
-        luaL_unref(L, LUA_REGISTRYINDEX, t->self_ref);
+        luaL_unref(L, LUA_REGISTRYINDEX, t->self_ref); /* stack unchanged */
         t->self_ref = LUA_NOREF;
         return luaL_error(L, "timer:start: %s", uv_strerror(rc));
     }
@@ -261,7 +249,7 @@ static int l_timer_stop(lua_State *L)
     qtd_lua_timer_t *t = check_timer(L);
     uv_timer_stop(&t->handle);
     if (t->self_ref != LUA_NOREF) {
-        luaL_unref(L, LUA_REGISTRYINDEX, t->self_ref);
+        luaL_unref(L, LUA_REGISTRYINDEX, t->self_ref); /* stack unchanged */
         t->self_ref = LUA_NOREF;
     }
     lua_pushboolean(L, 1); /* [ud true] */
@@ -309,23 +297,23 @@ int luaopen_qtd_agent(lua_State *L)
                   {"info", QTD_LOG_INFO},
                   {"debug", QTD_LOG_DEBUG}};
 
-    luaL_newmetatable(L, TIMER_MT);           /* [mt] */
-    luaL_newlib(L, timer_methods);            /* [mt methods] */
-    lua_setfield(L, -2, "__index");           /* [mt] */
-    lua_pushcfunction(L, l_timer_gc);         /* [mt gc] */
-    lua_setfield(L, -2, "__gc");              /* [mt] */
-    lua_pushcfunction(L, l_timer_tostring);   /* [mt tostring] */
-    lua_setfield(L, -2, "__tostring");        /* [mt] */
-    lua_pop(L, 1);                            /* [] */
+    luaL_newmetatable(L, TIMER_MT);         /* [mt] */
+    luaL_newlib(L, timer_methods);          /* [mt methods] */
+    lua_setfield(L, -2, "__index");         /* [mt] */
+    lua_pushcfunction(L, l_timer_gc);       /* [mt gc] */
+    lua_setfield(L, -2, "__gc");            /* [mt] */
+    lua_pushcfunction(L, l_timer_tostring); /* [mt tostring] */
+    lua_setfield(L, -2, "__tostring");      /* [mt] */
+    lua_pop(L, 1);                          /* [] */
 
-    lua_createtable(L, 0, 2);        /* [agent] */
-    lua_pushcfunction(L, l_timer);   /* [agent timer] */
-    lua_setfield(L, -2, "timer");    /* [agent] */
-    lua_createtable(L, 0, 4);        /* [agent log] */
+    lua_createtable(L, 0, 2);      /* [agent] */
+    lua_pushcfunction(L, l_timer); /* [agent timer] */
+    lua_setfield(L, -2, "timer");  /* [agent] */
+    lua_createtable(L, 0, 4);      /* [agent log] */
     for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
-        lua_pushinteger(L, levels[i].level);      /* [agent log level] */
-        lua_pushcclosure(L, l_log, 1);            /* [agent log fn] */
-        lua_setfield(L, -2, levels[i].name);      /* [agent log] */
+        lua_pushinteger(L, levels[i].level); /* [agent log level] */
+        lua_pushcclosure(L, l_log, 1);       /* [agent log fn] */
+        lua_setfield(L, -2, levels[i].name); /* [agent log] */
     }
     lua_setfield(L, -2, "log"); /* [agent] */
     return 1;
@@ -341,23 +329,23 @@ static void install_reg(lua_State *L, const qtd_lua_reg_t *reg)
         lua_pop(L, 1);                                        /* [LOADED] */
         int type = lua_getglobal(L, reg->module);             /* [LOADED g] */
         if (type == LUA_TNIL) {
-            lua_pop(L, 1);                  /* [LOADED] */
-            lua_newtable(L);                /* [LOADED mod] */
-            lua_pushvalue(L, -1);           /* [LOADED mod mod] */
-            lua_setglobal(L, reg->module);  /* [LOADED mod] */
+            lua_pop(L, 1);                 /* [LOADED] */
+            lua_newtable(L);               /* [LOADED mod] */
+            lua_pushvalue(L, -1);          /* [LOADED mod mod] */
+            lua_setglobal(L, reg->module); /* [LOADED mod] */
         } else if (type != LUA_TTABLE) {
             qtd_log_warn(QTD_LUA_WHO, "cannot register %s.%s: global %s is a %s", reg->module,
                          reg->name, reg->module, lua_typename(L, type));
             lua_pop(L, 2); /* [] */
             return;
         }
-        lua_pushvalue(L, -1);                   /* [LOADED mod mod] */
-        lua_setfield(L, -3, reg->module);       /* LOADED[module] = mod; [LOADED mod] */
+        lua_pushvalue(L, -1);             /* [LOADED mod mod] */
+        lua_setfield(L, -3, reg->module); /* LOADED[module] = mod; [LOADED mod] */
     }
-    lua_pushlightuserdata(L, reg->ud);   /* [LOADED mod ud] */
-    lua_pushcclosure(L, reg->fn, 1);     /* [LOADED mod fn] */
-    lua_setfield(L, -2, reg->name);      /* mod[name] = fn; [LOADED mod] */
-    lua_pop(L, 2);                       /* [] */
+    lua_pushlightuserdata(L, reg->ud); /* [LOADED mod ud] */
+    lua_pushcclosure(L, reg->fn, 1);   /* [LOADED mod fn] */
+    lua_setfield(L, -2, reg->name);    /* mod[name] = fn; [LOADED mod] */
+    lua_pop(L, 2);                     /* [] */
 }
 
 /* Protected: install [reg (lightuserdata)]. */
@@ -381,8 +369,7 @@ static int setup_modules(lua_State *L)
     return 0;
 }
 
-int qtd__lua_register(qtd_lua_t *lh, const char *module, const char *name, qtd_lua_cfn fn,
-                      void *ud)
+int qtd__lua_register(qtd_lua_t *lh, const char *module, const char *name, qtd_lua_cfn fn, void *ud)
 {
     if (module == NULL || name == NULL || fn == NULL || module[0] == '\0' || name[0] == '\0') {
         return QTD_EINVAL;
@@ -404,10 +391,10 @@ int qtd__lua_register(qtd_lua_t *lh, const char *module, const char *name, qtd_l
     *lh->regs_tail = reg;
     lh->regs_tail = &reg->next;
     if (lh->L != NULL) {
-        lua_pushcfunction(lh->L, install_one);  /* [install_one] */
-        lua_pushlightuserdata(lh->L, reg);      /* [install_one reg] */
-        if (qtd__lua_pcall(lh, 1, 0) != 0) {    /* [] */
-            return QTD_ENOMEM;                  /* kept for the next state all the same */
+        lua_pushcfunction(lh->L, install_one); /* [install_one] */
+        lua_pushlightuserdata(lh->L, reg);     /* [install_one reg] */
+        if (qtd__lua_pcall(lh, 1, 0) != 0) {   /* [] */
+            return QTD_ENOMEM;                 /* kept for the next state all the same */
         }
     }
     return 0;
@@ -482,14 +469,14 @@ int qtd__lua_create(qtd_lua_t **out, uv_loop_t *loop, qtd_store_t *st, qtd_bus_t
     const char *strs[] = {opts->script, opts->lib_path, opts->default_dk, opts->soft_version};
     char **copies[] = {&lh->script, &lh->lib_path, &lh->default_dk, &lh->soft_version};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
-        if (strs[i] != NULL && (*copies[i] = qtd_strdup(strs[i])) == NULL) {
+        if (strs[i] != NULL && strs[i][0] != '\0' && (*copies[i] = qtd_strdup(strs[i])) == NULL) {
             goto fail;
         }
     }
     if (lh->script != NULL) {
         const char *slash = strrchr(lh->script, '/');
-        lh->script_dir = slash == NULL ? qtd_strdup(".")
-                                       : qtd_strndup(lh->script, (size_t)(slash - lh->script));
+        lh->script_dir =
+            slash == NULL ? qtd_strdup(".") : qtd_strndup(lh->script, (size_t)(slash - lh->script));
         if (lh->script_dir == NULL) {
             goto fail;
         }

@@ -31,24 +31,35 @@ typedef struct qtd_lua_opts_s {
     const char *soft_version; /* quecIot.getSoftVersion() */
 } qtd_lua_opts_t;
 
-/* Strings in opts are copied. Subscribes to the bus. Returns: 0, QTD_ENOMEM. */
+/* Strings in opts are copied; empty strings count as NULL. Subscribes to the bus (every event
+ * of QTD_DOM_CLOUD, QTD_DOM_HTTPOTA, QTD_DOM_SUBDEV, and QTD_DOM_AGENT/QTD_AGENT_WORKSTATE);
+ * bus may be NULL (no events in or out). Returns: 0, QTD_ENOMEM. */
 int qtd__lua_create(qtd_lua_t **out, uv_loop_t *loop, qtd_store_t *st, qtd_bus_t *bus,
                     const qtd_lua_opts_t *opts);
 /* Create the state and run the script. A script that fails to load or errors is logged and
- * QTD_ELUA returned; the host stays usable (callbacks registered before the error stay). */
+ * QTD_ELUA returned; the host stays usable (callbacks registered before the error stay).
+ * Returns: 0, QTD_ELUA, QTD_ENOMEM (no state fits in mem_limit), QTD_EBUSY (started). */
 int qtd__lua_start(qtd_lua_t *lh);
-/* SIGHUP: close the state (its timers too), start a new one, run the script again. */
+/* SIGHUP: close the state (its timers too), start a new one, run the script again. The bus
+ * subscriptions, the connection mode and the work state are kept. Returns as
+ * qtd__lua_start, and QTD_EBUSY when called from inside a call into Lua. */
 int qtd__lua_reload(qtd_lua_t *lh);
-/* Register fn as module.name (see qtd_host_api_t.lua_add_function). Returns: 0, QTD_ENOMEM. */
+/* Register fn as module.name (see qtd_host_api_t.lua_add_function), in the running state at
+ * once and in every later one. Returns: 0, QTD_EINVAL (empty module or name), QTD_ENOMEM. */
 int qtd__lua_register(qtd_lua_t *lh, const char *module, const char *name, qtd_lua_cfn fn,
                       void *ud);
-/* Stop timers and close the state; handles finish closing when the loop runs; then free. */
+/* Stop timers and close the state; handles finish closing when the loop runs; then free.
+ * Accepts NULL. Not from inside a call into Lua. */
 void qtd__lua_close(qtd_lua_t *lh);
 
-/* Value trees <-> Lua. Tables whose keys are 1..n -> ARRAY, integer keys -> STRUCT (ids
- * 0..8191 only); booleans, integers, floats, strings as such. *out is qtd_malloc'ed; release
- * with qtd__value_clear + qtd_free. Returns: 0, QTD_EINVAL (a value Lua cannot express on
- * the wire: function, id out of range, mixed keys, nesting > 16), QTD_ENOMEM. */
+/* Value trees <-> Lua. Tables whose keys are 1..n -> ARRAY (the empty table too), other
+ * integer keys -> STRUCT (ids 0..8191 only, children sorted by id); booleans, integers,
+ * floats, strings as such; nil -> NONE. A TSL dict keyed 1..n therefore comes out as an
+ * ARRAY: callers that expect a dict re-tag it (ids = index). *out is qtd_malloc'ed; release
+ * with qtd__value_clear + qtd_free. Never raises. Returns: 0, QTD_EINVAL (a value Lua cannot
+ * express on the wire: function, id out of range, mixed keys, nesting > 16), QTD_ENOMEM.
+ * push: STRUCT -> table keyed by id, ARRAY -> sequence, STRING/BYTES -> string, NONE -> nil;
+ * may raise (memory, nesting > 16), so call it where Lua errors are caught. */
 int qtd__lua_to_value(struct lua_State *L, int idx, qtd_value_t **out);
 void qtd__lua_push_value(struct lua_State *L, const qtd_value_t *v);
 

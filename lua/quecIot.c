@@ -162,8 +162,7 @@ static bool kv_put(qtd_lua_t *lh, const char *key, const char *val, size_t len)
         qtd_log_error(QTD_LUA_WHO, "quecIot: no store, %s not saved", key);
         return false;
     }
-    int rc = val != NULL ? qtd_store_kv_set(lh->st, key, val, len)
-                         : qtd_store_kv_del(lh->st, key);
+    int rc = val != NULL ? qtd_store_kv_set(lh->st, key, val, len) : qtd_store_kv_del(lh->st, key);
     if (rc != 0 && !(val == NULL && rc == QTD_ENOENT)) {
         qtd_log_error(QTD_LUA_WHO, "quecIot: cannot save %s: %s", key, qtd_strerror(rc));
         return false;
@@ -211,11 +210,11 @@ static int l_setConnmode(lua_State *L)
     if (!arg_int(L, 1, &mode) || (mode != 0 && mode != 1)) {
         return fail(L, "setConnmode", "mode must be 0 (disconnect) or 1 (connect)");
     }
-    lh->connmode = (int)mode;
     if (qtd__lua_publish_agent(lh, QTD_AGENT_CONNMODE, (int)mode, NULL) != 0) {
-        lua_pushboolean(L, 0); /* [... false] */
+        lua_pushboolean(L, 0); /* [... false]: nobody heard the request */
         return 1;
     }
+    lh->connmode = (int)mode;
     lua_pushboolean(L, 1); /* [... true] */
     return 1;
 }
@@ -244,8 +243,8 @@ static int l_setEventCB(lua_State *L)
     if (!lua_isfunction(L, 1)) {
         return fail(L, "setEventCB", "eventCb must be a function");
     }
-    qtd__lua_set_callback(L, QTD_DOM_CLOUD, 1);
-    lua_pushboolean(L, 1); /* [fn true] */
+    qtd__lua_set_callback(L, QTD_DOM_CLOUD, 1); /* stack unchanged */
+    lua_pushboolean(L, 1);                      /* [fn true] */
     return 1;
 }
 
@@ -405,11 +404,11 @@ static int l_getServer(lua_State *L)
     if (kv_read(lh, QTD_KV_SERVER, server, sizeof(server), NULL) != 0) {
         snprintf(server, sizeof(server), "%s", QTD_QUEC_DEFAULT_SERVER);
     }
-    lua_createtable(L, 2, 0);                             /* [t] */
+    lua_createtable(L, 2, 0);                              /* [t] */
     lua_pushinteger(L, kv_int(lh, QTD_KV_SERVER_TYPE, 1)); /* [t type] */
-    lua_rawseti(L, -2, 1);                                /* [t] */
-    lua_pushstring(L, server);                            /* [t server] */
-    lua_rawseti(L, -2, 2);                                /* [t] */
+    lua_rawseti(L, -2, 1);                                 /* [t] */
+    lua_pushstring(L, server);                             /* [t server] */
+    lua_rawseti(L, -2, 2);                                 /* [t] */
     return 1;
 }
 
@@ -635,12 +634,12 @@ static int l_getMcuVersion(lua_State *L)
     int n = mcu_load(lh, buf, list);
     lua_createtable(L, n > 0 ? n : 0, 0); /* [seq] */
     for (int i = 0; i < n; i++) {
-        lua_createtable(L, 2, 0);                                 /* [seq pair] */
-        lua_pushlstring(L, list[i].compno, list[i].clen);         /* [seq pair compno] */
-        lua_rawseti(L, -2, 1);                                    /* [seq pair] */
-        lua_pushlstring(L, list[i].version, list[i].vlen);        /* [seq pair version] */
-        lua_rawseti(L, -2, 2);                                    /* [seq pair] */
-        lua_rawseti(L, -2, i + 1);                                /* [seq] */
+        lua_createtable(L, 2, 0);                          /* [seq pair] */
+        lua_pushlstring(L, list[i].compno, list[i].clen);  /* [seq pair compno] */
+        lua_rawseti(L, -2, 1);                             /* [seq pair] */
+        lua_pushlstring(L, list[i].version, list[i].vlen); /* [seq pair version] */
+        lua_rawseti(L, -2, 2);                             /* [seq pair] */
+        lua_rawseti(L, -2, i + 1);                         /* [seq] */
     }
     return 1;
 }
@@ -670,19 +669,19 @@ static int l_setDkDs(lua_State *L)
     if (!lua_isnoneornil(L, 2)) {
         ds = arg_str(L, 2, &dslen);
         if (ds == NULL || dslen > DS_MAX || !printable(ds, dslen)) {
-            return fail(L, "setDkDs", "ds must be a string of 0..%d printable characters",
-                        DS_MAX);
+            return fail(L, "setDkDs", "ds must be a string of 0..%d printable characters", DS_MAX);
         }
     }
     bool is_default = dklen == 0 || (lh->default_dk != NULL && strlen(lh->default_dk) == dklen &&
                                      memcmp(lh->default_dk, dk, dklen) == 0);
     if (is_default) {
         if (dslen > 0) {
-            return fail(L, "setDkDs", "ds may be set only with a non-empty dk other than the "
-                                      "default DK");
+            return fail(L, "setDkDs",
+                        "ds may be set only with a non-empty dk other than the "
+                        "default DK");
         }
         char cur[DK_MAX + 1];
-        if (kv_read(lh, QTD_KV_DK, cur, sizeof(cur), NULL) != 0) {
+        if (kv_read(lh, QTD_KV_DK, cur, sizeof(cur), NULL) == QTD_ENOENT) {
             lua_pushboolean(L, 1); /* [... true]: already on the default DK */
             return 1;
         }
@@ -726,28 +725,27 @@ static int l_getDkDs(lua_State *L)
 
 int luaopen_qtd_quecIot(lua_State *L)
 {
-    static const luaL_Reg fns[] = {
-        {"init", l_init},
-        {"setConnmode", l_setConnmode},
-        {"getConnmode", l_getConnmode},
-        {"getWorkState", l_getWorkState},
-        {"setEventCB", l_setEventCB},
-        {"setProductinfo", l_setProductinfo},
-        {"getProductinfo", l_getProductinfo},
-        {"setServer", l_setServer},
-        {"getServer", l_getServer},
-        {"setLifetime", l_setLifetime},
-        {"getLifetime", l_getLifetime},
-        {"setPdpContextId", l_setPdpContextId},
-        {"getPdpContextId", l_getPdpContextId},
-        {"setSessionFlag", l_setSessionFlag},
-        {"getSessionFlag", l_getSessionFlag},
-        {"getSoftVersion", l_getSoftVersion},
-        {"setMcuVersion", l_setMcuVersion},
-        {"getMcuVersion", l_getMcuVersion},
-        {"setDkDs", l_setDkDs},
-        {"getDkDs", l_getDkDs},
-        {NULL, NULL}};
+    static const luaL_Reg fns[] = {{"init", l_init},
+                                   {"setConnmode", l_setConnmode},
+                                   {"getConnmode", l_getConnmode},
+                                   {"getWorkState", l_getWorkState},
+                                   {"setEventCB", l_setEventCB},
+                                   {"setProductinfo", l_setProductinfo},
+                                   {"getProductinfo", l_getProductinfo},
+                                   {"setServer", l_setServer},
+                                   {"getServer", l_getServer},
+                                   {"setLifetime", l_setLifetime},
+                                   {"getLifetime", l_getLifetime},
+                                   {"setPdpContextId", l_setPdpContextId},
+                                   {"getPdpContextId", l_getPdpContextId},
+                                   {"setSessionFlag", l_setSessionFlag},
+                                   {"getSessionFlag", l_getSessionFlag},
+                                   {"getSoftVersion", l_getSoftVersion},
+                                   {"setMcuVersion", l_setMcuVersion},
+                                   {"getMcuVersion", l_getMcuVersion},
+                                   {"setDkDs", l_setDkDs},
+                                   {"getDkDs", l_getDkDs},
+                                   {NULL, NULL}};
     luaL_newlib(L, fns); /* [quecIot] */
     return 1;
 }

@@ -11,6 +11,7 @@
  */
 #include "lua/lua_internal.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,8 +24,8 @@
 #include "agent/log.h"
 #include "qthingd/errors.h"
 
-#define HOOK_STEP 1000        /* instructions between two calls of the count hook */
-#define MODULE_NAME_MAX 128   /* longest name require() accepts */
+#define HOOK_STEP 1000      /* instructions between two calls of the count hook */
+#define MODULE_NAME_MAX 128 /* longest name require() accepts */
 
 qtd_lua_t *qtd__lua_host(lua_State *L)
 {
@@ -135,6 +136,7 @@ static int l_msgh(lua_State *L)
         if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) {
             return 1; /* [err str] */
         }
+        /* [err text] */
         msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
     }
     luaL_traceback(L, L, msg, 1); /* [err ... traceback] */
@@ -202,16 +204,17 @@ static int l_print(lua_State *L)
  * mode is forced to "t" whatever the caller passes. Upvalue 1: the original load. */
 static int l_load(lua_State *L)
 {
-    int n = lua_gettop(L);
-    lua_pushvalue(L, lua_upvalueindex(1)); /* [args load] */
-    lua_pushvalue(L, 1);                   /* [args load chunk] */
-    lua_pushvalue(L, 2);                   /* [args load chunk chunkname] */
-    lua_pushliteral(L, "t");               /* [args load chunk chunkname "t"] */
-    if (n >= 4) {
-        lua_pushvalue(L, 4); /* [args load chunk chunkname "t" env]; absent != nil */
+    bool has_env = lua_gettop(L) >= 4;     /* an absent env differs from a nil one */
+    lua_settop(L, 4);                      /* [chunk name mode env] */
+    lua_pushvalue(L, lua_upvalueindex(1)); /* [chunk name mode env load] */
+    lua_pushvalue(L, 1);                   /* [chunk name mode env load chunk] */
+    lua_pushvalue(L, 2);                   /* [chunk name mode env load chunk name] */
+    lua_pushliteral(L, "t");               /* [chunk name mode env load chunk name "t"] */
+    if (has_env) {
+        lua_pushvalue(L, 4); /* [chunk name mode env load chunk name "t" env] */
     }
-    lua_call(L, n >= 4 ? 4 : 3, LUA_MULTRET); /* [args results] */
-    return lua_gettop(L) - n;
+    lua_call(L, has_env ? 4 : 3, LUA_MULTRET); /* [chunk name mode env results] */
+    return lua_gettop(L) - 4;
 }
 
 /* Checks a module name ([A-Za-z0-9_] segments separated by single dots) and pushes its
@@ -249,15 +252,14 @@ static int l_require(lua_State *L)
     qtd_lua_t *lh = qtd__lua_host(L);
     size_t len;
     const char *name = luaL_checklstring(L, 1, &len);
-    lua_settop(L, 1);                                                /* [name] */
-    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);        /* [name LOADED] */
-    if (lua_getfield(L, 2, name) != LUA_TNIL) {                      /* [name LOADED mod] */
+    lua_settop(L, 1);                                         /* [name] */
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE); /* [name LOADED] */
+    if (lua_getfield(L, 2, name) != LUA_TNIL) {               /* [name LOADED mod] */
         return 1;
     }
     lua_pop(L, 1); /* [name LOADED] */
     if (!push_module_file(L, name, len)) {
-        return luaL_error(L, "module name '%s' refused: [A-Za-z0-9_] parts separated by '.'",
-                          name);
+        return luaL_error(L, "module name '%s' refused: [A-Za-z0-9_] parts separated by '.'", name);
     }
     /* [name LOADED file] */
     const char *dirs[2] = {lh->lib_path, lh->script_dir};
@@ -309,33 +311,35 @@ static int l_require(lua_State *L)
 /* Builds the sandbox in a fresh state; run protected by qtd__lua_sandbox_open. */
 static int open_sandbox(lua_State *L)
 {
-    static const luaL_Reg libs[] = {
-        {LUA_GNAME, luaopen_base},       {LUA_STRLIBNAME, luaopen_string},
-        {LUA_TABLIBNAME, luaopen_table}, {LUA_MATHLIBNAME, luaopen_math},
-        {LUA_UTF8LIBNAME, luaopen_utf8}, {LUA_COLIBNAME, luaopen_coroutine},
-        {NULL, NULL}};
+    static const luaL_Reg libs[] = {{LUA_GNAME, luaopen_base},
+                                    {LUA_STRLIBNAME, luaopen_string},
+                                    {LUA_TABLIBNAME, luaopen_table},
+                                    {LUA_MATHLIBNAME, luaopen_math},
+                                    {LUA_UTF8LIBNAME, luaopen_utf8},
+                                    {LUA_COLIBNAME, luaopen_coroutine},
+                                    {NULL, NULL}};
     for (const luaL_Reg *lib = libs; lib->func != NULL; lib++) {
         luaL_requiref(L, lib->name, lib->func, 1); /* [lib]; also global and _LOADED */
         lua_pop(L, 1);                             /* [] */
     }
 
-    lua_pushglobaltable(L); /* [G] */
-    lua_pushnil(L);
-    lua_setfield(L, 1, "dofile"); /* [G] */
-    lua_pushnil(L);
-    lua_setfield(L, 1, "loadfile"); /* [G] */
-    lua_pushcfunction(L, l_print);
-    lua_setfield(L, 1, "print"); /* [G] */
-    lua_pushcfunction(L, l_require);
-    lua_setfield(L, 1, "require"); /* [G] */
-    lua_getfield(L, 1, "load");         /* [G load] */
-    lua_pushcclosure(L, l_load, 1);     /* [G l_load] */
-    lua_setfield(L, 1, "load");         /* [G] */
+    lua_pushglobaltable(L);          /* [G] */
+    lua_pushnil(L);                  /* [G nil] */
+    lua_setfield(L, 1, "dofile");    /* G.dofile = nil; [G] */
+    lua_pushnil(L);                  /* [G nil] */
+    lua_setfield(L, 1, "loadfile");  /* G.loadfile = nil; [G] */
+    lua_pushcfunction(L, l_print);   /* [G l_print] */
+    lua_setfield(L, 1, "print");     /* [G] */
+    lua_pushcfunction(L, l_require); /* [G l_require] */
+    lua_setfield(L, 1, "require");   /* [G] */
+    lua_getfield(L, 1, "load");      /* [G load] */
+    lua_pushcclosure(L, l_load, 1);  /* [G l_load] */
+    lua_setfield(L, 1, "load");      /* [G] */
 
     lua_getfield(L, 1, LUA_STRLIBNAME); /* [G string] */
-    lua_pushnil(L);
-    lua_setfield(L, -2, "dump"); /* [G string]: bytecode can't be loaded anyway */
-    lua_pop(L, 1);               /* [G] */
+    lua_pushnil(L);                     /* [G string nil] */
+    lua_setfield(L, -2, "dump");        /* string.dump = nil: no bytecode to load; [G string] */
+    lua_pop(L, 1);                      /* [G] */
 
     /* os: only the clock and calendar functions. */
     lua_pushcfunction(L, luaopen_os); /* [G luaopen_os] */
@@ -343,8 +347,8 @@ static int open_sandbox(lua_State *L)
     lua_createtable(L, 0, 4);         /* [G fullos os] */
     static const char *const os_keep[] = {"time", "clock", "date", "difftime", NULL};
     for (int i = 0; os_keep[i] != NULL; i++) {
-        lua_getfield(L, 2, os_keep[i]);  /* [G fullos os fn] */
-        lua_setfield(L, 3, os_keep[i]);  /* [G fullos os] */
+        lua_getfield(L, 2, os_keep[i]); /* [G fullos os fn] */
+        lua_setfield(L, 3, os_keep[i]); /* [G fullos os] */
     }
     lua_pushvalue(L, 3);                                      /* [G fullos os os] */
     lua_setfield(L, 1, LUA_OSLIBNAME);                        /* [G fullos os] */
@@ -369,7 +373,7 @@ int qtd__lua_sandbox_open(qtd_lua_t *lh)
     }
     lua_atpanic(L, l_panic);
     lua_setwarnf(L, l_warnf, lh);
-    lua_pushcfunction(L, open_sandbox); /* [open_sandbox] */
+    lua_pushcfunction(L, open_sandbox);    /* [open_sandbox] */
     if (lua_pcall(L, 0, 0, 0) != LUA_OK) { /* [] or [err] */
         qtd_log_error(QTD_LUA_WHO, "cannot open the Lua libraries: %s",
                       lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");

@@ -151,7 +151,28 @@ typedef struct qtd_host_api_s {
     /* Agent facts. */
     const char *(*data_dir)(qtd_host_t *h);
     const char *(*agent_version)(void);
+    /* The device key used when the script has not set one (quecIot.setDkDs). */
+    const char *(*default_dk)(qtd_host_t *h);
+    /* Commit the store's pending writes now (outbox rows put this turn) instead of at the
+     * end of the loop turn; for a plugin that sends only rows already on disk.
+     * Returns: 0, QTD_EIO. */
+    int (*store_commit)(qtd_host_t *h);
 } qtd_host_api_t;
+
+/*
+ * Well-known keys of the store's kv table, written by the quecIot configuration functions
+ * (Lua host) and read by the cloud plugin. Values are text.
+ */
+#define QTD_KV_PK "quecIot.pk"                   /* product key */
+#define QTD_KV_PS "quecIot.ps"                   /* product secret */
+#define QTD_KV_SERVER_TYPE "quecIot.server.type" /* "1" = MQTT */
+#define QTD_KV_SERVER "quecIot.server"           /* host:port, mqtt://, mqtts://, http:// */
+#define QTD_KV_LIFETIME "quecIot.lifetime"       /* keepalive seconds, decimal */
+#define QTD_KV_PDPCID "quecIot.pdpcid"
+#define QTD_KV_SESSION "quecIot.session"         /* "1" = session encryption */
+#define QTD_KV_MCU "quecIot.mcu"                 /* netstrings "<len>:<compno>,<len>:<ver>," */
+#define QTD_KV_DK "quecIot.dk"                   /* device key set by the script */
+#define QTD_KV_DS "quecIot.ds"                   /* device secret of the current DK */
 
 typedef struct qtd_plugin_ops_s {
     uint32_t size;
