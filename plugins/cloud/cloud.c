@@ -1,29 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The cloud plugin: the device's session with the platform over MQTT (Paho MQTT C), the
- * wire codec, authentication, thing-model data, reports and store and forward. This first
- * version declares its configuration and follows the connection mode the script asks for;
- * the MQTT session itself lands with the cloud issue (see docs/protocol.md).
+ * The cloud plugin: the device's session with the Quectel IoT platform over MQTT (Paho MQTT
+ * C), speaking the SDK's wire protocol (docs/protocol.md). This file holds the descriptor,
+ * the configuration and the plugin life cycle; the session is in cloud_session.c, the
+ * outbox pump in cloud_outbox.c, the Paho bridge in cloud_mqtt.c and the Lua functions in
+ * cloud_lua.c.
  */
-#include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
 
-#include "qthingd/plugin.h"
-
-typedef struct {
-    const char *ca_file;
-    const char *ca_path;
-    int64_t reconnect_min_ms;
-    int64_t reconnect_max_ms;
-    const char *at_port;
-} cloud_cfg_t;
-
-typedef struct {
-    const qtd_host_api_t *api;
-    qtd_host_t *host;
-    const cloud_cfg_t *cfg;
-    int connmode;
-} cloud_t;
+#include "cloud.h"
 
 static const qtd_cfg_key_t cloud_keys[] = {
     {QTD_CFG_STRING, "ca_file", "", offsetof(cloud_cfg_t, ca_file),
@@ -32,15 +18,32 @@ static const qtd_cfg_key_t cloud_keys[] = {
     {QTD_CFG_STRING, "ca_path", "", offsetof(cloud_cfg_t, ca_path),
      "directory of hashed CA certificates; empty: system default", 0, 0, NULL, NULL, 0},
     {QTD_CFG_INT, "reconnect_min_ms", "1000", offsetof(cloud_cfg_t, reconnect_min_ms),
-     "first reconnect delay (exponential backoff with full jitter)", 100, 600000, NULL, NULL,
+     "first reconnect window (exponential backoff with full jitter)", 100, 600000, NULL, NULL,
      0},
     {QTD_CFG_INT, "reconnect_max_ms", "120000", offsetof(cloud_cfg_t, reconnect_max_ms),
-     "cap of the reconnect delay", 1000, 3600000, NULL, NULL, 0},
+     "cap of the reconnect window", 1000, 3600000, NULL, NULL, 0},
+    {QTD_CFG_INT, "stable_s", "60", offsetof(cloud_cfg_t, stable_s),
+     "seconds online after which the backoff starts again from the minimum", 1, 86400, NULL,
+     NULL, 0},
+    {QTD_CFG_INT, "register_timeout_s", "30", offsetof(cloud_cfg_t, register_timeout_s),
+     "seconds to wait for the device secret after a registration connect", 1, 3600, NULL, NULL,
+     0},
+    {QTD_CFG_INT, "window", "64", offsetof(cloud_cfg_t, window),
+     "messages in flight (sent, not yet acknowledged) at most", 1, CLOUD_WINDOW_MAX, NULL, NULL,
+     0},
     {QTD_CFG_STRING, "at_port", "", offsetof(cloud_cfg_t, at_port),
      "modem AT port for IMEI, ICCID and signal values (e.g. /dev/ttyUSB2); empty: none", 0, 0,
      NULL, NULL, 0},
     {.type = QTD_CFG_END},
 };
+
+static void on_pump(uv_check_t *h)
+{
+    cloud_t *c = h->data;
+    if (c->pump_wanted) {
+        qtd_cloud_pump(c);
+    }
+}
 
 static int cloud_create(const qtd_host_api_t *api, qtd_host_t *host, const void *config,
                         void **self)
@@ -52,40 +55,98 @@ static int cloud_create(const qtd_host_api_t *api, qtd_host_t *host, const void 
     c->api = api;
     c->host = host;
     c->cfg = config;
-    int rc = api->subscribe(host, QTD_DOM_AGENT, QTD_AGENT_CONNMODE);
+    c->loop = api->loop(host);
+    c->workstate = QTD_WS_UNINITIALIZED;
+    c->inflight = api->calloc(host, (size_t)c->cfg->window, sizeof(inflight_t));
+    int rc = c->inflight != NULL ? 0 : QTD_ENOMEM;
+    if (rc == 0) {
+        rc = qtd_cloud_lua_register(c);
+    }
+    if (rc == 0) {
+        rc = api->subscribe(host, QTD_DOM_AGENT, QTD_AGENT_CONNMODE);
+    }
+    if (rc == 0) {
+        rc = api->subscribe(host, QTD_DOM_AGENT, QTD_AGENT_CONFIG);
+    }
+    /* Handles last: nothing may fail after the first one is open. */
+    if (rc == 0) {
+        rc = qtd_cloud_mq_create(c, &c->mq);
+    }
     if (rc < 0) {
+        api->free(host, c->inflight);
         api->free(host, c);
         return rc;
     }
+    uv_timer_init(c->loop, &c->retry_timer);
+    uv_timer_init(c->loop, &c->stable_timer);
+    uv_timer_init(c->loop, &c->reg_timer);
+    uv_check_init(c->loop, &c->pump);
+    c->retry_timer.data = c->stable_timer.data = c->reg_timer.data = c->pump.data = c;
+    c->open_handles += 4;
+    uv_check_start(&c->pump, on_pump);
+    qtd_cloud_load_identity(c);
     *self = c;
     return 0;
-}
-
-static void cloud_destroy(void *self)
-{
-    cloud_t *c = self;
-    if (c != NULL) {
-        c->api->free(c->host, c);
-    }
 }
 
 static int cloud_on_event(void *self, const qtd_event_t *ev)
 {
     cloud_t *c = self;
-    if (ev->domain == QTD_DOM_AGENT && ev->event == QTD_AGENT_CONNMODE) {
-        c->connmode = ev->errcode;
-        c->api->log(c->host, QTD_LOG_INFO,
-                    "connection mode %d requested; the MQTT session is not implemented in this "
-                    "version, the device stays offline",
-                    c->connmode);
+    if (ev->domain != QTD_DOM_AGENT || c->stopping) {
+        return 0;
+    }
+    if (ev->event == QTD_AGENT_CONNMODE) {
+        qtd_cloud_set_connmode(c, ev->errcode);
+    } else if (ev->event == QTD_AGENT_CONFIG) {
+        /* A setting changed: used at the next connection. Retry one refused for it now. */
+        qtd_cloud_load_identity(c);
+        if (c->connmode == 1 && !qtd_cloud_mq_connected(c->mq) &&
+            (c->workstate == QTD_WS_AUTH_FAILED || c->workstate == QTD_WS_INITIALIZED) &&
+            !uv_is_active((uv_handle_t *)&c->retry_timer)) {
+            c->connmode = 0;
+            qtd_cloud_set_connmode(c, 1);
+        }
     }
     return 0;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    cloud_t *c = h->data;
+    c->open_handles--;
+}
+
+static void cloud_stop(void *self)
+{
+    cloud_t *c = self;
+    c->stopping = true;
+    if (c->online) {
+        c->api->log(c->host, QTD_LOG_INFO, "stopping: %llu sent, %llu acknowledged this run",
+                    (unsigned long long)c->stat_sent, (unsigned long long)c->stat_acked);
+    }
+    qtd_cloud_mq_close(c->mq);
+    uv_close((uv_handle_t *)&c->retry_timer, on_closed);
+    uv_close((uv_handle_t *)&c->stable_timer, on_closed);
+    uv_close((uv_handle_t *)&c->reg_timer, on_closed);
+    uv_close((uv_handle_t *)&c->pump, on_closed);
+}
+
+static void cloud_destroy(void *self)
+{
+    cloud_t *c = self;
+    if (c == NULL) {
+        return;
+    }
+    qtd_cloud_mq_free(c->mq);
+    c->api->free(c->host, c->inflight);
+    c->api->free(c->host, c);
 }
 
 static const qtd_plugin_ops_t cloud_ops = {
     .size = sizeof(qtd_plugin_ops_t),
     .create = cloud_create,
     .destroy = cloud_destroy,
+    .stop = cloud_stop,
     .on_event = cloud_on_event,
 };
 
@@ -94,7 +155,7 @@ QTD_PLUGIN_EXPORT const qtd_plugin_desc_t qtd_plugin_desc = {
     .abi_minor = QTD_PLUGIN_ABI_MINOR,
     .struct_size = sizeof(qtd_plugin_desc_t),
     .name = "cloud",
-    .version = "0.1.0",
+    .version = "0.2.0",
     .kind = QTD_PLUGIN_NORTH,
     .summary = "MQTT session with the Quectel IoT platform (thing model, passthrough, reports)",
     .config_map = cloud_keys,

@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The bridge between Paho MQTT C (async API, its own threads) and the loop. Paho's
+ * callbacks only copy what they got into an event, append it to a mutex-protected queue and
+ * wake the loop with uv_async_send; the loop drains the queue in order and hands each event
+ * to the session (qtd_cloud_on_mq). Every connection attempt gets a fresh Paho client and a
+ * new generation number, so late callbacks of an old connection are recognised and dropped.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <MQTTAsync.h>
+
+#include "cloud.h"
+
+typedef struct conn_s {
+    mq_bridge_t *mq;
+    MQTTAsync client;
+    uint32_t gen;
+} conn_t;
+
+struct mq_bridge_s {
+    cloud_t *c;
+    uv_async_t async;
+    uv_mutex_t lock;
+    mq_event_t *head;
+    mq_event_t *tail;
+    conn_t *conn; /* current connection, NULL when none */
+    uint32_t gen;
+    bool connected;
+};
+
+static void push(conn_t *cn, mq_kind_t kind, int code, int token, const char *topic,
+                 int topic_len, const void *payload, size_t len)
+{
+    mq_bridge_t *mq = cn->mq;
+    mq_event_t *ev = calloc(1, sizeof(*ev));
+    if (ev == NULL) {
+        return; /* out of memory on a library thread: the session times out and retries */
+    }
+    ev->kind = kind;
+    ev->gen = cn->gen;
+    ev->code = code;
+    ev->token = token;
+    if (topic != NULL) {
+        size_t tl = topic_len > 0 ? (size_t)topic_len : strlen(topic);
+        ev->topic = malloc(tl + 1);
+        if (ev->topic != NULL) {
+            memcpy(ev->topic, topic, tl);
+            ev->topic[tl] = '\0';
+        }
+    }
+    if (len > 0) {
+        ev->payload = malloc(len);
+        if (ev->payload != NULL) {
+            memcpy(ev->payload, payload, len);
+            ev->len = len;
+        }
+    }
+    uv_mutex_lock(&mq->lock);
+    if (mq->tail != NULL) {
+        mq->tail->next = ev;
+    } else {
+        mq->head = ev;
+    }
+    mq->tail = ev;
+    uv_mutex_unlock(&mq->lock);
+    uv_async_send(&mq->async);
+}
+
+static void free_event(mq_event_t *ev)
+{
+    free(ev->topic);
+    free(ev->payload);
+    free(ev);
+}
+
+/* ---- Paho callbacks (Paho's threads) ---- */
+
+static void on_connect_ok(void *ctx, MQTTAsync_successData *resp)
+{
+    (void)resp;
+    push(ctx, MQ_CONNECTED, 0, 0, NULL, 0, NULL, 0);
+}
+
+static void on_connect_fail(void *ctx, MQTTAsync_failureData *resp)
+{
+    push(ctx, MQ_CONNECT_FAILED, resp != NULL ? resp->code : MQTTASYNC_FAILURE, 0, NULL, 0, NULL,
+         0);
+}
+
+static void on_subscribe_ok(void *ctx, MQTTAsync_successData *resp)
+{
+    push(ctx, MQ_SUBSCRIBED, resp != NULL ? resp->alt.qos : 0, 0, NULL, 0, NULL, 0);
+}
+
+static void on_subscribe_fail(void *ctx, MQTTAsync_failureData *resp)
+{
+    (void)resp;
+    push(ctx, MQ_SUBSCRIBED, 0x80, 0, NULL, 0, NULL, 0);
+}
+
+static void on_publish_ok(void *ctx, MQTTAsync_successData *resp)
+{
+    push(ctx, MQ_PUBLISHED, 0, resp != NULL ? resp->token : 0, NULL, 0, NULL, 0);
+}
+
+static void on_publish_fail(void *ctx, MQTTAsync_failureData *resp)
+{
+    push(ctx, MQ_PUBLISH_FAILED, resp != NULL ? resp->code : 0, resp != NULL ? resp->token : 0,
+         NULL, 0, NULL, 0);
+}
+
+static void on_disconnect_ok(void *ctx, MQTTAsync_successData *resp)
+{
+    (void)resp;
+    push(ctx, MQ_DISCONNECTED, 0, 0, NULL, 0, NULL, 0);
+}
+
+static void on_disconnect_fail(void *ctx, MQTTAsync_failureData *resp)
+{
+    (void)resp;
+    push(ctx, MQ_DISCONNECTED, 0, 0, NULL, 0, NULL, 0);
+}
+
+static void on_lost(void *ctx, char *cause)
+{
+    push(ctx, MQ_LOST, 0, 0, cause, 0, NULL, 0);
+}
+
+static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
+{
+    push(ctx, MQ_MESSAGE, m->qos, 0, topic, topic_len, m->payload, (size_t)m->payloadlen);
+    MQTTAsync_freeMessage(&m);
+    MQTTAsync_free(topic);
+    return 1;
+}
+
+/* ---- loop side ---- */
+
+static void on_async(uv_async_t *h)
+{
+    mq_bridge_t *mq = h->data;
+    for (;;) {
+        uv_mutex_lock(&mq->lock);
+        mq_event_t *list = mq->head;
+        mq->head = mq->tail = NULL;
+        uv_mutex_unlock(&mq->lock);
+        if (list == NULL) {
+            return;
+        }
+        while (list != NULL) {
+            mq_event_t *ev = list;
+            list = ev->next;
+            if (ev->gen == mq->gen) {
+                if (ev->kind == MQ_CONNECTED) {
+                    mq->connected = true;
+                } else if (ev->kind == MQ_LOST || ev->kind == MQ_CONNECT_FAILED ||
+                           ev->kind == MQ_DISCONNECTED) {
+                    mq->connected = false;
+                }
+                qtd_cloud_on_mq(mq->c, ev);
+            }
+            free_event(ev);
+        }
+    }
+}
+
+int qtd_cloud_mq_create(cloud_t *c, mq_bridge_t **out)
+{
+    mq_bridge_t *mq = calloc(1, sizeof(*mq));
+    if (mq == NULL) {
+        return QTD_ENOMEM;
+    }
+    mq->c = c;
+    int rc = uv_mutex_init(&mq->lock);
+    if (rc < 0) {
+        free(mq);
+        return rc;
+    }
+    rc = uv_async_init(c->loop, &mq->async, on_async);
+    if (rc < 0) {
+        uv_mutex_destroy(&mq->lock);
+        free(mq);
+        return rc;
+    }
+    mq->async.data = mq;
+    c->open_handles++;
+    *out = mq;
+    return 0;
+}
+
+static void drop_conn(mq_bridge_t *mq)
+{
+    conn_t *cn = mq->conn;
+    if (cn == NULL) {
+        return;
+    }
+    mq->conn = NULL;
+    mq->connected = false;
+    mq->gen++; /* whatever the old client still reports is stale */
+    /* No callback of a destroyed client runs afterwards; its conn can go. */
+    MQTTAsync_destroy(&cn->client);
+    free(cn);
+}
+
+int qtd_cloud_mq_connect(mq_bridge_t *mq, const char *uri, const char *cid, const char *password,
+                         int keepalive, int window, const char *ca_file, const char *ca_path)
+{
+    drop_conn(mq);
+    conn_t *cn = calloc(1, sizeof(*cn));
+    if (cn == NULL) {
+        return QTD_ENOMEM;
+    }
+    cn->mq = mq;
+    cn->gen = ++mq->gen;
+    MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
+    co.sendWhileDisconnected = 0;
+    co.MQTTVersion = MQTTVERSION_3_1_1;
+    int rc = MQTTAsync_createWithOptions(&cn->client, uri, cid, MQTTCLIENT_PERSISTENCE_NONE, NULL,
+                                         &co);
+    if (rc != MQTTASYNC_SUCCESS) {
+        free(cn);
+        return rc == MQTTASYNC_BAD_PROTOCOL ? QTD_EINVAL : QTD_EIO;
+    }
+    MQTTAsync_setCallbacks(cn->client, cn, on_lost, on_message, NULL);
+    MQTTAsync_connectOptions o = MQTTAsync_connectOptions_initializer;
+    MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+    o.keepAliveInterval = keepalive;
+    o.cleansession = 1;
+    /* The SDK sends a password without a user name, which MQTT 3.1.1 forbids
+     * [MQTT-3.1.2-22] and mosquitto refuses; an empty user name is the neutral way to carry
+     * the same password (docs/protocol.md). */
+    o.username = "";
+    o.password = password;
+    o.MQTTVersion = MQTTVERSION_3_1_1;
+    o.maxInflight = window;
+    o.connectTimeout = 30;
+    o.automaticReconnect = 0;
+    o.onSuccess = on_connect_ok;
+    o.onFailure = on_connect_fail;
+    o.context = cn;
+    if (strncmp(uri, "ssl://", 6) == 0 || strncmp(uri, "mqtts://", 8) == 0) {
+        ssl.enableServerCertAuth = 1;
+        ssl.verify = 1; /* host name too */
+        ssl.trustStore = (ca_file != NULL && ca_file[0] != '\0') ? ca_file : NULL;
+        ssl.CApath = (ca_path != NULL && ca_path[0] != '\0') ? ca_path : NULL;
+        ssl.sslVersion = MQTT_SSL_VERSION_TLS_1_2;
+        o.ssl = &ssl;
+    }
+    mq->conn = cn;
+    rc = MQTTAsync_connect(cn->client, &o);
+    if (rc != MQTTASYNC_SUCCESS) {
+        drop_conn(mq);
+        return QTD_EIO;
+    }
+    return 0;
+}
+
+int qtd_cloud_mq_subscribe(mq_bridge_t *mq, const char *topic, int qos)
+{
+    if (mq->conn == NULL) {
+        return QTD_ENOTCONN;
+    }
+    MQTTAsync_responseOptions r = MQTTAsync_responseOptions_initializer;
+    r.onSuccess = on_subscribe_ok;
+    r.onFailure = on_subscribe_fail;
+    r.context = mq->conn;
+    return MQTTAsync_subscribe(mq->conn->client, topic, qos, &r) == MQTTASYNC_SUCCESS ? 0
+                                                                                      : QTD_EIO;
+}
+
+int qtd_cloud_mq_publish(mq_bridge_t *mq, const char *topic, int qos, const void *p, size_t n,
+                         int *token)
+{
+    if (mq->conn == NULL || !mq->connected) {
+        return QTD_ENOTCONN;
+    }
+    MQTTAsync_message m = MQTTAsync_message_initializer;
+    m.payload = (void *)p;
+    m.payloadlen = (int)n;
+    m.qos = qos;
+    m.retained = 0;
+    MQTTAsync_responseOptions r = MQTTAsync_responseOptions_initializer;
+    if (qos > 0) {
+        r.onSuccess = on_publish_ok;
+        r.onFailure = on_publish_fail;
+        r.context = mq->conn;
+    }
+    int rc = MQTTAsync_sendMessage(mq->conn->client, topic, &m, &r);
+    if (rc == MQTTASYNC_MAX_MESSAGES_INFLIGHT || rc == MQTTASYNC_MAX_BUFFERED_MESSAGES) {
+        return QTD_EAGAIN;
+    }
+    if (rc == MQTTASYNC_DISCONNECTED) {
+        return QTD_ENOTCONN;
+    }
+    if (rc != MQTTASYNC_SUCCESS) {
+        return QTD_EIO;
+    }
+    if (token != NULL) {
+        *token = r.token;
+    }
+    return 0;
+}
+
+void qtd_cloud_mq_disconnect(mq_bridge_t *mq)
+{
+    if (mq->conn == NULL) {
+        return;
+    }
+    if (mq->connected) {
+        MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
+        d.timeout = 1000;
+        d.onSuccess = on_disconnect_ok;
+        d.onFailure = on_disconnect_fail;
+        d.context = mq->conn;
+        if (MQTTAsync_disconnect(mq->conn->client, &d) == MQTTASYNC_SUCCESS) {
+            mq->connected = false;
+            return; /* MQ_DISCONNECTED follows; the client is destroyed at the next connect */
+        }
+    }
+    drop_conn(mq);
+}
+
+uint32_t qtd_cloud_mq_gen(const mq_bridge_t *mq)
+{
+    return mq->gen;
+}
+
+bool qtd_cloud_mq_connected(const mq_bridge_t *mq)
+{
+    return mq->conn != NULL && mq->connected;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    mq_bridge_t *mq = h->data;
+    cloud_t *c = mq->c;
+    c->open_handles--;
+}
+
+void qtd_cloud_mq_close(mq_bridge_t *mq)
+{
+    drop_conn(mq);
+    uv_close((uv_handle_t *)&mq->async, on_closed);
+}
+
+void qtd_cloud_mq_free(mq_bridge_t *mq)
+{
+    if (mq == NULL) {
+        return;
+    }
+    while (mq->head != NULL) {
+        mq_event_t *ev = mq->head;
+        mq->head = ev->next;
+        free_event(ev);
+    }
+    uv_mutex_destroy(&mq->lock);
+    free(mq);
+}

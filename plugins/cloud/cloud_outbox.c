@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The outbox pump: every uplink with mode >= 1 is a row of the store's outbox before it is
+ * handed to MQTT; once per loop turn (and after each acknowledgement) the pump commits the
+ * store and sends rows in id order while the in-flight window has room. A row is deleted
+ * when the broker acknowledges it (PUBACK/PUBCOMP), which raises 4/10200, 4/10210 or
+ * 4/10220. After a reconnect everything unacknowledged goes again, oldest first: delivery
+ * is at least once and ordered per device. Memory is bounded by the window, whatever the
+ * backlog.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cloud.h"
+#include "cloud_auth.h"
+#include "cloud_frame.h"
+
+int qtd_cloud_publish_frame(cloud_t *c, const char *topic, int qos, const uint8_t *frame,
+                            size_t len, int *token)
+{
+    if (!(c->id.session_flag && c->session_key_ok)) {
+        return qtd_cloud_mq_publish(c->mq, topic, qos, frame, len, token);
+    }
+    uint8_t iv[16];
+    uint8_t *enc = NULL;
+    size_t n = 0;
+    qtd_auth_iv(c->session_key, 16, iv);
+    int rc = qtd_aes128cbc(true, c->session_key, iv, frame, len, &enc, &n);
+    if (rc == 0) {
+        rc = qtd_cloud_mq_publish(c->mq, topic, qos, enc, n, token);
+    }
+    free(enc);
+    return rc;
+}
+
+/* The command of a stored frame, read from its (escaped) header. */
+static uint16_t frame_cmd(const uint8_t *frame, size_t len)
+{
+    qtd_frame_t f;
+    uint8_t *storage = NULL;
+    int reason = 0;
+    uint16_t cmd = 0;
+    if (qtd_frame_decode(frame, len, &f, &storage, &reason) == 0) {
+        cmd = f.cmd;
+    }
+    free(storage);
+    return cmd;
+}
+
+typedef struct {
+    cloud_t *c;
+    bool stop;
+} walk_t;
+
+static int send_row(void *arg, int64_t id, const char *topic, int qos, const void *payload,
+                    size_t len)
+{
+    walk_t *w = arg;
+    cloud_t *c = w->c;
+    int token = 0;
+    int rc = qtd_cloud_publish_frame(c, topic, qos, payload, len, &token);
+    if (rc < 0) {
+        if (rc != QTD_EAGAIN && rc != QTD_ENOTCONN) {
+            c->api->log(c->host, QTD_LOG_WARN, "outbox row %lld not sent: %s", (long long)id,
+                        c->api->strerror(rc));
+        }
+        w->stop = true;
+        return 1;
+    }
+    inflight_t *slot = &c->inflight[c->n_inflight++];
+    slot->row = id;
+    slot->token = token;
+    slot->cmd = frame_cmd(payload, len);
+    c->sent_upto = id;
+    c->stat_sent++;
+    return 0;
+}
+
+void qtd_cloud_pump(cloud_t *c)
+{
+    c->pump_wanted = false;
+    if (!c->online || c->stopping) {
+        return;
+    }
+    /* Send only what is on disk: a crash after the send must not lose the row. */
+    c->api->store_commit(c->host);
+    size_t window = (size_t)c->cfg->window;
+    walk_t w = {c, false};
+    while (!w.stop && c->n_inflight < window) {
+        size_t before = c->n_inflight;
+        int rc = c->api->outbox_peek(c->host, c->sent_upto, window - c->n_inflight, send_row, &w);
+        if (rc < 0 || c->n_inflight == before) {
+            break; /* nothing more to send */
+        }
+    }
+}
+
+void qtd_cloud_pump_reset(cloud_t *c)
+{
+    c->n_inflight = 0;
+    c->sent_upto = 0;
+}
+
+static void raise_sent(cloud_t *c, uint16_t cmd, bool ok)
+{
+    int code;
+    switch (cmd) {
+    case QTD_CMD_PASS_EVENT:
+        code = ok ? QTD_CODE_OK : QTD_CODE_FAIL;
+        break;
+    case QTD_CMD_TSL_EVENT:
+    case QTD_CMD_TSL_RSP:
+        code = ok ? QTD_CODE_TSL : QTD_CODE_TSL_FAIL;
+        break;
+    case QTD_CMD_LOC_REPORT:
+    case QTD_CMD_LOC_RSP:
+        code = ok ? QTD_CODE_LOC : QTD_CODE_LOC_FAIL;
+        break;
+    default:
+        return; /* status, info, exceptions: no event in the seed */
+    }
+    qtd_cloud_publish_event(c, QTD_EVT_SEND, code, NULL);
+}
+
+void qtd_cloud_pump_acked(cloud_t *c, int token, bool ok)
+{
+    for (size_t i = 0; i < c->n_inflight; i++) {
+        if (c->inflight[i].token != token) {
+            continue;
+        }
+        inflight_t done = c->inflight[i];
+        memmove(&c->inflight[i], &c->inflight[i + 1], (c->n_inflight - i - 1) * sizeof(done));
+        c->n_inflight--;
+        if (ok) {
+            c->api->outbox_del(c->host, done.row);
+            c->stat_acked++;
+            raise_sent(c, done.cmd, true);
+        } else {
+            /* Kept: it goes again after the next reconnect. */
+            c->api->log(c->host, QTD_LOG_WARN, "outbox row %lld not acknowledged; kept",
+                        (long long)done.row);
+        }
+        c->pump_wanted = true;
+        return;
+    }
+}
