@@ -206,11 +206,11 @@ static int configure(runtime_t *rt, const qtd_agent_opts_t *opts)
                                   i + 1, file, path ? path : "?", qtd_strerror(rc));
             } else {
                 qtd_log_warn("core", "plugins[%zu]: going on without plugin \"%s\"", i + 1, file);
-                /* Its section, if any, cannot be checked: accept it unread. */
-                char name[128];
-                snprintf(name, sizeof(name), "%.*s", (int)strcspn(base, "."), base);
-                qtd__config_ignore(cfg, strncmp(name, "qtd_", 4) == 0 ? name + 4 : name);
             }
+            /* Its section, if any, cannot be checked: accept it unread. */
+            char name[128];
+            snprintf(name, sizeof(name), "%.*s", (int)strcspn(base, "."), base);
+            qtd__config_ignore(cfg, strncmp(name, "qtd_", 4) == 0 ? name + 4 : name);
             qtd_free(path);
             continue;
         }

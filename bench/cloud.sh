@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Mode-1 thing-model reports per second through the agent (Lua -> outbox -> Paho -> PUBACK)
+# against a raw Paho client publishing the same frames to the same broker in the same run.
+# Prints both rates, their ratio, and the agent's peak RSS. Usage: bench/cloud.sh [COUNT]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+COUNT=${1:-20000}
+WINDOW=64
+BUILD=$(realpath "${BUILD:-build}")
+cmake --build "$BUILD" -j "$(nproc)" --target qthingd qtd_cloud paho_baseline >/dev/null
+WORK=$(mktemp -d /tmp/qtd-bench.XXXXXX)
+PIDS=()
+trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
+PORT=$(( 20000 + RANDOM % 20000 ))
+cat >"$WORK/mosq.conf" <<CFG
+listener $PORT 127.0.0.1
+allow_anonymous true
+persistence false
+max_inflight_messages 0
+max_queued_messages 0
+CFG
+mosquitto -c "$WORK/mosq.conf" >"$WORK/mosq.log" 2>&1 &
+PIDS+=($!)
+sleep 0.3
+
+# The frame the agent sends for {1: true, 2: 25, 3: 12.5, 4: "hi"} (pkgid varies; size same).
+FRAME=aaaa0015de00010014000900120019001a087d002300026869
+TOPIC=q/2/d/qdp1116abench/bus
+base=$("$BUILD/bench/paho_baseline" "tcp://127.0.0.1:$PORT" qdp1116abase "$TOPIC" "$COUNT" \
+       "$WINDOW" "$FRAME")
+
+sed "s/BENCH_COUNT or 20000/$COUNT/" bench/cloud_bench.lua >"$WORK/bench.lua"
+cat >"$WORK/agent.lua" <<CFG
+agent = { data_dir = "$WORK/data", plugin_dir = "$BUILD/plugins" }
+lua = { script = "$WORK/bench.lua", instruction_limit = 1000000000 }
+plugins = { { file = "cloud", required = true } }
+cloud = { window = $WINDOW }
+CFG
+sed -i "1i quecIot.init(); quecIot.setProductinfo('p1116a', 'UHg1dTRBRVh3MkVG'); quecIot.setServer(1, 'mqtt://127.0.0.1:$PORT'); quecIot.setDkDs('bench', '0123456789abcdef0123456789abcdef')" "$WORK/bench.lua"
+/usr/bin/time -v "$BUILD/qthingd" -c "$WORK/agent.lua" >"$WORK/agent.log" 2>&1 &
+AGENT=$!
+PIDS+=($AGENT)
+for _ in $(seq 600); do
+    grep -q 'bench: done' "$WORK/agent.log" && break
+    sleep 0.1
+done
+grep -q 'bench: done' "$WORK/agent.log" || { tail -20 "$WORK/agent.log"; echo "agent did not finish"; exit 1; }
+kill -TERM "$(pgrep -P $AGENT qthingd || echo $AGENT)" 2>/dev/null || true
+wait $AGENT || true
+ts() { grep "$1" "$WORK/agent.log" | head -1 | cut -c12-23 | awk -F: '{print $1*3600+$2*60+$3}'; }
+t0=$(ts 'bench: start'); t1=$(ts 'bench: done')
+agent=$(awk -v n="$COUNT" -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f", n/(b-a)}')
+rss=$(grep 'Maximum resident' "$WORK/agent.log" | awk '{print $NF}')
+echo "mode-1 reports, $COUNT messages, window $WINDOW, loopback mosquitto"
+echo "raw Paho:  $base msg/s"
+echo "qthingd:   $agent msg/s (Lua call -> SQLite outbox -> Paho -> PUBACK -> delete -> 4/10210 to Lua)"
+awk -v a="$agent" -v b="$base" 'BEGIN{printf "ratio:     %.2f (qthingd / raw Paho)\n", a/b}'
+echo "qthingd peak RSS: ${rss} KiB"
