@@ -1,0 +1,1995 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * qthingd-sim: the platform side of docs/protocol.md for tests and local runs. `run` connects
+ * to a mosquitto that loads qtd_mosq_auth.so (mosq_auth.c), delivers device secrets after
+ * registrations (DEV_CONFIG_WRITE 0x00B4), answers failed authentications with EXCE_WRITE
+ * 0x00A3, decodes and logs every uplink frame as JSON lines, and sends downlinks on request
+ * of control messages (qtd-sim/ctl). The other subcommands are tools for tests: publish a
+ * control message, compute device passwords, print a broker config, encode and decode frames.
+ * One thread: Paho MQTT C's synchronous client polled by a single loop (no callbacks).
+ * Not here: the codec itself (plugins/cloud), the broker's checks (mosq_auth.c).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <MQTTClient.h>
+#include <cJSON.h>
+#include <openssl/rand.h>
+
+#include "cloud_auth.h"
+#include "cloud_frame.h"
+#include "cloud_ttlv.h"
+#include "registry.h"
+#include "sim_json.h"
+
+#ifndef QTD_SIM_VERSION
+#define QTD_SIM_VERSION "0.0.0"
+#endif
+
+#define SIM_USERNAME "qtd-sim"
+#define TOPIC_AUTH "qtd-sim/auth"
+#define TOPIC_CTL "qtd-sim/ctl"
+#define TOPIC_REPLY "qtd-sim/reply"
+#define TOPIC_KICK "qtd-sim/kick"
+#define TOPIC_UPLINKS "q/2/d/+/+"
+#define CLIENTID_MAX 160
+#define EXIT_USAGE 2
+
+static const char usage_text[] =
+    "NAME\n"
+    "    qthingd-sim - the simulated Quectel IoT platform (DMP) for qthingd\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    qthingd-sim run --broker HOST:PORT --password SECRET --registry FILE --log FILE.jsonl\n"
+    "                    [--reg-delay-ms MS] [--client-id ID] [--quiet]\n"
+    "    qthingd-sim ctl --broker HOST:PORT --password SECRET [--reply] [--timeout SEC] JSON\n"
+    "    qthingd-sim password --pk PK --ps PS --dk DK [--ds DS] [--flag 0|1] [--rand RAND]\n"
+    "    qthingd-sim broker-conf --port PORT --registry FILE --password SECRET --plugin PATH\n"
+    "                    [--bind ADDR] [--user NAME]\n"
+    "    qthingd-sim frame --cmd CMD [--pkgid N] [--tsl JSON | --ids LIST | --hex HEX |\n"
+    "                    --text TEXT] [--raw] [--corrupt-sum]\n"
+    "    qthingd-sim decode [--hex HEX | --hex -]\n"
+    "    qthingd-sim --help | --version\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    The real platform is not reachable from a test bench, so qthingd-sim plays its side of\n"
+    "    the wire (docs/protocol.md) over a real mosquitto broker. The broker authenticates\n"
+    "    devices itself through the plugin qtd_mosq_auth.so against the product registry and\n"
+    "    confines every device to its own q/1/d/qd<PK><DK>/... (downlink) and\n"
+    "    q/2/d/qd<PK><DK>/{sys,bus,ota} (uplink) topics; it reports each verdict to this\n"
+    "    process on qtd-sim/auth. Devices connect with client id qd<PK><DK>, any username but\n"
+    "    \"qtd-sim\" (mosquitto refuses a password without a username in MQTT 3.1.1, so send an\n"
+    "    empty one) and the registration or login password of docs/protocol.md.\n"
+    "\n"
+    "COMMANDS\n"
+    "  run\n"
+    "    Be the platform until SIGINT or SIGTERM (exit 0). Connects as \"qtd-sim\" with the\n"
+    "    platform password (trying for 10 s while the broker starts) and subscribes\n"
+    "    qtd-sim/auth, qtd-sim/ctl and q/2/d/+/+; reconnects when the broker goes away.\n"
+    "    On a verdict:\n"
+    "      registration accepted: a new device secret (32 hex characters) is stored in the\n"
+    "        registry file (atomically) and, --reg-delay-ms later (default 100), sent to the\n"
+    "        device as DEV_CONFIG_WRITE 0x00B4 {5: DS} on q/1/d/<client>/sys;\n"
+    "      login accepted: nothing is sent;\n"
+    "      failure with a seed error code (10420 request, 10422 already registered, 10423\n"
+    "        unknown product, 10424 payload, 10425 signature, 10431 DK refused or device\n"
+    "        disabled, 10433 session flag, or the device's connect_errcode of the registry):\n"
+    "        EXCE_WRITE 0x00A3 {1: errcode, 2: 0, 3: PK, 4: DK}\n"
+    "        on q/1/d/<client>/sys, --reg-delay-ms after the device subscribed;\n"
+    "      login with a wrong or unknown secret: the broker refused it (CONNACK 5); logged.\n"
+    "    Every uplink frame is decoded and logged; control messages send downlinks.\n"
+    "  ctl JSON\n"
+    "    Publish one control message on qtd-sim/ctl and exit 0 once the broker acknowledged\n"
+    "    it. With --reply, wait (--timeout, default 10 s) for the answer on qtd-sim/reply,\n"
+    "    print it and exit 0 if it says \"ok\": true, 1 otherwise.\n"
+    "  password\n"
+    "    Print a device's MQTT password: the login password when --ds is given, else the\n"
+    "    registration password. --rand fixes the 16 random characters (default: random).\n"
+    "  broker-conf\n"
+    "    Print a mosquitto.conf: listener PORT on ADDR (default 127.0.0.1), no anonymous\n"
+    "    clients, no persistence, the plugin PATH with its registry and platform password,\n"
+    "    and \"user NAME\" (default: the user running this command, so that a broker started\n"
+    "    as root keeps the rights to read the registry instead of becoming \"mosquitto\").\n"
+    "  frame\n"
+    "    Print one encoded frame in hex (or raw bytes with --raw): CMD is a name (TSL_EVENT)\n"
+    "    or a number (0x0014); the payload is TTLV from --tsl (a JSON object keyed by TSL\n"
+    "    ids), u16 ids from --ids 1,2,3, raw --hex bytes or --text. --corrupt-sum breaks the\n"
+    "    checksum (for malformed-frame tests).\n"
+    "  decode\n"
+    "    Decode one frame (raw bytes on standard input, or --hex HEX, or hex text on standard\n"
+    "    input with --hex -) and print it as one JSON line; exit 1 if it is malformed.\n"
+    "\n"
+    "CONTROL MESSAGES (JSON on qtd-sim/ctl)\n"
+    "    The device is named by \"client\" (qd<PK><DK>) or \"dk\" (with \"pk\" when DKs repeat\n"
+    "    across products). Optional everywhere: \"id\" (echoed in the reply), \"pkgid\" (else\n"
+    "    the device's next one: 1..0xFFFE, wrapping to 1), \"qos\" (default 1) and\n"
+    "    \"topic_type\" (sys/bus/ota; default by command).\n"
+    "      {\"cmd\": \"tsl_write\", \"dk\": D, \"data\": {\"24\": true, \"25\": -100000,\n"
+    "                \"26\": 2.5, \"27\": \"text\", \"28\": {\"hex\": \"00ff\"},\n"
+    "                \"29\": {\"30\": false}, \"33\": [1, 2, 3]}}        TSL_WRITE 0x0013\n"
+    "        (a number written without '.' or exponent is an integer, any other a float)\n"
+    "      {\"cmd\": \"tsl_read\", \"dk\": D, \"ids\": [2, 3]}              TSL_REQ 0x0011\n"
+    "      {\"cmd\": \"pass_write\", \"dk\": D, \"hex\": H | \"text\": T}    PASS_WRITE 0x0023\n"
+    "      {\"cmd\": \"status_read\", \"dk\": D, \"ids\": [...]}           STATUS_REQ 0x0031\n"
+    "      {\"cmd\": \"info_read\", \"dk\": D, \"ids\": [...]}             INFO_REQ 0x0041\n"
+    "      {\"cmd\": \"exce\", \"dk\": D, \"errcode\": 10428}              EXCE_WRITE 0x00A3\n"
+    "      {\"cmd\": \"dev_config\", \"dk\": D, \"data\": {...}}         DEV_CONFIG_WRITE 0x00B4\n"
+    "      {\"cmd\": \"send\", \"dk\": D, \"code\": C, \"data\"|\"ids\"|\"hex\"|\"text\": ...}\n"
+    "                                                       any command C (name or number)\n"
+    "      {\"cmd\": \"raw\", \"dk\": D, \"hex\": H}       these bytes as they are (bad frames)\n"
+    "      {\"cmd\": \"disable\", \"dk\": D, \"disabled\": true[, \"kick\": true]}\n"
+    "                     registry update; a disabled device is disconnected unless kick false\n"
+    "      {\"cmd\": \"refuse_connect\", \"dk\": D, \"errcode\": 10429[, \"kick\": true]}\n"
+    "                     answer the device's connections with EXCE_WRITE errcode (0: stop)\n"
+    "      {\"cmd\": \"reauth\", \"dk\": D}    forget the device's secret (it may register again)\n"
+    "      {\"cmd\": \"kick\", \"dk\": D}      disconnect the device at the broker\n"
+    "      {\"cmd\": \"stats\"}               frames per command and device (log and reply)\n"
+    "    The reply on qtd-sim/reply: {\"id\", \"cmd\", \"ok\": true|false, \"error\", \"client\",\n"
+    "    \"pkgid\", \"topic\"} (\"devices\" for stats).\n"
+    "\n"
+    "LOG (--log FILE.jsonl, one JSON object per line, flushed per line)\n"
+    "    Every line has \"ts\" (Unix time in ms). A frame:\n"
+    "      {\"ts\", \"dir\": \"up\"|\"down\", \"client\", \"pk\", \"dk\",\n"
+    "       \"topic\", \"qos\", \"pkgid\", \"cmd\": 20, \"cmd_name\": \"TSL_EVENT\",\n"
+    "       \"data\": {\"1\": true, \"2\": 25, \"3\": 12.5}}\n"
+    "    data: TTLV as an object keyed by id strings (floats always show '.' or an exponent;\n"
+    "    arrays as arrays; text as strings; other bytes as {\"hex\"}), id lists as arrays,\n"
+    "    passthrough as {\"hex\", \"text\" (when UTF-8)}. A malformed frame has \"error\"\n"
+    "    (protocol, length, checksum, command or unformattable), \"detail\" and \"hex\"\n"
+    "    instead of data. An uplink on the wrong topic type has \"warning\". Device secrets in\n"
+    "    DEV_CONFIG_WRITE are shown as \"<redacted>\". Events:\n"
+    "      {\"ts\", \"event\": \"registered\", \"client\", \"pk\", \"dk\",\n"
+    "       \"kind\", \"errcode\", \"flag\", \"new\": true|false}\n"
+    "      {\"ts\", \"event\": E, \"client\", \"pk\", \"dk\", \"kind\": K, \"errcode\", \"flag\"}\n"
+    "         E: login, auth_fail or login_refused; K: register or login\n"
+    "      {\"ts\", \"event\": \"offline\", \"client\", \"pk\", \"dk\"}\n"
+    "      {\"ts\", \"event\": \"ctl\", \"cmd\", \"ok\"[, \"error\"][, \"pkgid\"]}\n"
+    "      {\"ts\", \"event\": \"stats\", \"devices\": {CLIENT: {\"pk\", \"dk\", \"online\",\n"
+    "       \"up\": {NAME: n}, \"down\": {NAME: n}, \"up_errors\", \"down_errors\"}}}\n"
+    "      {\"ts\", \"event\": E, \"message\"}\n"
+    "         E: started, connected, disconnected, stopped, warning or error\n"
+    "    Standard error gets one readable line per frame and event (not with --quiet).\n"
+    "\n"
+    "REGISTRY (--registry FILE, shared with the broker plugin)\n"
+    "    {\"products\": [{\"pk\": \"p1116a\", \"ps\": \"UHg1dTRBRVh3MkVG\",\n"
+    "                   \"devices\": [{\"dk\": \"dev1\", \"ds\": \"<secret>\",\n"
+    "                                \"disabled\": false, \"connect_errcode\": 0}]}],\n"
+    "     \"auto_register\": true}\n"
+    "    auto_register lets unknown DKs of a known product register; a device's\n"
+    "    connect_errcode (optional) answers its connections with that error (10428, 10429).\n"
+    "    qthingd-sim is its only writer (temp file + rename); the plugin re-reads it when it\n"
+    "    changes.\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 success; 1 failure (broker unreachable or refusing, malformed input, negative\n"
+    "    reply); 2 usage error.\n"
+    "\n"
+    "ENVIRONMENT\n"
+    "    QTD_SIM_PASSWORD    the platform password when --password is not given\n"
+    "\n"
+    "EXAMPLE\n"
+    "    qthingd-sim broker-conf --port 18830 --registry reg.json --password s3 \\\n"
+    "        --plugin build/sim/qtd_mosq_auth.so > mosq.conf && mosquitto -c mosq.conf &\n"
+    "    qthingd-sim run --broker 127.0.0.1:18830 --password s3 --registry reg.json \\\n"
+    "        --log sim.jsonl &\n"
+    "    qthingd-sim ctl --broker 127.0.0.1:18830 --password s3 \\\n"
+    "        '{\"cmd\": \"tsl_write\", \"dk\": \"dev1\", \"data\": {\"24\": true}}'\n";
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+    nanosleep(&ts, NULL);
+}
+
+/* ---- state of `run` */
+
+typedef struct {
+    uint16_t cmd;
+    uint64_t n;
+} counter_t;
+
+typedef struct {
+    counter_t *v;
+    size_t n;
+    size_t cap;
+} counters_t;
+
+typedef struct {
+    char id[CLIENTID_MAX + 1];
+    char pk[QTD_REG_KEY_MAX + 1];
+    char dk[QTD_REG_KEY_MAX + 1];
+    uint16_t last_pkgid;
+    bool online;
+    counters_t up;
+    counters_t down;
+    uint64_t up_errors;
+    uint64_t down_errors; /* malformed frames sent on purpose ("raw") */
+} device_t;
+
+typedef struct pending_s pending_t;
+struct pending_s {
+    pending_t *next;
+    int64_t due; /* mono_ms */
+    char client[CLIENTID_MAX + 1];
+    uint16_t cmd;
+    uint8_t *payload;
+    size_t len;
+};
+
+typedef struct {
+    const char *broker;
+    const char *password;
+    const char *registry_path;
+    const char *log_path;
+    const char *client_id;
+    int reg_delay_ms;
+    bool quiet;
+    MQTTClient cl;
+    bool connected;
+    FILE *log;
+    qtd_registry_t *reg;
+    device_t **devices;
+    size_t ndevices;
+    size_t devcap;
+    pending_t *pending;
+} sim_t;
+
+/* ---- output */
+
+static cJSON *line_new(void)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    if (o != NULL && cJSON_AddNumberToObject(o, "ts", (double)now_ms()) == NULL) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* Write a log line (takes ownership of o). */
+static void log_line(sim_t *s, cJSON *o)
+{
+    char *text;
+
+    if (o == NULL) {
+        fprintf(stderr, "qthingd-sim: out of memory writing a log line\n");
+        return;
+    }
+    text = cJSON_PrintUnformatted(o);
+    if (text != NULL) {
+        fprintf(s->log, "%s\n", text);
+        fflush(s->log);
+    }
+    free(text);
+    cJSON_Delete(o);
+}
+
+static void say(const sim_t *s, const char *fmt, ...)
+{
+    va_list ap;
+    struct timespec ts;
+    struct tm tm;
+
+    if (s != NULL && s->quiet) {
+        return;
+    }
+    clock_gettime(CLOCK_REALTIME, &ts);
+    localtime_r(&ts.tv_sec, &tm);
+    fprintf(stderr, "%02d:%02d:%02d.%03ld qthingd-sim: ", tm.tm_hour, tm.tm_min, tm.tm_sec,
+            ts.tv_nsec / 1000000);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void log_event(sim_t *s, const char *event, const char *fmt, ...)
+{
+    cJSON *o = line_new();
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (o != NULL) {
+        cJSON_AddStringToObject(o, "event", event);
+        cJSON_AddStringToObject(o, "message", msg);
+    }
+    log_line(s, o);
+    say(s, "%s: %s", event, msg);
+}
+
+/* ---- devices */
+
+static void count(counters_t *c, uint16_t cmd)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->v[i].cmd == cmd) {
+            c->v[i].n++;
+            return;
+        }
+    }
+    if (c->n == c->cap) {
+        size_t nc = c->cap ? c->cap * 2 : 8;
+        counter_t *nv = realloc(c->v, nc * sizeof(*nv));
+        if (nv == NULL) {
+            return;
+        }
+        c->v = nv;
+        c->cap = nc;
+    }
+    c->v[c->n].cmd = cmd;
+    c->v[c->n++].n = 1;
+}
+
+static void refresh_registry(sim_t *s)
+{
+    const char *err = NULL;
+    bool changed = false;
+    int rc = qtd_registry_refresh(s->reg, &changed, &err);
+
+    if (rc != 0) {
+        log_event(s, "error", "keeping the previous registry: %s: %s", s->registry_path,
+                  err != NULL ? err : strerror(-rc));
+    }
+}
+
+static device_t *device_find(const sim_t *s, const char *id)
+{
+    for (size_t i = 0; i < s->ndevices; i++) {
+        if (strcmp(s->devices[i]->id, id) == 0) {
+            return s->devices[i];
+        }
+    }
+    return NULL;
+}
+
+/* The device of a client id, created (PK and DK from the registry) when first seen. */
+static device_t *device_get(sim_t *s, const char *id, const char *pk, const char *dk)
+{
+    device_t *d = device_find(s, id);
+
+    if (d != NULL) {
+        if (d->pk[0] == '\0' && pk != NULL && pk[0] != '\0') {
+            snprintf(d->pk, sizeof(d->pk), "%s", pk);
+            snprintf(d->dk, sizeof(d->dk), "%s", dk != NULL ? dk : "");
+        }
+        return d;
+    }
+    if (strlen(id) > CLIENTID_MAX) {
+        return NULL;
+    }
+    if (s->ndevices == s->devcap) {
+        size_t nc = s->devcap ? s->devcap * 2 : 16;
+        device_t **nd = realloc(s->devices, nc * sizeof(*nd));
+        if (nd == NULL) {
+            return NULL;
+        }
+        s->devices = nd;
+        s->devcap = nc;
+    }
+    d = calloc(1, sizeof(*d));
+    if (d == NULL) {
+        return NULL;
+    }
+    strcpy(d->id, id);
+    if (pk != NULL && pk[0] != '\0') {
+        snprintf(d->pk, sizeof(d->pk), "%s", pk);
+        snprintf(d->dk, sizeof(d->dk), "%s", dk != NULL ? dk : "");
+    } else {
+        qtd_reg_product_t *p;
+        qtd_reg_device_t *rd;
+        const char *rdk;
+        refresh_registry(s);
+        if (qtd_registry_lookup(s->reg, id, &p, &rd, &rdk) == 0) {
+            snprintf(d->pk, sizeof(d->pk), "%s", p->pk);
+            snprintf(d->dk, sizeof(d->dk), "%s", rdk);
+        }
+    }
+    s->devices[s->ndevices++] = d;
+    return d;
+}
+
+static void device_free(device_t *d)
+{
+    if (d != NULL) {
+        free(d->up.v);
+        free(d->down.v);
+        free(d);
+    }
+}
+
+/* ---- MQTT */
+
+static int mqtt_connect(sim_t *s)
+{
+    MQTTClient_connectOptions opts = MQTTClient_connectOptions_initializer;
+    char *topics[] = {TOPIC_AUTH, TOPIC_CTL, TOPIC_UPLINKS};
+    int qos[] = {1, 1, 2};
+    int rc;
+
+    opts.keepAliveInterval = 20;
+    opts.cleansession = 1;
+    opts.connectTimeout = 5;
+    opts.username = SIM_USERNAME;
+    opts.password = s->password;
+    opts.MQTTVersion = MQTTVERSION_3_1_1;
+    rc = MQTTClient_connect(s->cl, &opts);
+    if (rc != MQTTCLIENT_SUCCESS) {
+        return rc;
+    }
+    rc = MQTTClient_subscribeMany(s->cl, 3, topics, qos);
+    if (rc != MQTTCLIENT_SUCCESS || qos[0] != 1 || qos[1] != 1 || qos[2] != 2) {
+        MQTTClient_disconnect(s->cl, 100);
+        return rc != MQTTCLIENT_SUCCESS ? rc : MQTTCLIENT_FAILURE;
+    }
+    s->connected = true;
+    return 0;
+}
+
+static int publish(sim_t *s, const char *topic, const void *payload, size_t len, int qos)
+{
+    MQTTClient_deliveryToken tok;
+
+    if (!s->connected) {
+        return MQTTCLIENT_DISCONNECTED;
+    }
+    return MQTTClient_publish(s->cl, topic, (int)len, payload, qos, 0, &tok);
+}
+
+/* ---- downlinks */
+
+/* Hide device secrets (ids 5 and 10) and the session key (6) of a DEV_CONFIG_WRITE. */
+static void redact(cJSON *line)
+{
+    cJSON *data = cJSON_GetObjectItemCaseSensitive(line, "data");
+    static const char *const ids[] = {"5", "6", "10"};
+
+    for (size_t i = 0; cJSON_IsObject(data) && i < 3; i++) {
+        if (cJSON_GetObjectItemCaseSensitive(data, ids[i]) != NULL) {
+            cJSON_ReplaceItemInObjectCaseSensitive(data, ids[i], cJSON_CreateString("<redacted>"));
+        }
+    }
+}
+
+/* Log and count a frame the simulator sends or received. */
+static cJSON *frame_line(const char *dir, const device_t *d, const char *topic, int qos,
+                         const uint8_t *buf, size_t n, int *malformed)
+{
+    cJSON *o = line_new();
+    int rc;
+
+    if (o == NULL || cJSON_AddStringToObject(o, "dir", dir) == NULL ||
+        cJSON_AddStringToObject(o, "client", d->id) == NULL ||
+        cJSON_AddStringToObject(o, "pk", d->pk) == NULL ||
+        cJSON_AddStringToObject(o, "dk", d->dk) == NULL ||
+        cJSON_AddStringToObject(o, "topic", topic) == NULL ||
+        cJSON_AddNumberToObject(o, "qos", qos) == NULL) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    rc = qtd_sim_frame_to_json(buf, n, o);
+    if (rc < 0) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    *malformed = rc;
+    return o;
+}
+
+static void say_frame(const sim_t *s, const char *dir, const device_t *d, cJSON *line)
+{
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(line, "cmd_name");
+    const cJSON *pkgid = cJSON_GetObjectItemCaseSensitive(line, "pkgid");
+    const cJSON *err = cJSON_GetObjectItemCaseSensitive(line, "error");
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(line, "data");
+    char *text = NULL;
+
+    if (s->quiet) {
+        return;
+    }
+    if (data != NULL) {
+        text = cJSON_PrintUnformatted(data);
+    }
+    say(s, "%-4s %s %s pkgid %d %s%s", dir, d->id, cJSON_IsString(name) ? name->valuestring : "?",
+        cJSON_IsNumber(pkgid) ? pkgid->valueint : 0, cJSON_IsString(err) ? "ERROR " : "",
+        cJSON_IsString(err) ? err->valuestring : (text != NULL ? text : ""));
+    free(text);
+}
+
+/* Send bytes as they are to q/1/d/<client>/<type>; log them. Returns 0 or a Paho error. */
+static int send_bytes(sim_t *s, device_t *d, const char *type, int qos, const uint8_t *buf,
+                      size_t n)
+{
+    char topic[CLIENTID_MAX + 16];
+    int malformed = 0;
+    cJSON *line;
+    int rc;
+
+    snprintf(topic, sizeof(topic), "q/1/d/%s/%s", d->id, type);
+    rc = publish(s, topic, buf, n, qos);
+    line = frame_line("down", d, topic, qos, buf, n, &malformed);
+    if (line != NULL) {
+        const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(line, "cmd");
+        if (cJSON_IsNumber(cmd) && cmd->valueint == QTD_CMD_DEV_CONFIG_WRITE) {
+            redact(line);
+        }
+        if (malformed || !cJSON_IsNumber(cmd)) {
+            d->down_errors++;
+        } else {
+            count(&d->down, (uint16_t)cmd->valueint);
+        }
+        if (rc != MQTTCLIENT_SUCCESS) {
+            cJSON_AddStringToObject(line, "send_error", MQTTClient_strerror(rc));
+        }
+        say_frame(s, "down", d, line);
+    }
+    log_line(s, line);
+    return rc;
+}
+
+/* Frame and send a downlink; *pkgid_out gets the pkgid used. pkgid 0: the device's next. */
+static int send_frame(sim_t *s, device_t *d, uint16_t cmd, const uint8_t *payload, size_t len,
+                      uint16_t pkgid, const char *type, int qos, uint16_t *pkgid_out)
+{
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    int rc;
+
+    if (pkgid == 0) {
+        d->last_pkgid = qtd_frame_next_pkgid(d->last_pkgid);
+        pkgid = d->last_pkgid;
+    }
+    rc = qtd_frame_encode(pkgid, cmd, payload, len, &buf, &n);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = send_bytes(s, d, type != NULL ? type : qtd_sim_down_topic_type(cmd), qos, buf, n);
+    free(buf);
+    if (pkgid_out != NULL) {
+        *pkgid_out = pkgid;
+    }
+    return rc == MQTTCLIENT_SUCCESS ? 0 : -ENOTCONN;
+}
+
+static void schedule(sim_t *s, const device_t *d, uint16_t cmd, uint8_t *payload, size_t len)
+{
+    pending_t *p = calloc(1, sizeof(*p));
+    pending_t **pp = &s->pending;
+
+    if (p == NULL) {
+        free(payload);
+        return;
+    }
+    p->due = mono_ms() + s->reg_delay_ms;
+    snprintf(p->client, sizeof(p->client), "%s", d->id);
+    p->cmd = cmd;
+    p->payload = payload; /* taken */
+    p->len = len;
+    while (*pp != NULL) {
+        pp = &(*pp)->next;
+    }
+    *pp = p;
+}
+
+static void run_pending(sim_t *s)
+{
+    int64_t now = mono_ms();
+
+    while (s->pending != NULL && s->pending->due <= now) {
+        pending_t *p = s->pending;
+        device_t *d = device_find(s, p->client);
+        s->pending = p->next;
+        if (d != NULL && send_frame(s, d, p->cmd, p->payload, p->len, 0, NULL, 1, NULL) != 0) {
+            log_event(s, "error", "cannot send %s to %s", qtd_sim_cmd_name(p->cmd), d->id);
+        }
+        free(p->payload);
+        free(p);
+    }
+}
+
+/* TTLV of {1: errcode, 2: 0, 3: PK, 4: DK}. */
+static int exce_payload(const device_t *d, int errcode, uint8_t **out, size_t *len)
+{
+    qtd_value_t items[4];
+    qtd_value_t root;
+
+    memset(items, 0, sizeof(items));
+    memset(&root, 0, sizeof(root));
+    items[0].type = QTD_VAL_INT;
+    items[0].id = 1;
+    items[0].u.i = errcode;
+    items[1].type = QTD_VAL_INT;
+    items[1].id = 2;
+    items[1].u.i = 0;
+    items[2].type = QTD_VAL_STRING;
+    items[2].id = 3;
+    items[2].u.s.ptr = d->pk;
+    items[2].u.s.len = strlen(d->pk);
+    items[3].type = QTD_VAL_STRING;
+    items[3].id = 4;
+    items[3].u.s.ptr = d->dk;
+    items[3].u.s.len = strlen(d->dk);
+    root.type = QTD_VAL_STRUCT;
+    root.u.list.items = items;
+    root.u.list.count = 4;
+    return qtd_ttlv_encode(&root, out, len);
+}
+
+/* ---- verdicts from the broker plugin */
+
+static int new_secret(char ds[33])
+{
+    static const char digits[] = "0123456789abcdef";
+    uint8_t raw[16];
+
+    if (RAND_bytes(raw, sizeof(raw)) != 1) {
+        return -EIO;
+    }
+    for (size_t i = 0; i < sizeof(raw); i++) {
+        ds[2 * i] = digits[raw[i] >> 4];
+        ds[2 * i + 1] = digits[raw[i] & 15];
+    }
+    ds[32] = '\0';
+    return 0;
+}
+
+static void registered(sim_t *s, device_t *d, cJSON *line)
+{
+    qtd_value_t item;
+    qtd_value_t root;
+    qtd_reg_product_t *p;
+    qtd_reg_device_t *rd;
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    char ds[33];
+    int rc;
+
+    refresh_registry(s);
+    p = qtd_registry_product(s->reg, d->pk);
+    rd = p != NULL ? qtd_registry_device_add(p, d->dk) : NULL;
+    if (rd == NULL || new_secret(ds) != 0) {
+        cJSON_Delete(line);
+        log_event(s, "error", "cannot register %s: unknown product or out of memory", d->id);
+        return;
+    }
+    snprintf(rd->ds, sizeof(rd->ds), "%s", ds);
+    rc = qtd_registry_save(s->reg);
+    if (rc != 0) {
+        cJSON_Delete(line);
+        log_event(s, "error", "cannot save the registry %s: %s; no secret sent to %s",
+                  s->registry_path, strerror(-rc), d->id);
+        return;
+    }
+    log_line(s, line);
+    memset(&item, 0, sizeof(item));
+    memset(&root, 0, sizeof(root));
+    item.type = QTD_VAL_STRING;
+    item.id = 5;
+    item.u.s.ptr = ds;
+    item.u.s.len = 32;
+    root.type = QTD_VAL_STRUCT;
+    root.u.list.items = &item;
+    root.u.list.count = 1;
+    rc = qtd_ttlv_encode(&root, &payload, &len);
+    if (rc != 0) {
+        log_event(s, "error", "cannot encode the secret of %s: %s", d->id, strerror(-rc));
+        return;
+    }
+    schedule(s, d, QTD_CMD_DEV_CONFIG_WRITE, payload, len);
+}
+
+static const char *str_member(const cJSON *o, const char *name)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, name);
+
+    return cJSON_IsString(it) ? it->valuestring : NULL;
+}
+
+static int int_member(const cJSON *o, const char *name, int dflt)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, name);
+
+    return cJSON_IsNumber(it) ? it->valueint : dflt;
+}
+
+static void on_verdict(sim_t *s, const char *text)
+{
+    cJSON *v = cJSON_Parse(text);
+    const char *client = str_member(v, "client");
+    const char *pk = str_member(v, "pk");
+    const char *dk = str_member(v, "dk");
+    const char *kind = str_member(v, "kind");
+    int errcode = int_member(v, "errcode", 0);
+    const char *event;
+    device_t *d;
+    cJSON *line;
+
+    if (client == NULL || kind == NULL) {
+        log_event(s, "error", "malformed verdict from the broker plugin: %s", text);
+        goto out;
+    }
+    d = device_get(s, client, pk, dk);
+    if (d == NULL) {
+        goto out;
+    }
+    if (strcmp(kind, "disconnect") == 0) {
+        d->online = false;
+        event = "offline";
+    } else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "refused"))) {
+        event = "login_refused";
+    } else if (errcode != 0) {
+        d->online = true;
+        event = "auth_fail";
+    } else if (strcmp(kind, "register") == 0) {
+        d->online = true;
+        event = "registered";
+    } else {
+        d->online = true;
+        event = "login";
+    }
+    line = line_new();
+    if (line == NULL || cJSON_AddStringToObject(line, "event", event) == NULL ||
+        cJSON_AddStringToObject(line, "client", d->id) == NULL ||
+        cJSON_AddStringToObject(line, "pk", d->pk) == NULL ||
+        cJSON_AddStringToObject(line, "dk", d->dk) == NULL) {
+        cJSON_Delete(line);
+        goto out;
+    }
+    if (strcmp(event, "offline") != 0) {
+        cJSON_AddStringToObject(line, "kind", kind);
+        cJSON_AddNumberToObject(line, "errcode", errcode);
+        cJSON_AddNumberToObject(line, "flag", int_member(v, "flag", 0));
+    }
+    if (strcmp(event, "registered") == 0) {
+        cJSON_AddBoolToObject(line, "new",
+                              cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "new")));
+    }
+    say(s, "%-4s %s %s%s%.0d", "auth", d->id, event, errcode != 0 ? " errcode " : "", errcode);
+    if (int_member(v, "flag", 0) == 1 && strcmp(event, "offline") != 0) {
+        log_event(s, "warning", "%s asks for session flag 1 (not simulated)", d->id);
+    }
+    if (strcmp(event, "registered") == 0) {
+        registered(s, d, line);
+    } else if (strcmp(event, "auth_fail") == 0) {
+        uint8_t *payload = NULL;
+        size_t len = 0;
+        log_line(s, line);
+        if (exce_payload(d, errcode, &payload, &len) == 0) {
+            schedule(s, d, QTD_CMD_EXCE_WRITE, payload, len);
+        } else {
+            log_event(s, "error", "cannot encode EXCE_WRITE for %s", d->id);
+        }
+    } else {
+        log_line(s, line);
+    }
+out:
+    cJSON_Delete(v);
+}
+
+/* ---- uplinks */
+
+static void on_uplink(sim_t *s, const char *topic, const uint8_t *buf, size_t n, int qos)
+{
+    const char *start = topic + strlen("q/2/d/");
+    const char *slash = strrchr(topic, '/');
+    char id[CLIENTID_MAX + 1];
+    int malformed = 0;
+    device_t *d;
+    cJSON *line;
+
+    if (slash == NULL || slash < start || (size_t)(slash - start) > CLIENTID_MAX ||
+        slash == start) {
+        log_event(s, "error", "uplink on an unexpected topic %s", topic);
+        return;
+    }
+    memcpy(id, start, (size_t)(slash - start));
+    id[slash - start] = '\0';
+    d = device_get(s, id, NULL, NULL);
+    if (d == NULL) {
+        return;
+    }
+    line = frame_line("up", d, topic, qos, buf, n, &malformed);
+    if (line == NULL) {
+        log_event(s, "error", "out of memory logging an uplink");
+        return;
+    }
+    if (malformed) {
+        d->up_errors++;
+    } else {
+        const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(line, "cmd");
+        const char *want = qtd_frame_topic_type((uint16_t)cmd->valueint);
+        count(&d->up, (uint16_t)cmd->valueint);
+        if (want != NULL && strcmp(want, slash + 1) != 0) {
+            char w[64];
+            snprintf(w, sizeof(w), "this command belongs on .../%s", want);
+            cJSON_AddStringToObject(line, "warning", w);
+        }
+    }
+    say_frame(s, "up", d, line);
+    log_line(s, line);
+}
+
+/* ---- control messages */
+
+typedef struct {
+    cJSON *reply;
+    char err[256];
+} ctl_t;
+
+static int ctl_fail(ctl_t *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(c->err, sizeof(c->err), fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+/* The device a control message names. */
+static device_t *ctl_device(sim_t *s, const cJSON *m, ctl_t *c)
+{
+    const char *client = str_member(m, "client");
+    const char *dk = str_member(m, "dk");
+    const char *pk = str_member(m, "pk");
+    char id[CLIENTID_MAX + 1];
+    device_t *d = NULL;
+
+    if (client != NULL) {
+        d = device_get(s, client, NULL, NULL);
+    } else if (dk != NULL && pk != NULL) {
+        snprintf(id, sizeof(id), "qd%s%s", pk, dk);
+        d = device_get(s, id, pk, dk);
+    } else if (dk != NULL) {
+        refresh_registry(s);
+        for (size_t i = 0; i < s->reg->nproducts && d == NULL; i++) {
+            qtd_reg_product_t *p = &s->reg->products[i];
+            if (qtd_registry_device(p, dk) != NULL) {
+                snprintf(id, sizeof(id), "qd%s%s", p->pk, dk);
+                d = device_get(s, id, p->pk, dk);
+            }
+        }
+        for (size_t i = 0; i < s->ndevices && d == NULL; i++) {
+            if (strcmp(s->devices[i]->dk, dk) == 0) {
+                d = s->devices[i];
+            }
+        }
+        if (d == NULL) {
+            ctl_fail(c, "unknown dk \"%s\" (give \"pk\" or \"client\")", dk);
+            return NULL;
+        }
+    } else {
+        ctl_fail(c, "name the device with \"client\" or \"dk\"");
+        return NULL;
+    }
+    if (d == NULL) {
+        ctl_fail(c, "out of memory");
+    }
+    return d;
+}
+
+/* The payload of a downlink from "data" (TTLV), "ids", "hex" or "text". */
+static int ctl_payload(const qtd_sim_doc_t *doc, const cJSON *m, char kind, uint8_t **out,
+                       size_t *len, ctl_t *c)
+{
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(m, "data");
+    const cJSON *ids = cJSON_GetObjectItemCaseSensitive(m, "ids");
+    const char *hex = str_member(m, "hex");
+    const char *text = str_member(m, "text");
+    int rc;
+
+    *out = NULL;
+    *len = 0;
+    if (data != NULL) {
+        return qtd_sim_json_to_ttlv(doc, data, out, len, c->err, sizeof(c->err));
+    }
+    if (ids != NULL) {
+        return qtd_sim_json_to_ids(ids, out, len, c->err, sizeof(c->err));
+    }
+    if (hex != NULL) {
+        rc = qtd_sim_hex_decode(hex, out, len);
+        return rc == -EINVAL ? ctl_fail(c, "\"hex\" is not hex") : rc;
+    }
+    if (text != NULL) {
+        *len = strlen(text);
+        *out = *len > 0 ? (uint8_t *)strdup(text) : NULL;
+        return *len > 0 && *out == NULL ? -ENOMEM : 0;
+    }
+    if (kind == 'i') {
+        return 0; /* an empty id list reads everything */
+    }
+    return ctl_fail(c, "give the payload as \"data\", \"ids\", \"hex\" or \"text\"");
+}
+
+static cJSON *stats_json(const sim_t *s)
+{
+    cJSON *devs = cJSON_CreateObject();
+
+    for (size_t i = 0; devs != NULL && i < s->ndevices; i++) {
+        const device_t *d = s->devices[i];
+        cJSON *o = cJSON_AddObjectToObject(devs, d->id);
+        cJSON *up = o != NULL ? cJSON_CreateObject() : NULL;
+        cJSON *down = o != NULL ? cJSON_CreateObject() : NULL;
+        const counters_t *cs[2] = {&d->up, &d->down};
+        cJSON *dst[2] = {up, down};
+
+        if (up == NULL || down == NULL) {
+            cJSON_Delete(up);
+            cJSON_Delete(down);
+            cJSON_Delete(devs);
+            return NULL;
+        }
+        cJSON_AddStringToObject(o, "pk", d->pk);
+        cJSON_AddStringToObject(o, "dk", d->dk);
+        cJSON_AddBoolToObject(o, "online", d->online);
+        for (int k = 0; k < 2; k++) {
+            for (size_t j = 0; j < cs[k]->n; j++) {
+                const char *name = qtd_sim_cmd_name(cs[k]->v[j].cmd);
+                char hex[8];
+                if (name == NULL) {
+                    snprintf(hex, sizeof(hex), "0x%04X", cs[k]->v[j].cmd);
+                    name = hex;
+                }
+                cJSON_AddNumberToObject(dst[k], name, (double)cs[k]->v[j].n);
+            }
+        }
+        cJSON_AddItemToObject(o, "up", up);
+        cJSON_AddItemToObject(o, "down", down);
+        cJSON_AddNumberToObject(o, "up_errors", (double)d->up_errors);
+        cJSON_AddNumberToObject(o, "down_errors", (double)d->down_errors);
+    }
+    return devs;
+}
+
+static int ctl_registry(sim_t *s, device_t *d, const cJSON *m, const char *cmd, ctl_t *c)
+{
+    qtd_reg_product_t *p;
+    qtd_reg_device_t *rd;
+    const cJSON *kick = cJSON_GetObjectItemCaseSensitive(m, "kick");
+    bool do_kick;
+    int rc;
+
+    refresh_registry(s);
+    p = qtd_registry_product(s->reg, d->pk);
+    rd = p != NULL ? qtd_registry_device(p, d->dk) : NULL;
+    if (rd == NULL && p != NULL && strcmp(cmd, "reauth") != 0) {
+        rd = qtd_registry_device_add(p, d->dk);
+    }
+    if (rd == NULL) {
+        return ctl_fail(c, "%s is not in the registry", d->id);
+    }
+    if (strcmp(cmd, "disable") == 0) {
+        const cJSON *dis = cJSON_GetObjectItemCaseSensitive(m, "disabled");
+        rd->disabled = dis == NULL || cJSON_IsTrue(dis);
+        do_kick = rd->disabled;
+    } else if (strcmp(cmd, "refuse_connect") == 0) {
+        int code = int_member(m, "errcode", -1);
+        if (code < 0 || code > 65535) {
+            return ctl_fail(c, "\"refuse_connect\" needs \"errcode\" (0: accept again)");
+        }
+        rd->connect_errcode = code;
+        do_kick = false;
+    } else {
+        rd->ds[0] = '\0';
+        do_kick = false;
+    }
+    if (kick != NULL) {
+        do_kick = cJSON_IsTrue(kick);
+    }
+    rc = qtd_registry_save(s->reg);
+    if (rc != 0) {
+        return ctl_fail(c, "cannot save the registry: %s", strerror(-rc));
+    }
+    if (do_kick && publish(s, TOPIC_KICK, d->id, strlen(d->id), 1) != MQTTCLIENT_SUCCESS) {
+        return ctl_fail(c, "registry saved but cannot ask the broker to disconnect %s", d->id);
+    }
+    return 0;
+}
+
+static int ctl_run(sim_t *s, const qtd_sim_doc_t *doc, const cJSON *m, const char *cmd, ctl_t *c)
+{
+    static const struct {
+        const char *name;
+        uint16_t code;
+    } simple[] = {
+        {"tsl_write", QTD_CMD_TSL_WRITE},
+        {"tsl_read", QTD_CMD_TSL_REQ},
+        {"pass_write", QTD_CMD_PASS_WRITE},
+        {"status_read", QTD_CMD_STATUS_REQ},
+        {"info_read", QTD_CMD_INFO_REQ},
+        {"dev_config", QTD_CMD_DEV_CONFIG_WRITE},
+        {"send", 0},
+    };
+    const char *type = str_member(m, "topic_type");
+    int qos = int_member(m, "qos", 1);
+    int pkgid = int_member(m, "pkgid", 0);
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    uint16_t used = 0;
+    device_t *d;
+    int code = -1;
+    int rc;
+
+    if (strcmp(cmd, "stats") == 0) {
+        cJSON *devs = stats_json(s);
+        cJSON *line = line_new();
+        if (devs == NULL || line == NULL) {
+            cJSON_Delete(devs);
+            cJSON_Delete(line);
+            return -ENOMEM;
+        }
+        cJSON_AddStringToObject(line, "event", "stats");
+        cJSON_AddItemToObject(line, "devices", cJSON_Duplicate(devs, true));
+        log_line(s, line);
+        cJSON_AddItemToObject(c->reply, "devices", devs);
+        return 0;
+    }
+    if (qos < 0 || qos > 2 || pkgid < 0 || pkgid > 0xFFFF ||
+        (type != NULL && strcmp(type, "sys") != 0 && strcmp(type, "bus") != 0 &&
+         strcmp(type, "ota") != 0)) {
+        return ctl_fail(c, "\"qos\" 0..2, \"pkgid\" 1..65534, \"topic_type\" sys|bus|ota");
+    }
+    d = ctl_device(s, m, c);
+    if (d == NULL) {
+        return -EINVAL;
+    }
+    cJSON_AddStringToObject(c->reply, "client", d->id);
+    if (strcmp(cmd, "disable") == 0 || strcmp(cmd, "reauth") == 0 ||
+        strcmp(cmd, "refuse_connect") == 0) {
+        return ctl_registry(s, d, m, cmd, c);
+    }
+    if (strcmp(cmd, "kick") == 0) {
+        rc = publish(s, TOPIC_KICK, d->id, strlen(d->id), 1);
+        return rc == MQTTCLIENT_SUCCESS ? 0 : ctl_fail(c, "not connected to the broker");
+    }
+    if (strcmp(cmd, "raw") == 0) {
+        const char *hex = str_member(m, "hex");
+        if (hex == NULL || qtd_sim_hex_decode(hex, &payload, &len) != 0) {
+            return ctl_fail(c, "\"raw\" needs \"hex\" bytes");
+        }
+        rc = send_bytes(s, d, type != NULL ? type : "bus", qos, payload, len);
+        free(payload);
+        return rc == MQTTCLIENT_SUCCESS ? 0 : ctl_fail(c, "not connected to the broker");
+    }
+    if (strcmp(cmd, "exce") == 0) {
+        int errcode = int_member(m, "errcode", 0);
+        if (errcode <= 0) {
+            return ctl_fail(c, "\"exce\" needs \"errcode\"");
+        }
+        rc = exce_payload(d, errcode, &payload, &len);
+        code = QTD_CMD_EXCE_WRITE;
+    } else {
+        for (size_t i = 0; i < sizeof(simple) / sizeof(simple[0]); i++) {
+            if (strcmp(simple[i].name, cmd) == 0) {
+                code = simple[i].code;
+            }
+        }
+        if (code == 0) {
+            const cJSON *cj = cJSON_GetObjectItemCaseSensitive(m, "code");
+            code = cJSON_IsString(cj)   ? qtd_sim_cmd_parse(cj->valuestring)
+                   : cJSON_IsNumber(cj) ? cj->valueint
+                                        : -1;
+            if (code < 0 || code > 0xFFFF) {
+                return ctl_fail(c, "\"send\" needs \"code\" (a command name or number)");
+            }
+        } else if (code < 0) {
+            return ctl_fail(c, "unknown cmd \"%s\"", cmd);
+        }
+        rc = ctl_payload(doc, m, qtd_sim_cmd_kind((uint16_t)code), &payload, &len, c);
+    }
+    if (rc != 0) {
+        free(payload);
+        return rc;
+    }
+    rc = send_frame(s, d, (uint16_t)code, payload, len, (uint16_t)pkgid, type, qos, &used);
+    free(payload);
+    if (rc == -EINVAL) {
+        return ctl_fail(c, "the frame cannot be built (pkgid 0xFFFF or payload too long)");
+    }
+    if (rc != 0) {
+        return ctl_fail(c, "not connected to the broker");
+    }
+    cJSON_AddNumberToObject(c->reply, "pkgid", used);
+    {
+        char topic[CLIENTID_MAX + 16];
+        snprintf(topic, sizeof(topic), "q/1/d/%s/%s", d->id,
+                 type != NULL ? type : qtd_sim_down_topic_type((uint16_t)code));
+        cJSON_AddStringToObject(c->reply, "topic", topic);
+    }
+    return 0;
+}
+
+static void on_ctl(sim_t *s, const char *text)
+{
+    qtd_sim_doc_t doc;
+    const cJSON *idj;
+    const char *cmd = NULL;
+    ctl_t c;
+    char *out;
+    cJSON *line;
+    int rc;
+
+    memset(&c, 0, sizeof(c));
+    c.reply = cJSON_CreateObject();
+    if (c.reply == NULL) {
+        return;
+    }
+    rc = qtd_sim_doc_parse(text, &doc);
+    if (rc != 0) {
+        rc = ctl_fail(&c, "the control message is not JSON");
+    } else {
+        idj = cJSON_GetObjectItemCaseSensitive(doc.root, "id");
+        if (idj != NULL) {
+            cJSON_AddItemToObject(c.reply, "id", cJSON_Duplicate(idj, true));
+        }
+        cmd = str_member(doc.root, "cmd");
+        if (cmd == NULL) {
+            rc = ctl_fail(&c, "the control message has no \"cmd\"");
+        } else {
+            cJSON_AddStringToObject(c.reply, "cmd", cmd);
+            rc = ctl_run(s, &doc, doc.root, cmd, &c);
+            if (rc == -ENOMEM) {
+                ctl_fail(&c, "out of memory");
+            }
+        }
+    }
+    cJSON_AddBoolToObject(c.reply, "ok", rc == 0);
+    if (rc != 0) {
+        cJSON_AddStringToObject(c.reply, "error", c.err);
+    }
+    line = line_new();
+    if (line != NULL) {
+        cJSON_AddStringToObject(line, "event", "ctl");
+        cJSON_AddStringToObject(line, "cmd", cmd != NULL ? cmd : "");
+        cJSON_AddBoolToObject(line, "ok", rc == 0);
+        if (rc != 0) {
+            cJSON_AddStringToObject(line, "error", c.err);
+        }
+        if (cJSON_GetObjectItemCaseSensitive(c.reply, "pkgid") != NULL) {
+            cJSON_AddItemToObject(line, "pkgid",
+                                  cJSON_Duplicate(cJSON_GetObjectItem(c.reply, "pkgid"), 1));
+        }
+    }
+    log_line(s, line);
+    if (rc != 0) {
+        say(s, "ctl  %s refused: %s", cmd != NULL ? cmd : "?", c.err);
+    }
+    out = cJSON_PrintUnformatted(c.reply);
+    if (out != NULL) {
+        publish(s, TOPIC_REPLY, out, strlen(out), 1);
+    }
+    free(out);
+    cJSON_Delete(c.reply);
+    qtd_sim_doc_free(&doc);
+}
+
+static void on_message(sim_t *s, const char *topic, MQTTClient_message *msg)
+{
+    size_t n = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
+
+    if (strcmp(topic, TOPIC_AUTH) == 0 || strcmp(topic, TOPIC_CTL) == 0) {
+        char *text = malloc(n + 1);
+        if (text == NULL) {
+            return;
+        }
+        memcpy(text, msg->payload, n);
+        text[n] = '\0';
+        if (strcmp(topic, TOPIC_AUTH) == 0) {
+            on_verdict(s, text);
+        } else {
+            on_ctl(s, text);
+        }
+        free(text);
+    } else if (strncmp(topic, "q/2/d/", 6) == 0) {
+        on_uplink(s, topic, msg->payload, n, msg->qos);
+    }
+}
+
+/* ---- command line helpers */
+
+static char *server_uri(const char *broker)
+{
+    char *uri = NULL;
+
+    if (strstr(broker, "://") != NULL) {
+        return strdup(broker);
+    }
+    if (asprintf(&uri, "tcp://%s", broker) < 0) {
+        return NULL;
+    }
+    return uri;
+}
+
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "qthingd-sim: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(see qthingd-sim --help)\n");
+    return EXIT_USAGE;
+}
+
+static bool parse_int(const char *text, long lo, long hi, long *out)
+{
+    char *end = NULL;
+    long v;
+
+    errno = 0;
+    v = strtol(text, &end, 0);
+    if (errno != 0 || end == text || *end != '\0' || v < lo || v > hi) {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+/* ---- run */
+
+static void sim_free(sim_t *s)
+{
+    while (s->pending != NULL) {
+        pending_t *p = s->pending;
+        s->pending = p->next;
+        free(p->payload);
+        free(p);
+    }
+    for (size_t i = 0; i < s->ndevices; i++) {
+        device_free(s->devices[i]);
+    }
+    free(s->devices);
+    qtd_registry_free(s->reg);
+    if (s->log != NULL) {
+        fclose(s->log);
+    }
+    if (s->cl != NULL) {
+        MQTTClient_destroy(&s->cl);
+    }
+}
+
+static int sim_loop(sim_t *s)
+{
+    int backoff = 200;
+
+    while (!stop_flag) {
+        char *topic = NULL;
+        int topic_len = 0;
+        MQTTClient_message *msg = NULL;
+        int64_t wait = 100;
+        int rc;
+
+        if (!s->connected) {
+            rc = mqtt_connect(s);
+            if (rc != 0) {
+                sleep_ms(backoff);
+                backoff = backoff < 2000 ? backoff * 2 : 2000;
+                continue;
+            }
+            backoff = 200;
+            log_event(s, "connected", "connected to %s", s->broker);
+        }
+        if (s->pending != NULL) {
+            int64_t left = s->pending->due - mono_ms();
+            wait = left < 0 ? 0 : left < wait ? left : wait;
+        }
+        rc = MQTTClient_receive(s->cl, &topic, &topic_len, &msg, (unsigned long)wait);
+        if (msg != NULL) {
+            on_message(s, topic, msg);
+            MQTTClient_freeMessage(&msg);
+            MQTTClient_free(topic);
+        } else if (rc != MQTTCLIENT_SUCCESS && rc != MQTTCLIENT_TOPICNAME_TRUNCATED) {
+            s->connected = false;
+            log_event(s, "disconnected", "lost the broker (%s); reconnecting",
+                      MQTTClient_strerror(rc));
+            continue;
+        }
+        run_pending(s);
+    }
+    return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"broker", required_argument, NULL, 'b'},
+        {"password", required_argument, NULL, 'p'},
+        {"registry", required_argument, NULL, 'r'},
+        {"log", required_argument, NULL, 'l'},
+        {"reg-delay-ms", required_argument, NULL, 'd'},
+        {"client-id", required_argument, NULL, 'c'},
+        {"quiet", no_argument, NULL, 'q'},
+        {NULL, 0, NULL, 0},
+    };
+    sim_t s;
+    struct sigaction sa;
+    const char *err = NULL;
+    char id[64];
+    char *uri = NULL;
+    int64_t deadline;
+    long v;
+    int opt;
+    int rc;
+
+    memset(&s, 0, sizeof(s));
+    s.reg_delay_ms = 100;
+    s.password = getenv("QTD_SIM_PASSWORD");
+    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'b':
+            s.broker = optarg;
+            break;
+        case 'p':
+            s.password = optarg;
+            break;
+        case 'r':
+            s.registry_path = optarg;
+            break;
+        case 'l':
+            s.log_path = optarg;
+            break;
+        case 'd':
+            if (!parse_int(optarg, 0, 60000, &v)) {
+                return usage_error("--reg-delay-ms: expected 0..60000, got \"%s\"", optarg);
+            }
+            s.reg_delay_ms = (int)v;
+            break;
+        case 'c':
+            s.client_id = optarg;
+            break;
+        case 'q':
+            s.quiet = true;
+            break;
+        default:
+            return usage_error("run: unknown option");
+        }
+    }
+    if (optind != argc) {
+        return usage_error("run: unexpected argument \"%s\"", argv[optind]);
+    }
+    if (s.broker == NULL || s.password == NULL || s.registry_path == NULL || s.log_path == NULL) {
+        return usage_error("run needs --broker, --password, --registry and --log");
+    }
+    rc = qtd_registry_load(s.registry_path, &s.reg, &err);
+    if (rc != 0) {
+        fprintf(stderr, "qthingd-sim: %s: %s\n", s.registry_path,
+                err != NULL ? err : strerror(-rc));
+        return 1;
+    }
+    s.log = fopen(s.log_path, "a");
+    if (s.log == NULL) {
+        fprintf(stderr, "qthingd-sim: cannot open the log %s: %s\n", s.log_path, strerror(errno));
+        sim_free(&s);
+        return 1;
+    }
+    if (s.client_id == NULL) {
+        snprintf(id, sizeof(id), "qtd-sim-%ld", (long)getpid());
+        s.client_id = id;
+    }
+    uri = server_uri(s.broker);
+    if (uri == NULL || MQTTClient_create(&s.cl, uri, s.client_id, MQTTCLIENT_PERSISTENCE_NONE,
+                                         NULL) != MQTTCLIENT_SUCCESS) {
+        fprintf(stderr, "qthingd-sim: bad broker address \"%s\"\n", s.broker);
+        free(uri);
+        s.cl = NULL;
+        sim_free(&s);
+        return EXIT_USAGE;
+    }
+    free(uri);
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    log_event(&s, "started", "qthingd-sim %s, broker %s, registry %s (%zu products)",
+              QTD_SIM_VERSION, s.broker, s.registry_path, s.reg->nproducts);
+    /* The broker may still be starting: retry for a while, but not a refused password. */
+    deadline = mono_ms() + 10000;
+    while ((rc = mqtt_connect(&s)) != 0 && rc != 4 && rc != 5 && mono_ms() < deadline &&
+           !stop_flag) {
+        sleep_ms(200);
+    }
+    if (rc != 0) {
+        fprintf(stderr, "qthingd-sim: cannot connect to %s: %s\n", s.broker,
+                rc == 5 ? "not authorised (wrong --password?)" : MQTTClient_strerror(rc));
+        sim_free(&s);
+        return 1;
+    }
+    log_event(&s, "connected", "connected to %s as %s", s.broker, s.client_id);
+    sim_loop(&s);
+    if (s.connected) {
+        MQTTClient_disconnect(s.cl, 1000);
+    }
+    log_event(&s, "stopped", "stopped");
+    sim_free(&s);
+    return 0;
+}
+
+/* ---- ctl */
+
+/* Insert "id":"<id>" as the first member of a JSON object text (keeps numbers as written). */
+static char *with_id(const char *json, const char *id)
+{
+    const char *brace = strchr(json, '{');
+    const char *rest;
+    char *out = NULL;
+
+    if (brace == NULL) {
+        return NULL;
+    }
+    rest = brace + 1 + strspn(brace + 1, " \t\r\n");
+    if (asprintf(&out, "%.*s\"id\":\"%s\"%s%s", (int)(brace + 1 - json), json, id,
+                 *rest == '}' ? "" : ",", brace + 1) < 0) {
+        return NULL;
+    }
+    return out;
+}
+
+static int cmd_ctl(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"broker", required_argument, NULL, 'b'},
+        {"password", required_argument, NULL, 'p'},
+        {"reply", no_argument, NULL, 'r'},
+        {"timeout", required_argument, NULL, 't'},
+        {NULL, 0, NULL, 0},
+    };
+    MQTTClient_connectOptions opts = MQTTClient_connectOptions_initializer;
+    MQTTClient_deliveryToken tok;
+    const char *broker = NULL;
+    const char *password = getenv("QTD_SIM_PASSWORD");
+    bool want_reply = false;
+    long timeout = 10;
+    MQTTClient cl = NULL;
+    qtd_sim_doc_t doc;
+    char *uri = NULL;
+    char *msg = NULL;
+    char rid[QTD_AUTH_RAND_LEN + 1];
+    char id[64];
+    int result = 1;
+    int opt;
+    int rc;
+
+    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'b':
+            broker = optarg;
+            break;
+        case 'p':
+            password = optarg;
+            break;
+        case 'r':
+            want_reply = true;
+            break;
+        case 't':
+            if (!parse_int(optarg, 1, 3600, &timeout)) {
+                return usage_error("--timeout: expected 1..3600 seconds");
+            }
+            break;
+        default:
+            return usage_error("ctl: unknown option");
+        }
+    }
+    if (broker == NULL || password == NULL || optind != argc - 1) {
+        return usage_error("ctl needs --broker, --password and one JSON argument");
+    }
+    if (qtd_sim_doc_parse(argv[optind], &doc) != 0 || !cJSON_IsObject(doc.root)) {
+        qtd_sim_doc_free(&doc);
+        return usage_error("ctl: the message is not a JSON object");
+    }
+    if (qtd_auth_rand(rid) != 0) {
+        snprintf(rid, sizeof(rid), "%ld", (long)getpid());
+    }
+    if (cJSON_GetObjectItemCaseSensitive(doc.root, "id") != NULL &&
+        !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(doc.root, "id"))) {
+        qtd_sim_doc_free(&doc);
+        return usage_error("ctl: \"id\" must be a string");
+    }
+    if (want_reply && cJSON_GetObjectItemCaseSensitive(doc.root, "id") == NULL) {
+        msg = with_id(argv[optind], rid);
+    } else {
+        const cJSON *idj = cJSON_GetObjectItemCaseSensitive(doc.root, "id");
+        if (cJSON_IsString(idj)) {
+            snprintf(rid, sizeof(rid), "%.*s", QTD_AUTH_RAND_LEN, idj->valuestring);
+        }
+        msg = strdup(argv[optind]);
+    }
+    qtd_sim_doc_free(&doc);
+    snprintf(id, sizeof(id), "qtd-sim-ctl-%ld-%s", (long)getpid(), rid);
+    uri = server_uri(broker);
+    if (msg == NULL || uri == NULL ||
+        MQTTClient_create(&cl, uri, id, MQTTCLIENT_PERSISTENCE_NONE, NULL) != MQTTCLIENT_SUCCESS) {
+        fprintf(stderr, "qthingd-sim: bad broker address \"%s\"\n", broker);
+        cl = NULL;
+        goto out;
+    }
+    opts.cleansession = 1;
+    opts.connectTimeout = 5;
+    opts.username = SIM_USERNAME;
+    opts.password = password;
+    opts.MQTTVersion = MQTTVERSION_3_1_1;
+    rc = MQTTClient_connect(cl, &opts);
+    if (rc != MQTTCLIENT_SUCCESS) {
+        fprintf(stderr, "qthingd-sim: cannot connect to %s: %s\n", broker,
+                rc == 5 ? "not authorised (wrong --password?)" : MQTTClient_strerror(rc));
+        goto out;
+    }
+    if (want_reply && MQTTClient_subscribe(cl, TOPIC_REPLY, 1) != MQTTCLIENT_SUCCESS) {
+        fprintf(stderr, "qthingd-sim: cannot subscribe %s\n", TOPIC_REPLY);
+        goto disconnect;
+    }
+    rc = MQTTClient_publish(cl, TOPIC_CTL, (int)strlen(msg), msg, 1, 0, &tok);
+    if (rc == MQTTCLIENT_SUCCESS) {
+        rc = MQTTClient_waitForCompletion(cl, tok, 10000);
+    }
+    if (rc != MQTTCLIENT_SUCCESS) {
+        fprintf(stderr, "qthingd-sim: publishing failed: %s\n", MQTTClient_strerror(rc));
+        goto disconnect;
+    }
+    result = 0;
+    if (want_reply) {
+        int64_t end = mono_ms() + timeout * 1000;
+        result = 1;
+        while (mono_ms() < end) {
+            char *topic = NULL;
+            int tlen = 0;
+            MQTTClient_message *m = NULL;
+            rc = MQTTClient_receive(cl, &topic, &tlen, &m, 200);
+            if (m != NULL) {
+                cJSON *r = cJSON_ParseWithLength(m->payload, (size_t)m->payloadlen);
+                const cJSON *rj = cJSON_GetObjectItemCaseSensitive(r, "id");
+                bool mine = cJSON_IsString(rj) && strcmp(rj->valuestring, rid) == 0;
+                if (mine) {
+                    printf("%.*s\n", m->payloadlen, (const char *)m->payload);
+                    result = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "ok")) ? 0 : 1;
+                }
+                cJSON_Delete(r);
+                MQTTClient_freeMessage(&m);
+                MQTTClient_free(topic);
+                if (mine) {
+                    break;
+                }
+            } else if (rc != MQTTCLIENT_SUCCESS && rc != MQTTCLIENT_TOPICNAME_TRUNCATED) {
+                fprintf(stderr, "qthingd-sim: lost the broker\n");
+                break;
+            }
+        }
+        if (mono_ms() >= end) {
+            fprintf(stderr, "qthingd-sim: no reply within %ld s (is qthingd-sim run going?)\n",
+                    timeout);
+        }
+    }
+disconnect:
+    MQTTClient_disconnect(cl, 1000);
+out:
+    if (cl != NULL) {
+        MQTTClient_destroy(&cl);
+    }
+    free(uri);
+    free(msg);
+    return result;
+}
+
+/* ---- password, broker-conf */
+
+static int cmd_password(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"pk", required_argument, NULL, 'k'},
+        {"ps", required_argument, NULL, 's'},
+        {"dk", required_argument, NULL, 'd'},
+        {"ds", required_argument, NULL, 'S'},
+        {"flag", required_argument, NULL, 'f'},
+        {"rand", required_argument, NULL, 'r'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *pk = NULL, *ps = NULL, *dk = NULL, *ds = NULL, *rnd = NULL;
+    char rbuf[QTD_AUTH_RAND_LEN + 1];
+    char out[QTD_AUTH_PASSWORD_MAX + 1];
+    long flag = 0;
+    int opt;
+    int rc;
+
+    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'k':
+            pk = optarg;
+            break;
+        case 's':
+            ps = optarg;
+            break;
+        case 'd':
+            dk = optarg;
+            break;
+        case 'S':
+            ds = optarg;
+            break;
+        case 'r':
+            rnd = optarg;
+            break;
+        case 'f':
+            if (!parse_int(optarg, 0, 1, &flag)) {
+                return usage_error("--flag: expected 0 or 1");
+            }
+            break;
+        default:
+            return usage_error("password: unknown option");
+        }
+    }
+    if (optind != argc || pk == NULL || ps == NULL || dk == NULL) {
+        return usage_error("password needs --pk, --ps and --dk");
+    }
+    if (rnd == NULL) {
+        if (qtd_auth_rand(rbuf) != 0) {
+            fprintf(stderr, "qthingd-sim: no randomness\n");
+            return 1;
+        }
+        rnd = rbuf;
+    }
+    if (ds != NULL) {
+        rc = qtd_auth_login_password(ds, ps, rnd, (int)flag, out, sizeof(out));
+    } else {
+        rc = qtd_auth_register_password(pk, ps, dk, rnd, (int)flag, out, sizeof(out));
+    }
+    if (rc != 0) {
+        fprintf(stderr, "qthingd-sim: cannot build the password: %s\n", strerror(-rc));
+        return 1;
+    }
+    printf("%s\n", out);
+    return 0;
+}
+
+static int cmd_broker_conf(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"port", required_argument, NULL, 'P'},
+        {"registry", required_argument, NULL, 'r'},
+        {"password", required_argument, NULL, 'p'},
+        {"plugin", required_argument, NULL, 'l'},
+        {"bind", required_argument, NULL, 'b'},
+        {"user", required_argument, NULL, 'u'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *registry = NULL, *password = getenv("QTD_SIM_PASSWORD"), *plugin = NULL;
+    const char *bind = "127.0.0.1";
+    const struct passwd *pw = getpwuid(geteuid());
+    const char *user = pw != NULL ? pw->pw_name : NULL;
+    long port = -1;
+    int opt;
+
+    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'P':
+            if (!parse_int(optarg, 1, 65535, &port)) {
+                return usage_error("--port: expected 1..65535");
+            }
+            break;
+        case 'r':
+            registry = optarg;
+            break;
+        case 'p':
+            password = optarg;
+            break;
+        case 'l':
+            plugin = optarg;
+            break;
+        case 'b':
+            bind = optarg;
+            break;
+        case 'u':
+            user = optarg;
+            break;
+        default:
+            return usage_error("broker-conf: unknown option");
+        }
+    }
+    if (optind != argc || port < 0 || registry == NULL || password == NULL || plugin == NULL) {
+        return usage_error("broker-conf needs --port, --registry, --password and --plugin");
+    }
+    if (strpbrk(password, " \t\r\n") != NULL || strpbrk(registry, "\r\n") != NULL ||
+        strpbrk(plugin, "\r\n") != NULL) {
+        return usage_error("broker-conf: the password may not contain white space");
+    }
+    printf("# mosquitto configuration for the qthingd platform simulator (qthingd-sim "
+           "broker-conf)\n"
+           "per_listener_settings false\n"
+           "listener %ld %s\n"
+           "allow_anonymous false\n"
+           "persistence false\n"
+           "plugin %s\n"
+           "plugin_opt_registry %s\n"
+           "plugin_opt_sim_password %s\n",
+           port, bind, plugin, registry, password);
+    if (user != NULL) {
+        /* Run as the user that wrote this file (as root mosquitto would drop to "mosquitto",
+         * which may not read the registry or load the plugin from a private directory). */
+        printf("user %s\n", user);
+    }
+    return 0;
+}
+
+/* ---- frame, decode */
+
+static int cmd_frame(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"pkgid", required_argument, NULL, 'n'},
+        {"cmd", required_argument, NULL, 'c'},
+        {"tsl", required_argument, NULL, 't'},
+        {"ids", required_argument, NULL, 'i'},
+        {"hex", required_argument, NULL, 'x'},
+        {"text", required_argument, NULL, 'T'},
+        {"raw", no_argument, NULL, 'r'},
+        {"corrupt-sum", no_argument, NULL, 's'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *tsl = NULL, *ids = NULL, *hex = NULL, *text = NULL;
+    bool raw = false, corrupt = false;
+    uint8_t *payload = NULL;
+    uint8_t *frame = NULL;
+    size_t len = 0, n = 0;
+    char err[256] = "";
+    long pkgid = 1;
+    int cmd = -1;
+    int result = 1;
+    int opt;
+    int rc = 0;
+
+    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'n':
+            if (!parse_int(optarg, 0, 0xFFFF, &pkgid)) {
+                return usage_error("--pkgid: expected 0..65535");
+            }
+            break;
+        case 'c':
+            cmd = qtd_sim_cmd_parse(optarg);
+            if (cmd < 0) {
+                return usage_error("--cmd: unknown command \"%s\"", optarg);
+            }
+            break;
+        case 't':
+            tsl = optarg;
+            break;
+        case 'i':
+            ids = optarg;
+            break;
+        case 'x':
+            hex = optarg;
+            break;
+        case 'T':
+            text = optarg;
+            break;
+        case 'r':
+            raw = true;
+            break;
+        case 's':
+            corrupt = true;
+            break;
+        default:
+            return usage_error("frame: unknown option");
+        }
+    }
+    if (optind != argc || cmd < 0 ||
+        (tsl != NULL) + (ids != NULL) + (hex != NULL) + (text != NULL) > 1) {
+        return usage_error("frame needs --cmd and at most one of --tsl, --ids, --hex, --text");
+    }
+    if (tsl != NULL) {
+        qtd_sim_doc_t doc;
+        if (qtd_sim_doc_parse(tsl, &doc) != 0) {
+            return usage_error("--tsl: not JSON");
+        }
+        rc = qtd_sim_json_to_ttlv(&doc, doc.root, &payload, &len, err, sizeof(err));
+        qtd_sim_doc_free(&doc);
+    } else if (ids != NULL) {
+        size_t cap = strlen(ids) + 1;
+        payload = malloc(cap * 2);
+        for (char *p = (char *)ids; payload != NULL && *p != '\0';) {
+            char *end = NULL;
+            long v = strtol(p, &end, 0);
+            if (end == p || v < 0 || v > 0xFFFF || (*end != ',' && *end != '\0')) {
+                snprintf(err, sizeof(err), "--ids: expected numbers 0..65535 separated by ','");
+                rc = -EINVAL;
+                break;
+            }
+            payload[len++] = (uint8_t)(v >> 8);
+            payload[len++] = (uint8_t)(v & 0xFF);
+            p = *end == ',' ? end + 1 : end;
+        }
+        if (payload == NULL) {
+            rc = -ENOMEM;
+        }
+    } else if (hex != NULL) {
+        rc = qtd_sim_hex_decode(hex, &payload, &len);
+        if (rc == -EINVAL) {
+            snprintf(err, sizeof(err), "--hex: not hex");
+        }
+    } else if (text != NULL) {
+        len = strlen(text);
+        payload = (uint8_t *)strdup(text);
+        rc = payload == NULL ? -ENOMEM : 0;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "qthingd-sim: %s\n", err[0] != '\0' ? err : strerror(-rc));
+        goto out;
+    }
+    rc = qtd_frame_encode((uint16_t)pkgid, (uint16_t)cmd, payload, len, &frame, &n);
+    if (rc != 0) {
+        fprintf(stderr, "qthingd-sim: cannot encode the frame: %s\n", strerror(-rc));
+        goto out;
+    }
+    if (corrupt && n > 4) {
+        frame[4] ^= 0x01;
+    }
+    if (raw) {
+        if (fwrite(frame, 1, n, stdout) != n) {
+            goto out;
+        }
+    } else {
+        char *h = qtd_sim_hex_encode(frame, n);
+        if (h == NULL) {
+            goto out;
+        }
+        printf("%s\n", h);
+        free(h);
+    }
+    result = 0;
+out:
+    free(payload);
+    free(frame);
+    return result;
+}
+
+static int cmd_decode(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"hex", required_argument, NULL, 'x'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *hex = NULL;
+    uint8_t *buf = NULL;
+    size_t n = 0, cap = 0;
+    cJSON *o = NULL;
+    char *out = NULL;
+    int result = 1;
+    int opt;
+    int rc;
+
+    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (opt != 'x') {
+            return usage_error("decode: unknown option");
+        }
+        hex = optarg;
+    }
+    if (optind != argc) {
+        return usage_error("decode: unexpected argument \"%s\"", argv[optind]);
+    }
+    if (hex == NULL || strcmp(hex, "-") == 0) {
+        for (;;) {
+            size_t got;
+            if (n == cap) {
+                size_t nc = cap ? cap * 2 : 4096;
+                uint8_t *nb = realloc(buf, nc + 1);
+                if (nb == NULL) {
+                    goto out;
+                }
+                buf = nb;
+                cap = nc;
+            }
+            got = fread(buf + n, 1, cap - n, stdin);
+            n += got;
+            if (got == 0) {
+                break;
+            }
+        }
+    }
+    if (hex != NULL) {
+        uint8_t *bytes = NULL;
+        if (buf != NULL) {
+            buf[n] = '\0';
+        }
+        rc = qtd_sim_hex_decode(buf != NULL ? (const char *)buf : hex, &bytes, &n);
+        free(buf);
+        buf = bytes;
+        if (rc != 0) {
+            fprintf(stderr, "qthingd-sim: not hex\n");
+            goto out;
+        }
+    }
+    o = cJSON_CreateObject();
+    rc = o != NULL ? qtd_sim_frame_to_json(buf, n, o) : -ENOMEM;
+    if (rc < 0 || (out = cJSON_PrintUnformatted(o)) == NULL) {
+        fprintf(stderr, "qthingd-sim: out of memory\n");
+        goto out;
+    }
+    printf("%s\n", out);
+    result = rc == 0 ? 0 : 1;
+out:
+    free(out);
+    cJSON_Delete(o);
+    free(buf);
+    return result;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd;
+
+    if (argc < 2) {
+        fputs(usage_text, stderr);
+        return EXIT_USAGE;
+    }
+    cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("qthingd-sim %s\n", QTD_SIM_VERSION);
+        return 0;
+    }
+    /* getopt_long sees the subcommand as argv[0]. */
+    argc--;
+    argv++;
+    if (strcmp(cmd, "run") == 0) {
+        return cmd_run(argc, argv);
+    }
+    if (strcmp(cmd, "ctl") == 0) {
+        return cmd_ctl(argc, argv);
+    }
+    if (strcmp(cmd, "password") == 0) {
+        return cmd_password(argc, argv);
+    }
+    if (strcmp(cmd, "broker-conf") == 0) {
+        return cmd_broker_conf(argc, argv);
+    }
+    if (strcmp(cmd, "frame") == 0) {
+        return cmd_frame(argc, argv);
+    }
+    if (strcmp(cmd, "decode") == 0) {
+        return cmd_decode(argc, argv);
+    }
+    return usage_error("unknown command \"%s\"", cmd);
+}
