@@ -135,19 +135,21 @@ static void tighten_mode(const char *path, int fd)
  * Create the database file ourselves with mode 0600 before SQLite opens it: SQLite would
  * use 0644, and it gives the -wal and -shm files the mode of the database file. An existing
  * file (and its -wal/-shm) is tightened to 0600. A file we cannot open for permissions is
- * OPEN_BAD (moved aside by the caller); other failures are logged and OPEN_FAIL.
+ * OPEN_FAIL like other failures: it is not corrupt, and moving it aside would lose the
+ * device secret and the outbox over a wrong user or mode.
  */
-static int prepare_file(qtd_store_t *st, const char **why)
+static int prepare_file(qtd_store_t *st)
 {
     int fd = open(st->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
         int err = errno;
         struct stat sb;
         if ((err == EACCES || err == EPERM) && lstat(st->path, &sb) == 0) {
-            qtd_log_error(WHO, "%s: cannot open for reading and writing: %s", st->path,
-                          strerror(err));
-            *why = "not readable and writable by this user";
-            return OPEN_BAD;
+            /* Not corrupt: it holds the device secret and the outbox. Never moved aside. */
+            qtd_log_error(WHO, "%s: cannot open for reading and writing: %s; run the agent as "
+                          "the file's owner (uid %u) or chown it to this user (uid %u)",
+                          st->path, strerror(err), (unsigned)sb.st_uid, (unsigned)geteuid());
+            return OPEN_FAIL;
         }
         qtd_log_error(WHO, "%s: cannot open or create the database file: %s", st->path,
                       strerror(err));
@@ -170,9 +172,10 @@ static int prepare_file(qtd_store_t *st, const char **why)
             continue;
         }
         if (access(side, R_OK | W_OK) != 0) {
-            qtd_log_error(WHO, "%s: not readable and writable: %s", side, strerror(errno));
-            *why = "its -wal/-shm file is not readable and writable by this user";
-            return OPEN_BAD;
+            qtd_log_error(WHO, "%s: not readable and writable: %s; run the agent as the "
+                          "database's owner or chown the data directory to this user",
+                          side, strerror(errno));
+            return OPEN_FAIL;
         }
         tighten_mode(side, -1);
     }
@@ -353,7 +356,7 @@ static void close_db(qtd_store_t *st)
 static int open_db(qtd_store_t *st, const char **why)
 {
     char buf[256];
-    int ret = prepare_file(st, why);
+    int ret = prepare_file(st);
     if (ret != OPEN_OK) {
         return ret;
     }
