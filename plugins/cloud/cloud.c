@@ -31,9 +31,6 @@ static const qtd_cfg_key_t cloud_keys[] = {
     {QTD_CFG_INT, "window", "64", offsetof(cloud_cfg_t, window),
      "messages in flight (sent, not yet acknowledged) at most", 1, CLOUD_WINDOW_MAX, NULL, NULL,
      0},
-    {QTD_CFG_STRING, "at_port", "", offsetof(cloud_cfg_t, at_port),
-     "modem AT port for IMEI, ICCID and signal values (e.g. /dev/ttyUSB2); empty: none", 0, 0,
-     NULL, NULL, 0},
     {.type = QTD_CFG_END},
 };
 

@@ -20,7 +20,7 @@
 #define CLOUD_PS_MAX 32
 #define CLOUD_DK_MAX 16
 #define CLOUD_DS_MAX 32
-#define CLOUD_SERVER_MAX 160
+#define CLOUD_SERVER_MAX 255
 #define CLOUD_TOPIC_MAX 128
 #define CLOUD_WINDOW_MAX 1024
 
@@ -32,13 +32,13 @@ typedef struct {
     int64_t stable_s;
     int64_t register_timeout_s;
     int64_t window;
-    const char *at_port;
 } cloud_cfg_t;
 
 /* What the Paho threads hand over to the loop. */
 typedef enum {
     MQ_CONNECTED = 1,   /* CONNACK 0 */
-    MQ_CONNECT_FAILED,  /* code: CONNACK return code (1..5) or a Paho error (< 0) */
+    MQ_CONNECT_FAILED,  /* code: CONNACK return code (1..5) or a Paho error (< 0); topic:
+                           Paho's text of the failure, may be NULL */
     MQ_SUBSCRIBED,      /* code: granted QoS, 0x80 = refused */
     MQ_LOST,            /* connection lost */
     MQ_MESSAGE,         /* topic, payload */

@@ -109,8 +109,8 @@ static bool plain_field(const char *s)
     return s != NULL && s[0] != '\0' && strchr(s, ';') == NULL;
 }
 
-int qtd_auth_login_password(const char *ds, const char *ps, const char *rand, int flag,
-                            char *out, size_t n)
+int qtd_auth_login_password(const char *ds, const char *ps, const char *rand, int flag, char *out,
+                            size_t n)
 {
     char sign[SIGN_LEN + 1];
     int rc;
@@ -179,8 +179,8 @@ fail:
     return rc;
 }
 
-int qtd_auth_register_password(const char *pk, const char *ps, const char *dk,
-                               const char *rand, int flag, char *out, size_t n)
+int qtd_auth_register_password(const char *pk, const char *ps, const char *dk, const char *rand,
+                               int flag, char *out, size_t n)
 {
     char *enc = NULL;
     int rc;

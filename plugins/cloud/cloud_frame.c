@@ -122,8 +122,7 @@ fail:
     return rc;
 }
 
-int qtd_frame_decode(const uint8_t *buf, size_t n, qtd_frame_t *out, uint8_t **storage,
-                     int *reason)
+int qtd_frame_decode(const uint8_t *buf, size_t n, qtd_frame_t *out, uint8_t **storage, int *reason)
 {
     uint8_t *u = NULL;
     int why = QTD_EXCE_PROTOCOL;

@@ -12,7 +12,7 @@
 
 /* Reasons of EXCE_EVENT 0x00A4 id 1, also what qtd_frame_decode reports. */
 enum {
-    QTD_EXCE_PROTOCOL = 1,     /* not a frame: header, escaping, pkgid 0 or 0xFFFF */
+    QTD_EXCE_PROTOCOL = 1,     /* not a frame: header, pkgid 0 or 0xFFFF */
     QTD_EXCE_LENGTH = 2,       /* LEN disagrees with the bytes received */
     QTD_EXCE_CHECKSUM = 3,     /* SUM wrong */
     QTD_EXCE_COMMAND = 4,      /* unknown command (decided by the caller) */
@@ -60,19 +60,29 @@ typedef struct qtd_frame_s {
 uint16_t qtd_frame_next_pkgid(uint16_t id);
 
 /* Encode one frame, escaped, into *out (malloc'ed; free()). pkgid must be 1..0xFFFE and
- * len <= QTD_FRAME_MAX_PAYLOAD. Returns: 0, -EINVAL, -EMSGSIZE, -ENOMEM. */
+ * len <= QTD_FRAME_MAX_PAYLOAD; payload may be NULL when len is 0. Escaping (SDK 2.9.0
+ * Ql_iotDpFormat): from the second byte on, every 0xAA whose next unescaped byte is 0xAA or
+ * 0x55, and a 0xAA that is the last byte, is followed by an inserted 0x55.
+ * Returns: 0, -EINVAL (pkgid 0/0xFFFF, NULL pointers), -EMSGSIZE, -ENOMEM. */
 int qtd_frame_encode(uint16_t pkgid, uint16_t cmd, const uint8_t *payload, size_t len,
                      uint8_t **out, size_t *out_len);
 
 /* Decode one whole frame (an MQTT message) of n bytes. Unescapes into *storage (malloc'ed;
- * free() it after using out->payload, also on failure it is NULL). On failure returns
- * -EPROTO and sets *reason to QTD_EXCE_PROTOCOL / _LENGTH / _CHECKSUM; out->pkgid is set
- * when the header was readable (0 otherwise), so the answer can name it.
- * Returns: 0, -EPROTO, -ENOMEM. */
+ * free() it after using out->payload; on failure it is NULL): from the third byte on, a 0x55
+ * whose received predecessor is 0xAA is dropped, nothing else is special (an unescaped AA AA
+ * is data, as in the SDK's receiver). Checks, in this order: header AA AA (else
+ * QTD_EXCE_PROTOCOL), at least 9 unescaped bytes, LEN >= 5 and LEN + 4 == the unescaped
+ * length (else QTD_EXCE_LENGTH: bytes past the frame are refused, unlike the SDK which
+ * ignores them), PKGID not 0 or 0xFFFF (QTD_EXCE_PROTOCOL), SUM (QTD_EXCE_CHECKSUM). On
+ * failure returns -EPROTO and sets *reason (if not NULL); out->pkgid and out->cmd are set
+ * when the 9 header bytes were there (0 otherwise), so the answer can name the pkgid.
+ * Returns: 0, -EPROTO, -EINVAL (NULL pointers), -ENOMEM (*reason left 0). */
 int qtd_frame_decode(const uint8_t *buf, size_t n, qtd_frame_t *out, uint8_t **storage,
                      int *reason);
 
-/* The MQTT topic type for an uplink command: "sys", "bus", "ota" or NULL if unknown. */
+/* The MQTT topic type for an uplink command: "sys" (0x0032, 0x0034, 0x0042, 0x0044, 0x00A4,
+ * 0x00C0-0x00C8), "bus" (0x0012, 0x0014, 0x0024, 0x0122, 0x0124), "ota" (0x0112, 0x0114,
+ * 0x0115) or NULL for anything else (downlink commands included). */
 const char *qtd_frame_topic_type(uint16_t cmd);
 
 #endif /* QTD_PLUGINS_CLOUD_CLOUD_FRAME_H */

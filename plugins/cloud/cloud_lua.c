@@ -26,12 +26,35 @@ static int refuse(lua_State *L, cloud_t *c, const char *fn, const char *why)
     return 1;
 }
 
-static int result(lua_State *L, cloud_t *c, const char *fn, int rc)
+static const char *why(int rc)
+{
+    switch (rc) {
+    case QTD_ENOTCONN:
+        return "not connected (mode 0 is sent only online and never stored)";
+    case QTD_ENOENT:
+        return "no product key yet: call quecIot.setProductinfo(pk, ps) first";
+    case QTD_EINVAL:
+        return "the data cannot be encoded: ids 1..8191, at most 15 decimal places per "
+               "number (round floats, e.g. math.floor(x * 100 + 0.5) / 100), integers within "
+               "64 bits, nesting at most 16";
+    case QTD_EMSGSIZE:
+        return "the message is larger than the frame (64 KiB) or the outbox cap";
+    default:
+        return NULL;
+    }
+}
+
+/* Return true/false to Lua; a failed send with mode >= 1 also raises the seed's failure
+ * event (fail_code: 10300 passthrough, 10310 thing model; 0 = none). */
+static int result(lua_State *L, cloud_t *c, const char *fn, int rc, int mode, int fail_code)
 {
     if (rc < 0) {
+        const char *text = why(rc);
         c->api->log(c->host, QTD_LOG_WARN, "quecIot.%s: %s", fn,
-                    rc == QTD_ENOTCONN ? "not connected (mode 0 is never stored)"
-                                       : c->api->strerror(rc));
+                    text != NULL ? text : c->api->strerror(rc));
+        if (mode >= 1 && fail_code != 0) {
+            qtd_cloud_publish_event(c, QTD_EVT_SEND, fail_code, NULL);
+        }
     }
     lua_pushboolean(L, rc == 0); /* true | false */
     return 1;
@@ -89,7 +112,8 @@ static int l_passTransSend(lua_State *L)
         return refuse(L, c, "passTransSend", "data must be a non-empty string of bytes");
     }
     return result(L, c, "passTransSend",
-                  qtd_cloud_send(c, mode, QTD_CMD_PASS_EVENT, 0, (const uint8_t *)data, len));
+                  qtd_cloud_send(c, mode, QTD_CMD_PASS_EVENT, 0, (const uint8_t *)data, len),
+                  mode, QTD_CODE_FAIL);
 }
 
 static int report(lua_State *L, const char *fn, uint16_t cmd, int data_idx, uint16_t pkgid)
@@ -107,7 +131,7 @@ static int report(lua_State *L, const char *fn, uint16_t cmd, int data_idx, uint
     }
     rc = qtd_cloud_send_value(c, mode, cmd, pkgid, v);
     c->api->value_free(c->host, v);
-    return result(L, c, fn, rc);
+    return result(L, c, fn, rc, mode, QTD_CODE_TSL_FAIL);
 }
 
 /* quecIot.phymodelReport(mode, data) -> true|false (seed 3.5.2) */
@@ -161,13 +185,18 @@ static int values_call(lua_State *L, const char *fn, bool status, bool report_it
     int rc = status ? qtd_cloud_status_value(c, ids, (size_t)n, &v)
                     : qtd_cloud_info_value(c, ids, (size_t)n, &v);
     if (rc < 0) {
-        return result(L, c, fn, rc);
+        return result(L, c, fn, rc, 0, 0);
+    }
+    if (report_it && v->u.list.count == 0) {
+        qtd_cloud_value_free(c, v);
+        return refuse(L, c, fn, "none of these ids has a value on this host (modem values "
+                                "need an AT port; see docs/protocol.md)");
     }
     if (report_it) {
         rc = qtd_cloud_send_value(c, 1, status ? QTD_CMD_STATUS_EVENT : QTD_CMD_INFO_EVENT, 0,
                                   v);
         qtd_cloud_value_free(c, v);
-        return result(L, c, fn, rc);
+        return result(L, c, fn, rc, 0, 0);
     }
     c->api->lua_push_value(c->host, L, v); /* {id = value, ...} */
     qtd_cloud_value_free(c, v);

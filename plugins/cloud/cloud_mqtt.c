@@ -86,8 +86,9 @@ static void on_connect_ok(void *ctx, MQTTAsync_successData *resp)
 
 static void on_connect_fail(void *ctx, MQTTAsync_failureData *resp)
 {
-    push(ctx, MQ_CONNECT_FAILED, resp != NULL ? resp->code : MQTTASYNC_FAILURE, 0, NULL, 0, NULL,
-         0);
+    /* Paho's text of the failure, if any, travels in the topic field. */
+    push(ctx, MQ_CONNECT_FAILED, resp != NULL ? resp->code : MQTTASYNC_FAILURE, 0,
+         resp != NULL ? resp->message : NULL, 0, NULL, 0);
 }
 
 static void on_subscribe_ok(void *ctx, MQTTAsync_successData *resp)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/rand.h>
 
@@ -99,7 +100,7 @@ static int server_uri(const char *server, char *uri, size_t n)
                {"tcp://", "tcp"},   {"http://", "tcp"}};
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
         size_t pl = strlen(map[i].prefix);
-        if (strncmp(server, map[i].prefix, pl) == 0) {
+        if (strncasecmp(server, map[i].prefix, pl) == 0) {
             rest = server + pl;
             scheme = map[i].scheme;
             break;
@@ -309,8 +310,15 @@ int qtd_cloud_send(cloud_t *c, int mode, uint16_t cmd, uint16_t pkgid, const uin
         return QTD_EINVAL;
     }
     const char *type = qtd_frame_topic_type(cmd);
-    if (type == NULL || c->id.pk[0] == '\0') {
+    if (type == NULL) {
         return QTD_EINVAL;
+    }
+    if (c->id.pk[0] == '\0') {
+        /* Set in this very callback: the settings event arrives after it returns. */
+        qtd_cloud_load_identity(c);
+        if (c->id.pk[0] == '\0') {
+            return QTD_ENOENT;
+        }
     }
     if (mode == 0 && !c->online) {
         return QTD_ENOTCONN;
@@ -595,9 +603,11 @@ static void on_message(cloud_t *c, const mq_event_t *ev)
     uint8_t *storage = NULL;
     int reason = 0;
     if (qtd_frame_decode(data, len, &f, &storage, &reason) < 0) {
-        LOG(c, QTD_LOG_WARN, "malformed downlink (%zu bytes, reason %d) answered with 0x00A4",
-            len, reason);
-        send_exce(c, reason, f.pkgid);
+        if (reason != 0) { /* 0: out of memory, not the frame's fault */
+            LOG(c, QTD_LOG_WARN, "malformed downlink (%zu bytes, reason %d) answered with "
+                "0x00A4", len, reason);
+            send_exce(c, reason, f.pkgid);
+        }
     } else {
         on_frame(c, &f);
     }
@@ -625,7 +635,12 @@ void qtd_cloud_on_mq(cloud_t *c, const mq_event_t *ev)
         }
         break;
     case MQ_CONNECT_FAILED:
-        if (ev->code >= 1 && ev->code <= 5) {
+        if (ev->code == 3) {
+            /* Server unavailable says nothing about our secret: keep it, retry later. */
+            LOG(c, QTD_LOG_WARN, "broker unavailable (CONNACK 3)");
+            fail_and_retry(c, c->registering ? QTD_EVT_AUTH : QTD_EVT_CONNECT, 10474,
+                           c->registering ? QTD_WS_AUTH_FAILED : QTD_WS_REGISTER_FAILED, 0);
+        } else if (ev->code >= 1 && ev->code <= 5) {
             LOG(c, QTD_LOG_WARN, "connection refused by the broker (CONNACK %d)", ev->code);
             if (!c->registering) {
                 /* The DS is not accepted: wipe it and register again. */
@@ -635,7 +650,9 @@ void qtd_cloud_on_mq(cloud_t *c, const mq_event_t *ev)
                 fail_and_retry(c, QTD_EVT_AUTH, 10300, QTD_WS_AUTH_FAILED, AUTH_RETRY_FLOOR_MS);
             }
         } else {
-            LOG(c, QTD_LOG_WARN, "cannot connect to %s (Paho %d)", c->id.server, ev->code);
+            LOG(c, QTD_LOG_WARN, "cannot connect to %s: %s (Paho %d)", c->id.server,
+                ev->topic != NULL ? ev->topic : "refused, unreachable or TLS failure",
+                ev->code);
             fail_and_retry(c, c->registering ? QTD_EVT_AUTH : QTD_EVT_CONNECT, 10474,
                            c->registering ? QTD_WS_AUTH_FAILED : QTD_WS_REGISTER_FAILED, 0);
         }

@@ -5,8 +5,9 @@
  * 0/1); a flags byte and a 1..8 byte magnitude for numbers (type 2: bit 7 negative, bits 6..3
  * decimal places, bits 2..0 magnitude length - 1); a u16 length and the bytes for type 3; a
  * u16 count and that many nodes for structs (type 4), which are arrays when every child has
- * id 0. Numbers are exact decimals: a double goes out as its shortest round-trip decimal
- * (what printf/strtod agree on), never rounded further. Pure code: no I/O, no logging, no
+ * id 0. Numbers are exact decimals: a whole double goes out as its exact integer, any other
+ * as its shortest round-trip decimal (what printf/strtod agree on), never rounded further;
+ * decimals come back correctly rounded (strtod). Pure code: no I/O, no logging, no
  * agent functions (malloc/free only), shared by the plugin, the simulator, tests and fuzzers.
  */
 #include "cloud_ttlv.h"
@@ -19,13 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum {
-    T_FALSE = 0,
-    T_TRUE = 1,
-    T_NUMBER = 2,
-    T_BYTES = 3,
-    T_STRUCT = 4
-};
+enum { T_FALSE = 0, T_TRUE = 1, T_NUMBER = 2, T_BYTES = 3, T_STRUCT = 4 };
 
 #define MAX_PLACES 15
 
@@ -94,9 +89,9 @@ static int put_number(wbuf_t *w, unsigned tag, bool neg, uint64_t mag, unsigned 
 }
 
 /*
- * The shortest decimal that strtod maps back to a (a finite, > 0), as digits * 10^-places.
- * Tries 1..17 significant digits with %.*e; the first text that reads back equal is the
- * shortest one. Refuses more than 15 places and magnitudes that do not fit 64 bits.
+ * The shortest decimal that strtod maps back to a (finite, > 0, not a whole number), as
+ * mag * 10^-places. Tries 1..17 significant digits with %.*e; the first text that reads back
+ * equal is the shortest one. Refuses more than 15 places.
  */
 static int shortest_decimal(double a, uint64_t *mag, unsigned *places)
 {
@@ -132,22 +127,14 @@ static int shortest_decimal(double a, uint64_t *mag, unsigned *places)
     for (size_t i = 0; i < k; i++) {
         m = m * 10 + (uint64_t)(digits[i] - '0'); /* k <= 17: no overflow */
     }
-    if (scale < 0) {
-        if (-scale > MAX_PLACES) {
-            return -EINVAL;
-        }
-        *mag = m;
-        *places = (unsigned)-scale;
-        return 0;
+    if (scale >= 0) {
+        return -EINVAL; /* a whole number: not reached, the caller takes those exactly */
     }
-    for (long i = 0; i < scale; i++) {
-        if (m > UINT64_MAX / 10) {
-            return -EINVAL; /* more than 64 bits */
-        }
-        m *= 10;
+    if (-scale > MAX_PLACES) {
+        return -EINVAL;
     }
     *mag = m;
-    *places = 0;
+    *places = (unsigned)-scale;
     return 0;
 }
 
@@ -189,22 +176,28 @@ static int encode_node(wbuf_t *w, const qtd_value_t *v, unsigned id, int depth)
     }
     case QTD_VAL_DOUBLE: {
         double d = v->u.d;
+        double a = d < 0 ? -d : d;
+        bool neg = d < 0;
         uint64_t mag = 0;
         unsigned places = 0;
         if (!isfinite(d)) {
             return -EINVAL;
         }
-        if (d != 0) {
-            rc = shortest_decimal(fabs(d), &mag, &places);
+        if (a >= 0x1p63) {
+            /* With 0 places the receiver reads an int64: -2^63 is the only one left. */
+            if (!neg || a != 0x1p63) {
+                return -EINVAL;
+            }
+            mag = (uint64_t)1 << 63;
+        } else if ((double)(uint64_t)a == a) {
+            mag = (uint64_t)a; /* a whole number: exactly, with 0 places */
+        } else {
+            rc = shortest_decimal(a, &mag, &places);
             if (rc < 0) {
                 return rc;
             }
         }
-        /* With 0 places the receiver reads an int64: stay inside its range. */
-        if (places == 0 && mag > (uint64_t)INT64_MAX + (d < 0 ? 1 : 0)) {
-            return -EINVAL;
-        }
-        return put_number(w, tag | T_NUMBER, d < 0, mag, places);
+        return put_number(w, tag | T_NUMBER, neg && mag != 0, mag, places);
     }
     case QTD_VAL_STRING:
     case QTD_VAL_BYTES:

@@ -319,8 +319,7 @@ static void frame_escape_len_high_aa_after_header(void **state)
     uint8_t *want = calloc(1, 9 + 1 + plen);
     assert_non_null(payload);
     assert_non_null(want);
-    memcpy(want, (const uint8_t[]){0xAA, 0xAA, 0x55, 0xAA, 0x00, 0x25, 0x00, 0x01, 0x00, 0x24},
-           10);
+    memcpy(want, (const uint8_t[]){0xAA, 0xAA, 0x55, 0xAA, 0x00, 0x25, 0x00, 0x01, 0x00, 0x24}, 10);
     expect_frame(1, QTD_CMD_PASS_EVENT, payload, plen, want, 9 + 1 + plen);
     free(payload);
     free(want);
@@ -463,12 +462,11 @@ static void frame_refuse_len_shorter_than_bytes(void **state)
     (void)state;
     expect_frame_refused(B(0xAA, 0xAA, 0x00, 0x06, 0x74, 0x00, 0x07, 0x00, 0x13, 0x01, 0x59),
                          QTD_EXCE_LENGTH, 7);
-    expect_frame_refused(
-        B(0xAA, 0xAA, 0x00, 0x07, 0x74, 0x00, 0x07, 0x00, 0x13, 0x01, 0x59, 0x00),
-        QTD_EXCE_LENGTH, 7);
-    /* LEN below the 5 bytes of SUM, PKGID and CMD */
-    expect_frame_refused(B(0xAA, 0xAA, 0x00, 0x04, 0x1A, 0x00, 0x07, 0x00, 0x13),
+    expect_frame_refused(B(0xAA, 0xAA, 0x00, 0x07, 0x74, 0x00, 0x07, 0x00, 0x13, 0x01, 0x59, 0x00),
                          QTD_EXCE_LENGTH, 7);
+    /* LEN below the 5 bytes of SUM, PKGID and CMD */
+    expect_frame_refused(B(0xAA, 0xAA, 0x00, 0x04, 0x1A, 0x00, 0x07, 0x00, 0x13), QTD_EXCE_LENGTH,
+                         7);
 }
 
 static void frame_refuse_bad_checksum(void **state)
@@ -544,8 +542,8 @@ static void ttlv_number_negative(void **state)
 static void ttlv_number_int64_max(void **state)
 {
     (void)state;
-    expect_node(vint(1, INT64_MAX), B(0x00, 0x0A, 0x07, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
-                                      0xFF, 0xFF));
+    expect_node(vint(1, INT64_MAX),
+                B(0x00, 0x0A, 0x07, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF));
     expect_decode_one(B(0x00, 0x0A, 0x07, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF),
                       vint(1, INT64_MAX));
 }
@@ -554,8 +552,8 @@ static void ttlv_number_int64_min(void **state)
 {
     (void)state;
     /* magnitude 2^63 takes 8 bytes, negative */
-    expect_node(vint(1, INT64_MIN), B(0x00, 0x0A, 0x87, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
-                                      0x00, 0x00));
+    expect_node(vint(1, INT64_MIN),
+                B(0x00, 0x0A, 0x87, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00));
     expect_decode_one(B(0x00, 0x0A, 0x87, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00),
                       vint(1, INT64_MIN));
 }
@@ -572,8 +570,7 @@ static void ttlv_number_beyond_int64_refused(void **state)
     expect_node_refused(vdbl(1, 9.3e18), -EINVAL);
     expect_node_refused(vdbl(1, -9.3e18), -EINVAL);
     /* ... but one inside the range goes out as an integer: 9e18 = 7C E6 6C 50 E2 84 00 00 */
-    expect_node(vdbl(1, 9e18), B(0x00, 0x0A, 0x07, 0x7C, 0xE6, 0x6C, 0x50, 0xE2, 0x84, 0x00,
-                                 0x00));
+    expect_node(vdbl(1, 9e18), B(0x00, 0x0A, 0x07, 0x7C, 0xE6, 0x6C, 0x50, 0xE2, 0x84, 0x00, 0x00));
 }
 
 static void ttlv_number_integral_double_has_no_places(void **state)
@@ -584,6 +581,19 @@ static void ttlv_number_integral_double_has_no_places(void **state)
     expect_node(vdbl(1, 1e15), B(0x00, 0x0A, 0x06, 0x03, 0x8D, 0x7E, 0xA4, 0xC6, 0x80, 0x00));
     /* comes back as an integer */
     expect_decode_one(B(0x00, 0x0A, 0x00, 0x01), vint(1, 1));
+}
+
+static void ttlv_number_whole_double_sent_exactly(void **state)
+{
+    (void)state;
+    /* 1844674407369331712 (19 99 99 99 99 80 D4 00) is a double whose shortest text is
+     * 1.8446744073693317e18; a whole number goes out as its exact integer, as the SDK does */
+    expect_node(vdbl(1, 1844674407369331712.0),
+                B(0x00, 0x0A, 0x07, 0x19, 0x99, 0x99, 0x99, 0x99, 0x80, 0xD4, 0x00));
+    /* -2^63 is the one double of magnitude 2^63 an int64 holds */
+    expect_node(vdbl(1, -0x1p63),
+                B(0x00, 0x0A, 0x87, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00));
+    expect_node_refused(vdbl(1, 0x1p63), -EINVAL);
 }
 
 static void ttlv_number_fewest_places(void **state)
@@ -641,10 +651,9 @@ static void ttlv_number_nan_inf_refused(void **state)
 static void ttlv_number_double_round_trip(void **state)
 {
     (void)state;
-    static const double values[] = {0.1,    0.2,          0.3,      1.1,    2.675,
-                                    -99.99, 3.14159,      1e-15,    0.5,    1234567.891,
-                                    -0.001, 98765.4321,   1e17,     -1e-7,  0.7,
-                                    1.005,  4.35,         33.33333, 1.0 / 3 * 3};
+    static const double values[] = {
+        0.1,    0.2,        0.3,  1.1,   2.675, -99.99, 3.14159, 1e-15,    0.5,        1234567.891,
+        -0.001, 98765.4321, 1e17, -1e-7, 0.7,   1.005,  4.35,    33.33333, 1.0 / 3 * 3};
     for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
         qtd_value_t node = vdbl(7, values[i]);
         qtd_value_t top = vlist(QTD_VAL_STRUCT, 0, &node, 1);
@@ -699,8 +708,7 @@ static void ttlv_utf8_text(void **state)
     qtd_value_t top;
     size_t off = 0;
     assert_int_equal(
-        qtd_ttlv_decode(B(0x00, 0x0B, 0x00, 0x06, 0xE6, 0xB8, 0xA9, 0xE5, 0xBA, 0xA6), &top,
-                        &off),
+        qtd_ttlv_decode(B(0x00, 0x0B, 0x00, 0x06, 0xE6, 0xB8, 0xA9, 0xE5, 0xBA, 0xA6), &top, &off),
         0);
     assert_int_equal(top.u.list.items[0].type, QTD_VAL_STRING);
     assert_string_equal(top.u.list.items[0].u.s.ptr, "\xE6\xB8\xA9\xE5\xBA\xA6");
@@ -714,8 +722,7 @@ static void ttlv_bytes_embedded_nul(void **state)
     expect_node(vbytes(QTD_VAL_BYTES, 1, raw, 3), B(0x00, 0x0B, 0x00, 0x03, 0x00, 0x41, 0x00));
     qtd_value_t top;
     size_t off = 0;
-    assert_int_equal(qtd_ttlv_decode(B(0x00, 0x0B, 0x00, 0x03, 0x00, 0x41, 0x00), &top, &off),
-                     0);
+    assert_int_equal(qtd_ttlv_decode(B(0x00, 0x0B, 0x00, 0x03, 0x00, 0x41, 0x00), &top, &off), 0);
     const qtd_value_t *v = &top.u.list.items[0];
     assert_int_equal(v->type, QTD_VAL_STRING); /* type 3 always decodes as STRING */
     assert_int_equal(v->u.s.len, 3);
@@ -789,9 +796,8 @@ static void ttlv_nested_struct_in_array(void **state)
     qtd_value_t s1[] = {vint(1, 5)};
     qtd_value_t s2[] = {vstr(2, "x")};
     qtd_value_t arr[] = {vlist(QTD_VAL_STRUCT, 0, s1, 1), vlist(QTD_VAL_STRUCT, 0, s2, 1)};
-    static const uint8_t wire[] = {0x00, 0x0C, 0x00, 0x02, 0x00, 0x04, 0x00, 0x01, 0x00,
-                                   0x0A, 0x00, 0x05, 0x00, 0x04, 0x00, 0x01, 0x00, 0x13,
-                                   0x00, 0x01, 0x78};
+    static const uint8_t wire[] = {0x00, 0x0C, 0x00, 0x02, 0x00, 0x04, 0x00, 0x01, 0x00, 0x0A, 0x00,
+                                   0x05, 0x00, 0x04, 0x00, 0x01, 0x00, 0x13, 0x00, 0x01, 0x78};
     expect_node(vlist(QTD_VAL_ARRAY, 1, arr, 2), wire, sizeof(wire));
     expect_decode_one(wire, sizeof(wire), vlist(QTD_VAL_ARRAY, 1, arr, 2));
 }
@@ -916,10 +922,10 @@ static void ttlv_decoded_strings_are_nul_terminated(void **state)
     (void)state;
     qtd_value_t top;
     size_t off = 0;
-    assert_int_equal(qtd_ttlv_decode(B(0x00, 0x0B, 0x00, 0x02, 0x6F, 0x6B, 0x00, 0x13, 0x00, 0x01,
-                                       0x21),
-                                     &top, &off),
-                     0);
+    assert_int_equal(
+        qtd_ttlv_decode(B(0x00, 0x0B, 0x00, 0x02, 0x6F, 0x6B, 0x00, 0x13, 0x00, 0x01, 0x21), &top,
+                        &off),
+        0);
     assert_int_equal(top.u.list.count, 2);
     assert_string_equal(top.u.list.items[0].u.s.ptr, "ok");
     assert_string_equal(top.u.list.items[1].u.s.ptr, "!");
@@ -958,6 +964,7 @@ static void ttlv_decoded_strings_are_nul_terminated(void **state)
     X(ttlv_number_int64_min)                                                                       \
     X(ttlv_number_beyond_int64_refused)                                                            \
     X(ttlv_number_integral_double_has_no_places)                                                   \
+    X(ttlv_number_whole_double_sent_exactly)                                                       \
     X(ttlv_number_fewest_places)                                                                   \
     X(ttlv_number_15_places)                                                                       \
     X(ttlv_number_16_places_refused)                                                               \
