@@ -61,3 +61,75 @@ wait_exit() {
     EXIT_RC=0
     wait "$pid" || EXIT_RC=$?
 }
+
+# ---- the platform: mosquitto with the sim's auth plugin, and qthingd-sim ----
+SIM=${QTD_BUILD_DIR:?}/sim/qthingd-sim
+SIMPW=sim-$RANDOM-$RANDOM
+
+# A loopback TCP port nobody listens on.
+free_port() {
+    local p
+    while :; do
+        p=$((20000 + RANDOM % 40000))
+        (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo "$p"; return; }
+    done
+}
+
+# start_broker: mosquitto on $PORT (chosen once) with the registry $WORK/registry.json.
+start_broker() {
+    PORT=${PORT:-$(free_port)}
+    "$SIM" broker-conf --port "$PORT" --registry "$WORK/registry.json" --password "$SIMPW" \
+        --plugin "$QTD_BUILD_DIR/sim/qtd_mosq_auth.so" >"$WORK/mosquitto.conf"
+    start_bg "mosquitto-$SECONDS" mosquitto -c "$WORK/mosquitto.conf"
+    BROKER=$LAST_PID
+    local end=$((SECONDS + 10))
+    until (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; do
+        [ $SECONDS -le $end ] || fail "mosquitto did not listen on $PORT"
+        sleep 0.1
+    done
+}
+
+start_sim() {
+    start_bg sim "$SIM" run --broker "127.0.0.1:$PORT" --password "$SIMPW" \
+        --registry "$WORK/registry.json" --log "$WORK/sim.jsonl"
+    SIMPID=$LAST_PID
+    wait_for "$WORK/sim.jsonl" '"event": ?"connected"' 15
+}
+
+sim_ctl() { # JSON -> prints the reply
+    "$SIM" ctl --broker "127.0.0.1:$PORT" --password "$SIMPW" --reply "$1"
+}
+
+# start_agent NAME PARAMS...: an agent with its own data dir running tests/lua/cloud_it.lua;
+# PARAMS are Lua assignments for it_params.lua (e.g. 'dk = "dev1"' 'mode = "types"').
+start_agent() {
+    local name=$1; shift
+    mkdir -p "$WORK/$name"
+    {
+        echo "return {"
+        echo "  server = \"mqtt://127.0.0.1:$PORT\", pk = \"p1116a\", ps = \"UHg1dTRBRVh3MkVG\","
+        for kv in "$@"; do echo "  $kv,"; done
+        echo "}"
+    } >"$WORK/$name/it_params.lua"
+    cat >"$WORK/$name/agent.lua" <<CFG
+agent = { data_dir = "$WORK/$name/data", plugin_dir = "$QTD_PLUGIN_DIR" }
+lua = { script = "$QTD_SOURCE_DIR/tests/lua/cloud_it.lua", lib_path = "$WORK/$name" }
+plugins = { { file = "cloud", required = true } }
+cloud = { reconnect_min_ms = 500, reconnect_max_ms = 8000 }
+CFG
+    start_bg "$name" "$QTHINGD" -c "$WORK/$name/agent.lua"
+    AGENT=$LAST_PID
+}
+
+# sim_frames DK CMD_NAME: the "data" of every logged uplink frame of that device and command,
+# one JSON text per line, in arrival order.
+sim_frames() {
+    /usr/bin/python3 - "$WORK/sim.jsonl" "$1" "$2" <<'PY'
+import json, sys
+path, dk, cmd = sys.argv[1:4]
+for line in open(path, encoding="utf-8"):
+    e = json.loads(line)
+    if e.get("dir") == "up" and e.get("dk") == dk and e.get("cmd_name") == cmd:
+        print(json.dumps(e.get("data"), sort_keys=True, ensure_ascii=False))
+PY
+}

@@ -1,0 +1,78 @@
+-- Integration script for tests/integration/test_cloud*.sh. Parameters come from
+-- it_params.lua, written by the test into lua.lib_path:
+--   server, pk, ps, dk, ds, mode ("types" | "stream"), count, period_ms, first (stream: the
+--   first value; a restarted agent goes on where the killed one stopped)
+local P = require("it_params")
+
+-- Deterministic text of a value: tables with sorted keys, like the sim's JSON log.
+local function dump(v)
+    if type(v) == "table" then
+        local keys = {}
+        for k in pairs(v) do keys[#keys + 1] = k end
+        table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+        local parts = {}
+        for _, k in ipairs(keys) do
+            parts[#parts + 1] = tostring(k) .. "=" .. dump(v[k])
+        end
+        return "{" .. table.concat(parts, ",") .. "}"
+    elseif type(v) == "string" then
+        return string.format("%q", v)
+    end
+    return tostring(v)
+end
+
+quecIot.init()
+quecIot.setProductinfo(P.pk, P.ps)
+quecIot.setServer(1, P.server)
+if P.dk then
+    local cur = quecIot.getDkDs()
+    if cur == nil or cur[1] ~= P.dk then
+        quecIot.setDkDs(P.dk, P.ds or "")
+    end
+end
+
+local streaming = nil
+
+local function stream()
+    streaming = agent.timer()
+    local i = (P.first or 1) - 1
+    streaming:start(P.period_ms or 30, 1, function()
+        i = i + 1
+        if i > P.count then
+            streaming:stop()
+            print("stream done")
+            return
+        end
+        if quecIot.phymodelReport(1, {[9] = i}) then
+            print("stream sent " .. i)
+        else
+            print("stream report " .. i .. " refused")
+        end
+    end)
+    print("stream started")
+end
+
+quecIot.setEventCB(function(ev)
+    print("event " .. ev[1] .. "/" .. ev[2] .. (ev[3] ~= nil and (" " .. dump(ev[3])) or ""))
+    if ev[1] == 3 and ev[2] == 10200 then
+        if P.mode == "types" then
+            -- Every TSL type of the seed's figure 3.
+            print("report " .. tostring(quecIot.phymodelReport(1, {
+                [24] = true, [25] = -100000, [26] = -1111.1, [27] = "text \u{4e2d}\u{6587}",
+                [28] = 1700000000000, [29] = {[30] = false, [31] = 10, [32] = "string"},
+                [33] = {1, 2, 3}, [34] = 0, [35] = 123.123,
+            })))
+            print("pass " .. tostring(quecIot.passTransSend(1, "pass data")))
+        elseif P.mode == "stream" and streaming == nil then
+            stream()
+        end
+    elseif ev[1] == 5 and ev[2] == 10211 then
+        local pkgid, ids = ev[3][1], ev[3][2]
+        local answer = {}
+        for _, id in ipairs(ids) do
+            answer[id] = id * 100 + 0.5
+        end
+        print("ack " .. tostring(quecIot.phymodelAck(1, pkgid, answer)))
+    end
+end)
+quecIot.setConnmode(1)
