@@ -111,7 +111,7 @@ typedef struct {
     uv_signal_t sig_int;
     uv_signal_t sig_term;
     uv_signal_t sig_hup;
-    uv_check_t commit;
+    uv_prepare_t commit; /* group commit: once per loop turn, before it sleeps */
     bool stopping;
 } runtime_t;
 
@@ -252,7 +252,7 @@ static int configure(runtime_t *rt, const qtd_agent_opts_t *opts)
     return 0;
 }
 
-static void on_commit(uv_check_t *h)
+static void on_commit(uv_prepare_t *h)
 {
     runtime_t *rt = h->data;
     qtd_store_commit(rt->a.store);
@@ -357,7 +357,7 @@ static int start_everything(runtime_t *rt)
 {
     qtd_agent_t *a = &rt->a;
     /* Handles first: begin_shutdown() closes them whatever fails below. */
-    uv_check_init(a->loop, &rt->commit);
+    uv_prepare_init(a->loop, &rt->commit);
     rt->commit.data = rt;
     uv_signal_init(a->loop, &rt->sig_int);
     uv_signal_init(a->loop, &rt->sig_term);
@@ -409,7 +409,7 @@ static int start_everything(runtime_t *rt)
         return 1;
     }
 
-    uv_check_start(&rt->commit, on_commit);
+    uv_prepare_start(&rt->commit, on_commit);
 
     /* Create plugins (they register Lua functions and subscribe here). */
     qtd_plugin_t **pp = &a->plugins;

@@ -34,7 +34,7 @@ static const qtd_cfg_key_t cloud_keys[] = {
     {.type = QTD_CFG_END},
 };
 
-static void on_pump(uv_check_t *h)
+static void on_pump(uv_prepare_t *h)
 {
     cloud_t *c = h->data;
     if (c->pump_wanted) {
@@ -77,10 +77,10 @@ static int cloud_create(const qtd_host_api_t *api, qtd_host_t *host, const void 
     uv_timer_init(c->loop, &c->retry_timer);
     uv_timer_init(c->loop, &c->stable_timer);
     uv_timer_init(c->loop, &c->reg_timer);
-    uv_check_init(c->loop, &c->pump);
+    uv_prepare_init(c->loop, &c->pump);
     c->retry_timer.data = c->stable_timer.data = c->reg_timer.data = c->pump.data = c;
     c->open_handles += 4;
-    uv_check_start(&c->pump, on_pump);
+    uv_prepare_start(&c->pump, on_pump);
     qtd_cloud_load_identity(c);
     *self = c;
     return 0;

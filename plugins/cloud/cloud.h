@@ -88,7 +88,8 @@ struct cloud_s {
     uv_timer_t retry_timer;   /* reconnect backoff */
     uv_timer_t stable_timer;  /* resets the backoff after a stable session */
     uv_timer_t reg_timer;     /* registration: waiting for the DS */
-    uv_check_t pump;          /* commit + send once per loop turn */
+    uv_prepare_t pump;        /* commit + send once per loop turn, before the loop sleeps:
+                                 what a timer or callback queued goes out at once */
     int open_handles;
     bool stopping;
 

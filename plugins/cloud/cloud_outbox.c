@@ -73,6 +73,7 @@ static int send_row(void *arg, int64_t id, const char *topic, int qos, const voi
     slot->cmd = frame_cmd(payload, len);
     c->sent_upto = id;
     c->stat_sent++;
+    c->api->log(c->host, QTD_LOG_DEBUG, "sent outbox row %lld (token %d)", (long long)id, token);
     return 0;
 }
 
