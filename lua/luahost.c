@@ -533,6 +533,22 @@ int qtd__lua_reload(qtd_lua_t *lh)
     if (lh->depth > 0 || lh->closing) {
         return QTD_EBUSY;
     }
+    if (lh->script != NULL) {
+        /* A script that does not even compile would leave the device with no logic: keep
+         * the running one. (Errors at run time are only found by running it.) */
+        lua_State *probe = luaL_newstate();
+        if (probe == NULL) {
+            return QTD_ENOMEM;
+        }
+        int rc = luaL_loadfilex(probe, lh->script, "t");
+        if (rc != LUA_OK) {
+            qtd_log_error(QTD_LUA_WHO, "reload refused, the running script stays: %s",
+                          lua_tostring(probe, -1));
+            lua_close(probe);
+            return QTD_ELUA;
+        }
+        lua_close(probe);
+    }
     qtd_log_info(QTD_LUA_WHO, "reloading %s", lh->script != NULL ? lh->script : "(no script)");
     state_close(lh);
     return qtd__lua_start(lh);

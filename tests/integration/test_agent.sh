@@ -51,9 +51,10 @@ grep -q 'plugins\[1\]: required plugin "wrong_abi"' "$WORK/req.log" || fail "req
 pass "required plugin refused"
 
 # --- the real run
+cp "$SRC/tests/lua/agent_it.lua" "$WORK/agent_it.lua"
 cat >"$WORK/agent.lua" <<CFG
 agent = { data_dir = "$WORK/data", plugin_dir = "$QTD_PLUGIN_DIR", log_level = "info" }
-lua = { script = "$SRC/tests/lua/agent_it.lua", instruction_limit = 2000000 }
+lua = { script = "$WORK/agent_it.lua", instruction_limit = 2000000 }
 plugins = { { file = "probe", required = true }, { file = "old_abi" }, { file = "probe_twin" },
             { file = "cloud" }, { file = "httpota" }, { file = "modbus" }, { file = "gnss" } }
 probe = { marker = 42 }
@@ -96,6 +97,15 @@ wait_for "$LOG" 'lua: script loaded 2 init true' 5
 grep -q 'lua: productinfo pk1/ps1' "$LOG" || fail "reload sees persisted product info"
 pass "SIGHUP reload"
 
+# a reload with a script that does not compile keeps the running one
+echo 'this is not Lua' >>"$WORK/agent_it.lua"
+n_alive=$(grep -c 'lua: alive' "$LOG" || true)
+kill -HUP "$AGENT"
+wait_for "$LOG" 'reload refused, the running script stays: .*agent_it.lua:[0-9]+:' 5
+wait_for "$LOG" 'lua: alive' 5 $((n_alive + 2))
+! grep -q 'lua: script loaded 3' "$LOG" || fail "the broken script ran"
+pass "reload of a broken script refused, the running script goes on"
+
 # clean shutdown
 kill -TERM "$AGENT"
 wait_exit "$AGENT" 10
@@ -106,6 +116,7 @@ grep -q 'core: stopped cleanly' "$LOG" || fail "clean stop"
 pass "SIGTERM clean shutdown"
 
 # restart: identity and settings persisted
+cp "$SRC/tests/lua/agent_it.lua" "$WORK/agent_it.lua"
 start_bg agent2 "$QTHINGD" -c "$WORK/agent.lua"
 AGENT=$LAST_PID
 wait_for "$WORK/agent2.log" 'lua: productinfo pk2/ps2' 10
