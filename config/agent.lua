@@ -7,7 +7,8 @@
 agent = {
     log_level = "info",          -- error | warn | info | debug
     syslog = false,              -- true: log to syslog (daemon) instead of stderr
-    data_dir = "/var/lib/qthingd", -- identity, settings and the outbox (qthingd.db, 0600)
+    -- data_dir = "/var/lib/qthingd", -- identity, settings, outbox (qthingd.db, 0600);
+    --                                 -- default: <prefix>/var/lib/qthingd (--help-config)
     -- plugin_dir = "/usr/local/lib/qthingd/plugins",
 }
 
