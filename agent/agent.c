@@ -22,6 +22,8 @@
 #include "agent/log.h"
 #include "lua/luahost.h"
 
+#define MAX_PLUGINS 64
+
 typedef struct {
     const char *log_level;
     bool syslog;
@@ -174,6 +176,11 @@ static int configure(runtime_t *rt, const qtd_agent_opts_t *opts)
                                  : qtd__config_resolve(cfg, rt->core.agent.plugin_dir);
     qtd_plugin_t **tail = &rt->a.plugins;
     const plugin_item_t *items = rt->core.plugins.items;
+    if (rt->core.plugins.count > MAX_PLUGINS) {
+        qtd__config_error(cfg, "plugins: %zu entries; at most %d plugins can be loaded",
+                          rt->core.plugins.count, MAX_PLUGINS);
+        rt->core.plugins.count = 0;
+    }
     for (size_t i = 0; i < rt->core.plugins.count; i++) {
         const char *file = items[i].file;
         if (file == NULL) {
@@ -268,6 +275,16 @@ static void on_drop(void *arg, uint64_t rows)
     qtd__bus_publish(rt->a.bus, "store", &ev);
 }
 
+/* The loaded plugins in load order, to be walked backwards for stop and destroy. */
+static size_t load_order(runtime_t *rt, qtd_plugin_t *order[MAX_PLUGINS])
+{
+    size_t n = 0;
+    for (qtd_plugin_t *p = rt->a.plugins; p != NULL && n < MAX_PLUGINS; p = p->next) {
+        order[n++] = p;
+    }
+    return n;
+}
+
 static void begin_shutdown(runtime_t *rt, const char *why)
 {
     if (rt->stopping) {
@@ -279,11 +296,8 @@ static void begin_shutdown(runtime_t *rt, const char *why)
     if (rt->a.bus != NULL) {
         qtd__bus_drain(rt->a.bus);
     }
-    qtd_plugin_t *order[256];
-    size_t n = 0;
-    for (qtd_plugin_t *p = rt->a.plugins; p != NULL && n < 256; p = p->next) {
-        order[n++] = p;
-    }
+    qtd_plugin_t *order[MAX_PLUGINS];
+    size_t n = load_order(rt, order);
     while (n-- > 0) {
         qtd_plugin_t *p = order[n];
         if (p->started && p->desc->ops->stop != NULL) {
@@ -328,11 +342,8 @@ static void report_handle(uv_handle_t *h, void *arg)
 
 static void destroy_plugins(runtime_t *rt)
 {
-    qtd_plugin_t *order[256];
-    size_t n = 0;
-    for (qtd_plugin_t *p = rt->a.plugins; p != NULL && n < 256; p = p->next) {
-        order[n++] = p;
-    }
+    qtd_plugin_t *order[MAX_PLUGINS];
+    size_t n = load_order(rt, order);
     while (n-- > 0) {
         qtd_plugin_t *p = order[n];
         if (p->created) {

@@ -33,6 +33,8 @@ void qtd__bus_close(qtd_bus_t *bus);
 /* Deep copy / free of value trees (strings and bytes get a trailing NUL in copies). */
 int qtd__value_copy(const qtd_value_t *src, qtd_value_t *dst);
 void qtd__value_clear(qtd_value_t *v);
+/* Same types, ids and values, recursively (doubles compared with ==). */
+bool qtd__value_equal(const qtd_value_t *a, const qtd_value_t *b);
 /* Returns: 0 if the tree is well formed (types known, depth <= 32), QTD_EINVAL otherwise. */
 int qtd__value_check(const qtd_value_t *v);
 

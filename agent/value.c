@@ -118,3 +118,34 @@ fail:
     memset(dst, 0, sizeof(*dst));
     return QTD_ENOMEM;
 }
+
+bool qtd__value_equal(const qtd_value_t *a, const qtd_value_t *b)
+{
+    if (a->type != b->type || a->id != b->id) {
+        return false;
+    }
+    switch (a->type) {
+    case QTD_VAL_BOOL:
+        return a->u.b == b->u.b;
+    case QTD_VAL_INT:
+        return a->u.i == b->u.i;
+    case QTD_VAL_DOUBLE:
+        return a->u.d == b->u.d;
+    case QTD_VAL_STRING:
+    case QTD_VAL_BYTES:
+        return a->u.s.len == b->u.s.len && memcmp(a->u.s.ptr, b->u.s.ptr, a->u.s.len) == 0;
+    case QTD_VAL_STRUCT:
+    case QTD_VAL_ARRAY:
+        if (a->u.list.count != b->u.list.count) {
+            return false;
+        }
+        for (size_t i = 0; i < a->u.list.count; i++) {
+            if (!qtd__value_equal(&a->u.list.items[i], &b->u.list.items[i])) {
+                return false;
+            }
+        }
+        return true;
+    default:
+        return true;
+    }
+}

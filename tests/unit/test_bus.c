@@ -17,6 +17,7 @@
 
 #include "agent/alloc.h"
 #include "agent/bus.h"
+#include "testutil.h"
 
 #define MAX_SEEN 20000
 
@@ -275,11 +276,5 @@ int main(void)
         cmocka_unit_test(bus_copies_values),
         cmocka_unit_test(bus_unsubscribe_stops_delivery),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    if (qtd_alloc_bytes() != 0) {
-        fprintf(stderr, "leak: %llu bytes still allocated\n",
-                (unsigned long long)qtd_alloc_bytes());
-        return 1;
-    }
-    return rc;
+    return tu_finish(cmocka_run_group_tests(tests, NULL, NULL), qtd_alloc_bytes());
 }

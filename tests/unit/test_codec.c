@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <math.h>
 
+#include "agent/bus.h"
 #include "cloud_frame.h"
 #include "cloud_ttlv.h"
 
@@ -67,37 +68,6 @@ static qtd_value_t vlist(int type, uint16_t id, qtd_value_t *items, size_t n)
     return v;
 }
 
-static bool value_equal(const qtd_value_t *a, const qtd_value_t *b)
-{
-    if (a->type != b->type || a->id != b->id) {
-        return false;
-    }
-    switch (a->type) {
-    case QTD_VAL_BOOL:
-        return a->u.b == b->u.b;
-    case QTD_VAL_INT:
-        return a->u.i == b->u.i;
-    case QTD_VAL_DOUBLE:
-        return a->u.d == b->u.d;
-    case QTD_VAL_STRING:
-    case QTD_VAL_BYTES:
-        return a->u.s.len == b->u.s.len && memcmp(a->u.s.ptr, b->u.s.ptr, a->u.s.len) == 0;
-    case QTD_VAL_STRUCT:
-    case QTD_VAL_ARRAY:
-        if (a->u.list.count != b->u.list.count) {
-            return false;
-        }
-        for (size_t i = 0; i < a->u.list.count; i++) {
-            if (!value_equal(&a->u.list.items[i], &b->u.list.items[i])) {
-                return false;
-            }
-        }
-        return true;
-    default:
-        return true;
-    }
-}
-
 static void assert_bytes(const uint8_t *got, size_t got_len, const uint8_t *want, size_t want_len)
 {
     if (got_len != want_len || (want_len > 0 && memcmp(got, want, want_len) != 0)) {
@@ -144,7 +114,7 @@ static void expect_decode_one(const uint8_t *buf, size_t n, qtd_value_t want)
     assert_int_equal(qtd_ttlv_decode(buf, n, &top, &off), 0);
     assert_int_equal(top.type, QTD_VAL_STRUCT);
     assert_int_equal(top.u.list.count, 1);
-    assert_true(value_equal(&top.u.list.items[0], &want));
+    assert_true(qtd__value_equal(&top.u.list.items[0], &want));
     qtd_ttlv_free(&top);
 }
 
@@ -213,7 +183,7 @@ static void frame_vector_tsl_write_bool_true(void **state)
     assert_int_equal(qtd_ttlv_decode(f.payload, f.len, &top, &off), 0);
     qtd_value_t want = vbool(43, true);
     assert_int_equal(top.u.list.count, 1);
-    assert_true(value_equal(&top.u.list.items[0], &want));
+    assert_true(qtd__value_equal(&top.u.list.items[0], &want));
     qtd_ttlv_free(&top);
     free(storage);
 
@@ -259,7 +229,7 @@ static void frame_vector_phymodel_report(void **state)
     qtd_value_t top;
     size_t off = 0;
     assert_int_equal(qtd_ttlv_decode(f.payload, f.len, &top, &off), 0);
-    assert_true(value_equal(&top, &payload));
+    assert_true(qtd__value_equal(&top, &payload));
     assert_int_equal(top.u.list.items[1].type, QTD_VAL_INT);
     assert_int_equal(top.u.list.items[2].type, QTD_VAL_DOUBLE);
     assert_int_equal(top.u.list.items[3].u.s.ptr[2], '\0');

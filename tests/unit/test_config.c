@@ -252,11 +252,5 @@ int main(void)
         cmocka_unit_test(config_missing_file_is_reported),
         cmocka_unit_test(config_relative_paths_resolve_to_its_dir),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    if (qtd_alloc_bytes() != 0) {
-        fprintf(stderr, "leak: %llu bytes still allocated\n",
-                (unsigned long long)qtd_alloc_bytes());
-        return 1;
-    }
-    return rc;
+    return tu_finish(cmocka_run_group_tests(tests, NULL, NULL), qtd_alloc_bytes());
 }

@@ -959,37 +959,6 @@ static void lua_register_extends_modules_on_every_state(void **state)
 
 /* ---- value conversion --------------------------------------------------------------- */
 
-static bool values_equal(const qtd_value_t *a, const qtd_value_t *b)
-{
-    if (a->type != b->type || a->id != b->id) {
-        return false;
-    }
-    switch (a->type) {
-    case QTD_VAL_BOOL:
-        return a->u.b == b->u.b;
-    case QTD_VAL_INT:
-        return a->u.i == b->u.i;
-    case QTD_VAL_DOUBLE:
-        return a->u.d == b->u.d;
-    case QTD_VAL_STRING:
-    case QTD_VAL_BYTES:
-        return a->u.s.len == b->u.s.len && memcmp(a->u.s.ptr, b->u.s.ptr, a->u.s.len) == 0;
-    case QTD_VAL_STRUCT:
-    case QTD_VAL_ARRAY:
-        if (a->u.list.count != b->u.list.count) {
-            return false;
-        }
-        for (size_t i = 0; i < a->u.list.count; i++) {
-            if (!values_equal(&a->u.list.items[i], &b->u.list.items[i])) {
-                return false;
-            }
-        }
-        return true;
-    default:
-        return true;
-    }
-}
-
 static void value_free(qtd_value_t *v)
 {
     qtd__value_clear(v);
@@ -1022,7 +991,7 @@ static void check_round_trip(lua_State *L, const qtd_value_t *v, const char *che
     qtd_value_t *again = NULL;
     assert_int_equal(qtd__lua_to_value(L, -1, &again), 0);
     lua_pop(L, 1); /* [] */
-    assert_true(values_equal(v, again));
+    assert_true(qtd__value_equal(v, again));
     value_free(again);
 }
 

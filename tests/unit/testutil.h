@@ -7,6 +7,7 @@
 #define QTD_TESTS_UNIT_TESTUTIL_H
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,17 @@ static inline char *tu_capture_end(tu_capture_t *c)
     }
     fputs(buf, stderr); /* keep it visible in the test's own output */
     return buf;
+}
+
+/* The end of main(): cmocka's result, or 1 when the agent's allocator still holds memory
+ * (a leak the test did not see). */
+static inline int tu_finish(int rc, uint64_t bytes_in_use)
+{
+    if (bytes_in_use != 0) {
+        fprintf(stderr, "leak: %llu bytes still allocated\n", (unsigned long long)bytes_in_use);
+        return 1;
+    }
+    return rc;
 }
 
 #endif /* QTD_TESTS_UNIT_TESTUTIL_H */
