@@ -4,8 +4,10 @@
  * to a mosquitto that loads qtd_mosq_auth.so (mosq_auth.c), delivers device secrets after
  * registrations (DEV_CONFIG_WRITE 0x00B4), answers failed authentications with EXCE_WRITE
  * 0x00A3, decodes and logs every uplink frame as JSON lines, and sends downlinks on request
- * of control messages (qtd-sim/ctl). The other subcommands are tools for tests: publish a
- * control message, compute device passwords, print a broker config, encode and decode frames.
+ * of control messages (qtd-sim/ctl), and runs session encryption for devices that connect
+ * with session flag 1 (a session key per connection, sent in 0x00B4 id 6; payloads both ways
+ * AES-128-CBC under it). The other subcommands are tools for tests: publish a control
+ * message, compute device passwords, print a broker config, encode and decode frames.
  * One thread: Paho MQTT C's synchronous client polled by a single loop (no callbacks).
  * Not here: the codec itself (plugins/cloud), the broker's checks (mosq_auth.c).
  */
@@ -24,6 +26,7 @@
 
 #include <MQTTClient.h>
 #include <cJSON.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "cloud_auth.h"
@@ -79,8 +82,9 @@ static const char usage_text[] =
     "    On a verdict:\n"
     "      registration accepted: a new device secret (32 hex characters) is stored in the\n"
     "        registry file (atomically) and, --reg-delay-ms later (default 100), sent to the\n"
-    "        device as DEV_CONFIG_WRITE 0x00B4 {5: DS} on q/1/d/<client>/sys;\n"
-    "      login accepted: nothing is sent;\n"
+    "        device as DEV_CONFIG_WRITE 0x00B4 {5: DS} on q/1/d/<client>/sys (with flag 1:\n"
+    "        {5: DS, 6: session key}, see SESSION ENCRYPTION);\n"
+    "      login accepted: nothing is sent (with flag 1: 0x00B4 {6: session key} at once);\n"
     "      failure with a seed error code (10420 request, 10422 already registered, 10423\n"
     "        unknown product, 10424 payload, 10425 signature, 10431 DK refused or device\n"
     "        disabled, 10433 session flag, or the device's connect_errcode of the registry):\n"
@@ -134,31 +138,61 @@ static const char usage_text[] =
     "      {\"cmd\": \"reauth\", \"dk\": D}    forget the device's secret (it may register again)\n"
     "      {\"cmd\": \"kick\", \"dk\": D}      disconnect the device at the broker\n"
     "      {\"cmd\": \"stats\"}               frames per command and device (log and reply)\n"
+    "    A downlink to a device with a session key is encrypted with it; \"plain\": true sends\n"
+    "    it unencrypted all the same (to test the device's answer to what does not decrypt).\n"
     "    The reply on qtd-sim/reply: {\"id\", \"cmd\", \"ok\": true|false, \"error\", \"client\",\n"
-    "    \"pkgid\", \"topic\"} (\"devices\" for stats).\n"
+    "    \"pkgid\", \"topic\", \"encrypted\" (flag-1 devices)} (\"devices\" for stats).\n"
     "\n"
     "LOG (--log FILE.jsonl, one JSON object per line, flushed per line)\n"
     "    Every line has \"ts\" (Unix time in ms). A frame:\n"
     "      {\"ts\", \"dir\": \"up\"|\"down\", \"client\", \"pk\", \"dk\",\n"
     "       \"topic\", \"qos\", \"pkgid\", \"cmd\": 20, \"cmd_name\": \"TSL_EVENT\",\n"
-    "       \"data\": {\"1\": true, \"2\": 25, \"3\": 12.5}}\n"
+    "       \"data\": {\"1\": true, \"2\": 25, \"3\": 12.5}[, \"encrypted\": true|false]}\n"
+    "    \"encrypted\" is there for devices of session flag 1 only; the frame shown is always\n"
+    "    the decrypted one.\n"
     "    data: TTLV as an object keyed by id strings (floats always show '.' or an exponent;\n"
     "    arrays as arrays; text as strings; other bytes as {\"hex\"}), id lists as arrays,\n"
     "    passthrough as {\"hex\", \"text\" (when UTF-8)}. A malformed frame has \"error\"\n"
-    "    (protocol, length, checksum, command or unformattable), \"detail\" and \"hex\"\n"
-    "    instead of data. An uplink on the wrong topic type has \"warning\". Device secrets in\n"
+    "    (protocol, length, checksum, command, unformattable, or decrypt: an uplink that does\n"
+    "    not decrypt with the session key), \"detail\" and \"hex\" instead of data. An uplink\n"
+    "    on the wrong topic type has \"warning\". Device secrets and session keys in\n"
     "    DEV_CONFIG_WRITE are shown as \"<redacted>\". Events:\n"
     "      {\"ts\", \"event\": \"registered\", \"client\", \"pk\", \"dk\",\n"
     "       \"kind\", \"errcode\", \"flag\", \"new\": true|false}\n"
     "      {\"ts\", \"event\": E, \"client\", \"pk\", \"dk\", \"kind\": K, \"errcode\", \"flag\"}\n"
     "         E: login, auth_fail or login_refused; K: register or login\n"
     "      {\"ts\", \"event\": \"offline\", \"client\", \"pk\", \"dk\"}\n"
+    "      {\"ts\", \"event\": \"session\", \"client\", \"pk\", \"dk\", \"state\": S}\n"
+    "         S: sent (the key went out: downlinks are encrypted from now on), confirmed\n"
+    "         (the first uplink that decrypts) or dropped (the connection it was for is gone)\n"
     "      {\"ts\", \"event\": \"ctl\", \"cmd\", \"ok\"[, \"error\"][, \"pkgid\"]}\n"
     "      {\"ts\", \"event\": \"stats\", \"devices\": {CLIENT: {\"pk\", \"dk\", \"online\",\n"
-    "       \"up\": {NAME: n}, \"down\": {NAME: n}, \"up_errors\", \"down_errors\"}}}\n"
+    "       \"session\": \"none\"|\"sent\"|\"confirmed\", \"up\": {NAME: n}, \"down\": {NAME: n},\n"
+    "       \"up_errors\", \"down_errors\", \"up_plain\"}}}\n"
     "      {\"ts\", \"event\": E, \"message\"}\n"
     "         E: started, connected, disconnected, stopped, warning or error\n"
     "    Standard error gets one readable line per frame and event (not with --quiet).\n"
+    "\n"
+    "SESSION ENCRYPTION (session flag 1: password \"0;0001;...\" or \"1;0001;...\")\n"
+    "    For every accepted connection with flag 1 the platform draws a new random 16-byte\n"
+    "    session key and sends it as DEV_CONFIG_WRITE 0x00B4 id 6 (bytes) = AES-128-CBC(key =\n"
+    "    DS[0:16], IV = SHA256(DS)[0:16], PKCS#7) of the 16 key bytes: after a registration in\n"
+    "    the same frame as the DS, {5: DS, 6: key} (the device reads id 5 first); after a\n"
+    "    login alone, right after the verdict. That 0x00B4 itself is not encrypted. From then\n"
+    "    on every downlink to the device is AES-128-CBC(session key, IV = SHA256(key)[0:16],\n"
+    "    PKCS#7) of the frame, and uplinks are decrypted the same way. An uplink of a flag-1\n"
+    "    device is taken:\n"
+    "      - decrypted, when it decrypts and the result is a well-formed frame (header,\n"
+    "        length, checksum); the first such uplink confirms the key;\n"
+    "      - plain, while no key was sent (as with flag 0), or when it is a frame as it is\n"
+    "        and the key is not confirmed yet (no encrypted uplink seen): the device sends\n"
+    "        plain until the key has reached it (after a login its first status and info\n"
+    "        reports always go before the key can arrive), so these are accepted, logged\n"
+    "        with \"encrypted\": false and counted as up_plain;\n"
+    "      - otherwise (a plain frame after the key was confirmed, or bytes that are neither):\n"
+    "        an error line and a frame line with \"error\": \"decrypt\"; counted in up_errors.\n"
+    "    The key lives for the connection: a new connection (verdict) or a disconnect forgets\n"
+    "    it, and a pending 0x00B4 for a connection that is gone is dropped, not sent.\n"
     "\n"
     "REGISTRY (--registry FILE, shared with the broker plugin)\n"
     "    {\"products\": [{\"pk\": \"p1116a\", \"ps\": \"UHg1dTRBRVh3MkVG\",\n"
@@ -229,15 +263,29 @@ typedef struct {
     size_t cap;
 } counters_t;
 
+/* Session encryption of a flag-1 connection (see SESSION ENCRYPTION in the help). */
+typedef enum {
+    SESSION_NONE = 0, /* no key: everything plain */
+    SESSION_SENT,     /* key sent: downlinks encrypted, plain uplinks still accepted */
+    SESSION_CONFIRMED /* an uplink decrypted: plain uplinks are errors */
+} session_t;
+
+#define SESSION_KEY_LEN 16
+
 typedef struct {
     char id[CLIENTID_MAX + 1];
     char pk[QTD_REG_KEY_MAX + 1];
     char dk[QTD_REG_KEY_MAX + 1];
     uint16_t last_pkgid;
     bool online;
+    int flag;      /* session flag of the current connection */
+    uint32_t conn; /* +1 per verdict: tells a pending downlink whose connection is gone */
+    session_t session;
+    uint8_t key[SESSION_KEY_LEN];
     counters_t up;
     counters_t down;
     uint64_t up_errors;
+    uint64_t up_plain;    /* plain uplinks of a flag-1 connection before its key was confirmed */
     uint64_t down_errors; /* malformed frames sent on purpose ("raw") */
 } device_t;
 
@@ -249,6 +297,9 @@ struct pending_s {
     uint16_t cmd;
     uint8_t *payload;
     size_t len;
+    bool starts_session; /* carries key: start encrypting once it is sent */
+    uint32_t conn;       /* the connection it is for (starts_session only) */
+    uint8_t key[SESSION_KEY_LEN];
 };
 
 typedef struct {
@@ -430,6 +481,7 @@ static device_t *device_get(sim_t *s, const char *id, const char *pk, const char
 static void device_free(device_t *d)
 {
     if (d != NULL) {
+        OPENSSL_cleanse(d->key, sizeof(d->key));
         free(d->up.v);
         free(d->down.v);
         free(d);
@@ -534,22 +586,61 @@ static void say_frame(const sim_t *s, const char *dir, const device_t *d, cJSON 
     free(text);
 }
 
-/* Send bytes as they are to q/1/d/<client>/<type>; log them. Returns 0 or a Paho error. */
+/* AES-128-CBC of a payload under the device's session key, IV = SHA256(key)[0:16].
+ * Returns as qtd_aes128cbc. */
+static int session_crypt(const device_t *d, bool encrypt, const uint8_t *in, size_t n,
+                         uint8_t **out, size_t *out_len)
+{
+    uint8_t iv[16];
+
+    qtd_auth_iv(d->key, sizeof(d->key), iv);
+    return qtd_aes128cbc(encrypt, d->key, iv, in, n, out, out_len);
+}
+
+static void session_event(sim_t *s, const device_t *d, const char *state)
+{
+    cJSON *o = line_new();
+
+    if (o != NULL) {
+        cJSON_AddStringToObject(o, "event", "session");
+        cJSON_AddStringToObject(o, "client", d->id);
+        cJSON_AddStringToObject(o, "pk", d->pk);
+        cJSON_AddStringToObject(o, "dk", d->dk);
+        cJSON_AddStringToObject(o, "state", state);
+    }
+    log_line(s, o);
+    say(s, "%-4s %s session key %s", "key", d->id, state);
+}
+
+/* Send bytes to q/1/d/<client>/<type>, encrypted with the session key when the device has
+ * one (unless plain); log them as they were before encryption. Returns 0, a Paho error, or
+ * MQTTCLIENT_FAILURE when they cannot be encrypted. */
 static int send_bytes(sim_t *s, device_t *d, const char *type, int qos, const uint8_t *buf,
-                      size_t n)
+                      size_t n, bool plain)
 {
     char topic[CLIENTID_MAX + 16];
+    bool encrypt = d->session != SESSION_NONE && !plain;
+    uint8_t *enc = NULL;
+    size_t enc_len = 0;
     int malformed = 0;
     cJSON *line;
     int rc;
 
     snprintf(topic, sizeof(topic), "q/1/d/%s/%s", d->id, type);
-    rc = publish(s, topic, buf, n, qos);
+    if (encrypt && session_crypt(d, true, buf, n, &enc, &enc_len) != 0) {
+        log_event(s, "error", "cannot encrypt a downlink to %s", d->id);
+        return MQTTCLIENT_FAILURE;
+    }
+    rc = encrypt ? publish(s, topic, enc, enc_len, qos) : publish(s, topic, buf, n, qos);
+    free(enc);
     line = frame_line("down", d, topic, qos, buf, n, &malformed);
     if (line != NULL) {
         const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(line, "cmd");
         if (cJSON_IsNumber(cmd) && cmd->valueint == QTD_CMD_DEV_CONFIG_WRITE) {
             redact(line);
+        }
+        if (d->flag == 1) {
+            cJSON_AddBoolToObject(line, "encrypted", encrypt);
         }
         if (malformed || !cJSON_IsNumber(cmd)) {
             d->down_errors++;
@@ -565,9 +656,10 @@ static int send_bytes(sim_t *s, device_t *d, const char *type, int qos, const ui
     return rc;
 }
 
-/* Frame and send a downlink; *pkgid_out gets the pkgid used. pkgid 0: the device's next. */
+/* Frame and send a downlink (as send_bytes); *pkgid_out gets the pkgid used. pkgid 0: the
+ * device's next. */
 static int send_frame(sim_t *s, device_t *d, uint16_t cmd, const uint8_t *payload, size_t len,
-                      uint16_t pkgid, const char *type, int qos, uint16_t *pkgid_out)
+                      uint16_t pkgid, const char *type, int qos, bool plain, uint16_t *pkgid_out)
 {
     uint8_t *buf = NULL;
     size_t n = 0;
@@ -581,7 +673,7 @@ static int send_frame(sim_t *s, device_t *d, uint16_t cmd, const uint8_t *payloa
     if (rc != 0) {
         return rc;
     }
-    rc = send_bytes(s, d, type != NULL ? type : qtd_sim_down_topic_type(cmd), qos, buf, n);
+    rc = send_bytes(s, d, type != NULL ? type : qtd_sim_down_topic_type(cmd), qos, buf, n, plain);
     free(buf);
     if (pkgid_out != NULL) {
         *pkgid_out = pkgid;
@@ -589,7 +681,10 @@ static int send_frame(sim_t *s, device_t *d, uint16_t cmd, const uint8_t *payloa
     return rc == MQTTCLIENT_SUCCESS ? 0 : -ENOTCONN;
 }
 
-static void schedule(sim_t *s, const device_t *d, uint16_t cmd, uint8_t *payload, size_t len)
+/* Send cmd with payload (taken) to d in delay_ms. key (may be NULL): the session key the
+ * payload carries; once sent, the device's downlinks are encrypted with it. */
+static void schedule(sim_t *s, const device_t *d, uint16_t cmd, uint8_t *payload, size_t len,
+                     int delay_ms, const uint8_t *key)
 {
     pending_t *p = calloc(1, sizeof(*p));
     pending_t **pp = &s->pending;
@@ -598,15 +693,30 @@ static void schedule(sim_t *s, const device_t *d, uint16_t cmd, uint8_t *payload
         free(payload);
         return;
     }
-    p->due = mono_ms() + s->reg_delay_ms;
+    p->due = mono_ms() + delay_ms;
     snprintf(p->client, sizeof(p->client), "%s", d->id);
     p->cmd = cmd;
     p->payload = payload; /* taken */
     p->len = len;
+    if (key != NULL) {
+        p->starts_session = true;
+        p->conn = d->conn;
+        memcpy(p->key, key, sizeof(p->key));
+    }
     while (*pp != NULL) {
         pp = &(*pp)->next;
     }
     *pp = p;
+}
+
+static void pending_free(pending_t *p)
+{
+    OPENSSL_cleanse(p->key, sizeof(p->key));
+    if (p->payload != NULL) {
+        OPENSSL_cleanse(p->payload, p->len);
+    }
+    free(p->payload);
+    free(p);
 }
 
 static void run_pending(sim_t *s)
@@ -617,11 +727,20 @@ static void run_pending(sim_t *s)
         pending_t *p = s->pending;
         device_t *d = device_find(s, p->client);
         s->pending = p->next;
-        if (d != NULL && send_frame(s, d, p->cmd, p->payload, p->len, 0, NULL, 1, NULL) != 0) {
-            log_event(s, "error", "cannot send %s to %s", qtd_sim_cmd_name(p->cmd), d->id);
+        if (d != NULL && p->starts_session && (p->conn != d->conn || !d->online)) {
+            /* The device reconnected or left: this key (and DS) belongs to no connection. */
+            session_event(s, d, "dropped");
+        } else if (d != NULL) {
+            /* A key goes out plain: the device has none yet (d->session is NONE here). */
+            if (send_frame(s, d, p->cmd, p->payload, p->len, 0, NULL, 1, false, NULL) != 0) {
+                log_event(s, "error", "cannot send %s to %s", qtd_sim_cmd_name(p->cmd), d->id);
+            } else if (p->starts_session) {
+                memcpy(d->key, p->key, sizeof(d->key));
+                d->session = SESSION_SENT;
+                session_event(s, d, "sent");
+            }
         }
-        free(p->payload);
-        free(p);
+        pending_free(p);
     }
 }
 
@@ -671,12 +790,82 @@ static int new_secret(char ds[33])
     return 0;
 }
 
+/* The TTLV item {6: session key}: a new random key (into key) as AES-128-CBC(key = DS[0:16],
+ * IV = SHA256(DS)[0:16], PKCS#7) bytes in *enc (malloc'ed; item points into it).
+ * Returns: 0, -EINVAL (DS shorter than 16 characters), -EIO (no randomness), -ENOMEM. */
+static int session_key_item(const char *ds, uint8_t key[SESSION_KEY_LEN], qtd_value_t *item,
+                            uint8_t **enc)
+{
+    uint8_t iv[16];
+    size_t n = 0;
+    int rc;
+
+    *enc = NULL;
+    if (strlen(ds) < 16) {
+        return -EINVAL;
+    }
+    if (RAND_bytes(key, SESSION_KEY_LEN) != 1) {
+        return -EIO;
+    }
+    qtd_auth_iv((const uint8_t *)ds, strlen(ds), iv);
+    rc = qtd_aes128cbc(true, (const uint8_t *)ds, iv, key, SESSION_KEY_LEN, enc, &n);
+    if (rc != 0) {
+        return rc;
+    }
+    memset(item, 0, sizeof(*item));
+    item->type = QTD_VAL_BYTES;
+    item->id = 6;
+    item->u.s.ptr = (const char *)*enc;
+    item->u.s.len = n;
+    return 0;
+}
+
+/* Login with flag 1: send {6: session key} now (encrypted with the registry's DS). */
+static void start_session(sim_t *s, device_t *d)
+{
+    qtd_reg_product_t *p;
+    qtd_reg_device_t *rd;
+    qtd_value_t item;
+    qtd_value_t root;
+    uint8_t key[SESSION_KEY_LEN];
+    uint8_t *enc = NULL;
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    int rc;
+
+    refresh_registry(s);
+    p = qtd_registry_product(s->reg, d->pk);
+    rd = p != NULL ? qtd_registry_device(p, d->dk) : NULL;
+    if (rd == NULL || rd->ds[0] == '\0') {
+        log_event(s, "error", "no session key for %s: its device secret is not in the registry",
+                  d->id);
+        return;
+    }
+    rc = session_key_item(rd->ds, key, &item, &enc);
+    if (rc == 0) {
+        memset(&root, 0, sizeof(root));
+        root.type = QTD_VAL_STRUCT;
+        root.u.list.items = &item;
+        root.u.list.count = 1;
+        rc = qtd_ttlv_encode(&root, &payload, &len);
+    }
+    free(enc);
+    if (rc != 0) {
+        log_event(s, "error", "cannot build the session key of %s: %s", d->id, strerror(-rc));
+    } else {
+        schedule(s, d, QTD_CMD_DEV_CONFIG_WRITE, payload, len, 0, key);
+    }
+    OPENSSL_cleanse(key, sizeof(key));
+}
+
 static void registered(sim_t *s, device_t *d, cJSON *line)
 {
-    qtd_value_t item;
+    qtd_value_t item[2];
     qtd_value_t root;
     qtd_reg_product_t *p;
     qtd_reg_device_t *rd;
+    uint8_t key[SESSION_KEY_LEN];
+    uint8_t *enc = NULL;
     uint8_t *payload = NULL;
     size_t len = 0;
     char ds[33];
@@ -699,21 +888,34 @@ static void registered(sim_t *s, device_t *d, cJSON *line)
         return;
     }
     log_line(s, line);
-    memset(&item, 0, sizeof(item));
+    memset(item, 0, sizeof(item));
     memset(&root, 0, sizeof(root));
-    item.type = QTD_VAL_STRING;
-    item.id = 5;
-    item.u.s.ptr = ds;
-    item.u.s.len = 32;
+    item[0].type = QTD_VAL_STRING;
+    item[0].id = 5;
+    item[0].u.s.ptr = ds;
+    item[0].u.s.len = 32;
     root.type = QTD_VAL_STRUCT;
-    root.u.list.items = &item;
+    root.u.list.items = item;
     root.u.list.count = 1;
-    rc = qtd_ttlv_encode(&root, &payload, &len);
+    rc = 0;
+    if (d->flag == 1) {
+        /* DS and key in one frame: the device stores the DS (id 5) before it decrypts the
+         * key with it (id 6), and its first reports already go out encrypted. */
+        rc = session_key_item(ds, key, &item[1], &enc);
+        root.u.list.count = 2;
+    }
+    if (rc == 0) {
+        rc = qtd_ttlv_encode(&root, &payload, &len);
+    }
+    free(enc);
+    OPENSSL_cleanse(ds, sizeof(ds));
     if (rc != 0) {
         log_event(s, "error", "cannot encode the secret of %s: %s", d->id, strerror(-rc));
-        return;
+    } else {
+        schedule(s, d, QTD_CMD_DEV_CONFIG_WRITE, payload, len, s->reg_delay_ms,
+                 d->flag == 1 ? key : NULL);
     }
-    schedule(s, d, QTD_CMD_DEV_CONFIG_WRITE, payload, len);
+    OPENSSL_cleanse(key, sizeof(key));
 }
 
 static const char *str_member(const cJSON *o, const char *name)
@@ -739,6 +941,7 @@ static void on_verdict(sim_t *s, const char *text)
     const char *kind = str_member(v, "kind");
     int errcode = int_member(v, "errcode", 0);
     const char *event;
+    bool refused;
     device_t *d;
     cJSON *line;
 
@@ -750,10 +953,19 @@ static void on_verdict(sim_t *s, const char *text)
     if (d == NULL) {
         goto out;
     }
+    refused = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "refused"));
+    if (!refused) {
+        /* A new connection (or the end of one): its session key starts over. A refused
+         * CONNECT leaves the device's current connection, if any, alone. */
+        d->conn++;
+        d->session = SESSION_NONE;
+        OPENSSL_cleanse(d->key, sizeof(d->key));
+        d->flag = strcmp(kind, "disconnect") == 0 ? 0 : int_member(v, "flag", 0);
+    }
     if (strcmp(kind, "disconnect") == 0) {
         d->online = false;
         event = "offline";
-    } else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "refused"))) {
+    } else if (refused) {
         event = "login_refused";
     } else if (errcode != 0) {
         d->online = true;
@@ -783,9 +995,6 @@ static void on_verdict(sim_t *s, const char *text)
                               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "new")));
     }
     say(s, "%-4s %s %s%s%.0d", "auth", d->id, event, errcode != 0 ? " errcode " : "", errcode);
-    if (int_member(v, "flag", 0) == 1 && strcmp(event, "offline") != 0) {
-        log_event(s, "warning", "%s asks for session flag 1 (not simulated)", d->id);
-    }
     if (strcmp(event, "registered") == 0) {
         registered(s, d, line);
     } else if (strcmp(event, "auth_fail") == 0) {
@@ -793,18 +1002,113 @@ static void on_verdict(sim_t *s, const char *text)
         size_t len = 0;
         log_line(s, line);
         if (exce_payload(d, errcode, &payload, &len) == 0) {
-            schedule(s, d, QTD_CMD_EXCE_WRITE, payload, len);
+            schedule(s, d, QTD_CMD_EXCE_WRITE, payload, len, s->reg_delay_ms, NULL);
         } else {
             log_event(s, "error", "cannot encode EXCE_WRITE for %s", d->id);
         }
     } else {
         log_line(s, line);
+        if (strcmp(event, "login") == 0 && d->flag == 1) {
+            start_session(s, d);
+        }
     }
 out:
     cJSON_Delete(v);
 }
 
 /* ---- uplinks */
+
+/* Count, check the topic type of, print and write the log line of an uplink (taken). */
+static void log_uplink(sim_t *s, device_t *d, const char *type, cJSON *line, int malformed)
+{
+    if (malformed) {
+        d->up_errors++;
+    } else {
+        const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(line, "cmd");
+        const char *want = qtd_frame_topic_type((uint16_t)cmd->valueint);
+        count(&d->up, (uint16_t)cmd->valueint);
+        if (want != NULL && strcmp(want, type) != 0) {
+            char w[64];
+            snprintf(w, sizeof(w), "this command belongs on .../%s", want);
+            cJSON_AddStringToObject(line, "warning", w);
+        }
+    }
+    say_frame(s, "up", d, line);
+    log_line(s, line);
+}
+
+/* Is buf a frame as it is (header, length, pkgid, checksum; the payload is not looked at)? */
+static bool is_frame(const uint8_t *buf, size_t n)
+{
+    qtd_frame_t f;
+    uint8_t *storage = NULL;
+    int reason = 0;
+    int rc = qtd_frame_decode(buf, n, &f, &storage, &reason);
+
+    free(storage);
+    return rc == 0;
+}
+
+/* An uplink of a flag-1 connection: decrypted, taken plain, or refused by the rule of
+ * SESSION ENCRYPTION in the help text. */
+static void session_uplink(sim_t *s, device_t *d, const char *topic, const uint8_t *buf, size_t n,
+                           int qos)
+{
+    const char *type = strrchr(topic, '/') + 1;
+    uint8_t *plain = NULL;
+    size_t plain_len = 0;
+    bool decrypted = false;
+    int malformed = 0;
+    cJSON *line = NULL;
+
+    if (d->session != SESSION_NONE && n > 0 && n % 16 == 0 &&
+        session_crypt(d, false, buf, n, &plain, &plain_len) == 0) {
+        decrypted = is_frame(plain, plain_len);
+    }
+    if (decrypted || d->session == SESSION_NONE ||
+        (d->session == SESSION_SENT && is_frame(buf, n))) {
+        line = decrypted ? frame_line("up", d, topic, qos, plain, plain_len, &malformed)
+                         : frame_line("up", d, topic, qos, buf, n, &malformed);
+        if (line != NULL) {
+            cJSON_AddBoolToObject(line, "encrypted", decrypted);
+        }
+        if (decrypted && d->session == SESSION_SENT) {
+            d->session = SESSION_CONFIRMED;
+            session_event(s, d, "confirmed");
+        } else if (!decrypted) {
+            d->up_plain++;
+        }
+    } else {
+        /* Neither decrypts to a frame nor may be taken plain. */
+        char *hex = qtd_sim_hex_encode(buf, n > 64 ? 64 : n);
+        const char *why = is_frame(buf, n) ? "a plain frame after the key was confirmed"
+                                           : "does not decrypt with the session key";
+        log_event(s, "error", "uplink from %s on %s (%zu bytes): %s", d->id, topic, n, why);
+        line = line_new();
+        if (line != NULL) {
+            cJSON_AddStringToObject(line, "dir", "up");
+            cJSON_AddStringToObject(line, "client", d->id);
+            cJSON_AddStringToObject(line, "pk", d->pk);
+            cJSON_AddStringToObject(line, "dk", d->dk);
+            cJSON_AddStringToObject(line, "topic", topic);
+            cJSON_AddNumberToObject(line, "qos", qos);
+            cJSON_AddStringToObject(line, "error", "decrypt");
+            cJSON_AddStringToObject(line, "detail", why);
+            cJSON_AddStringToObject(line, "hex", hex != NULL ? hex : "");
+        }
+        free(hex);
+        malformed = 1;
+    }
+    if (plain != NULL) {
+        OPENSSL_cleanse(plain, plain_len);
+    }
+    free(plain);
+    if (line == NULL) {
+        log_event(s, "error", "out of memory logging an uplink");
+        return;
+    }
+    log_uplink(s, d, type, line, malformed);
+}
 
 static void on_uplink(sim_t *s, const char *topic, const uint8_t *buf, size_t n, int qos)
 {
@@ -826,25 +1130,16 @@ static void on_uplink(sim_t *s, const char *topic, const uint8_t *buf, size_t n,
     if (d == NULL) {
         return;
     }
+    if (d->flag == 1) {
+        session_uplink(s, d, topic, buf, n, qos);
+        return;
+    }
     line = frame_line("up", d, topic, qos, buf, n, &malformed);
     if (line == NULL) {
         log_event(s, "error", "out of memory logging an uplink");
         return;
     }
-    if (malformed) {
-        d->up_errors++;
-    } else {
-        const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(line, "cmd");
-        const char *want = qtd_frame_topic_type((uint16_t)cmd->valueint);
-        count(&d->up, (uint16_t)cmd->valueint);
-        if (want != NULL && strcmp(want, slash + 1) != 0) {
-            char w[64];
-            snprintf(w, sizeof(w), "this command belongs on .../%s", want);
-            cJSON_AddStringToObject(line, "warning", w);
-        }
-    }
-    say_frame(s, "up", d, line);
-    log_line(s, line);
+    log_uplink(s, d, slash + 1, line, malformed);
 }
 
 /* ---- control messages */
@@ -960,6 +1255,10 @@ static cJSON *stats_json(const sim_t *s)
         cJSON_AddStringToObject(o, "pk", d->pk);
         cJSON_AddStringToObject(o, "dk", d->dk);
         cJSON_AddBoolToObject(o, "online", d->online);
+        cJSON_AddStringToObject(o, "session",
+                                d->session == SESSION_NONE   ? "none"
+                                : d->session == SESSION_SENT ? "sent"
+                                                             : "confirmed");
         for (int k = 0; k < 2; k++) {
             for (size_t j = 0; j < cs[k]->n; j++) {
                 const char *name = qtd_sim_cmd_name(cs[k]->v[j].cmd);
@@ -975,6 +1274,7 @@ static cJSON *stats_json(const sim_t *s)
         cJSON_AddItemToObject(o, "down", down);
         cJSON_AddNumberToObject(o, "up_errors", (double)d->up_errors);
         cJSON_AddNumberToObject(o, "down_errors", (double)d->down_errors);
+        cJSON_AddNumberToObject(o, "up_plain", (double)d->up_plain);
     }
     return devs;
 }
@@ -1041,6 +1341,7 @@ static int ctl_run(sim_t *s, const qtd_sim_doc_t *doc, const cJSON *m, const cha
     const char *type = str_member(m, "topic_type");
     int qos = int_member(m, "qos", 1);
     int pkgid = int_member(m, "pkgid", 0);
+    bool plain = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "plain"));
     uint8_t *payload = NULL;
     size_t len = 0;
     uint16_t used = 0;
@@ -1085,7 +1386,7 @@ static int ctl_run(sim_t *s, const qtd_sim_doc_t *doc, const cJSON *m, const cha
         if (hex == NULL || qtd_sim_hex_decode(hex, &payload, &len) != 0) {
             return ctl_fail(c, "\"raw\" needs \"hex\" bytes");
         }
-        rc = send_bytes(s, d, type != NULL ? type : "bus", qos, payload, len);
+        rc = send_bytes(s, d, type != NULL ? type : "bus", qos, payload, len, plain);
         free(payload);
         return rc == MQTTCLIENT_SUCCESS ? 0 : ctl_fail(c, "not connected to the broker");
     }
@@ -1119,7 +1420,7 @@ static int ctl_run(sim_t *s, const qtd_sim_doc_t *doc, const cJSON *m, const cha
         free(payload);
         return rc;
     }
-    rc = send_frame(s, d, (uint16_t)code, payload, len, (uint16_t)pkgid, type, qos, &used);
+    rc = send_frame(s, d, (uint16_t)code, payload, len, (uint16_t)pkgid, type, qos, plain, &used);
     free(payload);
     if (rc == -EINVAL) {
         return ctl_fail(c, "the frame cannot be built (pkgid 0xFFFF or payload too long)");
@@ -1128,6 +1429,9 @@ static int ctl_run(sim_t *s, const qtd_sim_doc_t *doc, const cJSON *m, const cha
         return ctl_fail(c, "not connected to the broker");
     }
     cJSON_AddNumberToObject(c->reply, "pkgid", used);
+    if (d->flag == 1) {
+        cJSON_AddBoolToObject(c->reply, "encrypted", d->session != SESSION_NONE && !plain);
+    }
     {
         char topic[CLIENTID_MAX + 16];
         snprintf(topic, sizeof(topic), "q/1/d/%s/%s", d->id,
@@ -1271,8 +1575,7 @@ static void sim_free(sim_t *s)
     while (s->pending != NULL) {
         pending_t *p = s->pending;
         s->pending = p->next;
-        free(p->payload);
-        free(p);
+        pending_free(p);
     }
     for (size_t i = 0; i < s->ndevices; i++) {
         device_free(s->devices[i]);

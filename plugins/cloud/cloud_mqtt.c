@@ -18,6 +18,7 @@ typedef struct conn_s {
     mq_bridge_t *mq;
     MQTTAsync client;
     uint32_t gen;
+    char tls_error[160]; /* OpenSSL's first error of the TLS handshake (under mq->lock) */
 } conn_t;
 
 struct mq_bridge_s {
@@ -84,11 +85,57 @@ static void on_connect_ok(void *ctx, MQTTAsync_successData *resp)
     push(ctx, MQ_CONNECTED, 0, 0, NULL, 0, NULL, 0);
 }
 
+/* OpenSSL's error queue of a failed TLS handshake, one line per call (Paho's thread):
+ * "<thread>:error:0A000086:SSL routines:<function>:certificate verify failed:<file>:<line>:".
+ * The first line's reason is kept for the failure's text. */
+static int on_ssl_error(const char *str, size_t len, void *u)
+{
+    conn_t *cn = u;
+    char line[256];
+    snprintf(line, sizeof(line), "%.*s", (int)len, str);
+    char *reason = strstr(line, ":error:");
+    if (reason != NULL) {
+        /* error:CODE:LIB:FUNC:REASON:FILE:LINE -> REASON */
+        char *p = reason + 1;
+        for (int i = 0; i < 4 && p != NULL; i++) {
+            p = strchr(p + 1, ':');
+        }
+        if (p != NULL) {
+            char *end = strchr(p + 1, ':');
+            if (end != NULL) {
+                *end = '\0';
+            }
+            reason = p + 1;
+        }
+    }
+    reason = reason != NULL ? reason : line;
+    reason[strcspn(reason, "\r\n")] = '\0';
+    uv_mutex_lock(&cn->mq->lock);
+    if (cn->tls_error[0] == '\0') {
+        snprintf(cn->tls_error, sizeof(cn->tls_error), "%.*s", (int)sizeof(cn->tls_error) - 1,
+                 reason);
+    }
+    uv_mutex_unlock(&cn->mq->lock);
+    return 0;
+}
+
 static void on_connect_fail(void *ctx, MQTTAsync_failureData *resp)
 {
-    /* Paho's text of the failure, if any, travels in the topic field. */
-    push(ctx, MQ_CONNECT_FAILED, resp != NULL ? resp->code : MQTTASYNC_FAILURE, 0,
-         resp != NULL ? resp->message : NULL, 0, NULL, 0);
+    conn_t *cn = ctx;
+    char text[320];
+    const char *msg = resp != NULL ? resp->message : NULL;
+    /* Paho's text of the failure, if any, travels in the topic field; Paho does not say why
+     * a TLS handshake failed (an unverified certificate, say): OpenSSL's reason is added. */
+    uv_mutex_lock(&cn->mq->lock);
+    if (cn->tls_error[0] != '\0') {
+        snprintf(text, sizeof(text), "%s: %s", msg != NULL ? msg : "TLS handshake failed",
+                 cn->tls_error);
+        cn->tls_error[0] = '\0';
+        msg = text;
+    }
+    uv_mutex_unlock(&cn->mq->lock);
+    push(ctx, MQ_CONNECT_FAILED, resp != NULL ? resp->code : MQTTASYNC_FAILURE, 0, msg, 0, NULL,
+         0);
 }
 
 static void on_subscribe_ok(void *ctx, MQTTAsync_successData *resp)
@@ -248,6 +295,8 @@ int qtd_cloud_mq_connect(mq_bridge_t *mq, const char *uri, const char *cid, cons
         ssl.trustStore = (ca_file != NULL && ca_file[0] != '\0') ? ca_file : NULL;
         ssl.CApath = (ca_path != NULL && ca_path[0] != '\0') ? ca_path : NULL;
         ssl.sslVersion = MQTT_SSL_VERSION_TLS_1_2;
+        ssl.ssl_error_cb = on_ssl_error;
+        ssl.ssl_error_context = cn;
         o.ssl = &ssl;
     }
     mq->conn = cn;

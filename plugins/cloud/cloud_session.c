@@ -454,8 +454,13 @@ static void on_dev_config(cloud_t *c, const qtd_value_t *tree)
             went_online(c);
         }
     }
-    if (key != NULL && key->type == QTD_VAL_STRING && c->id.ds[0] != '\0' &&
-        strlen(c->id.ds) >= 16) {
+    if (key != NULL && key->type == QTD_VAL_STRING && key->u.s.len == 16) {
+        /* The SDK (ql_iotCmdSys.c) takes id 6 as the raw key. */
+        memcpy(c->session_key, key->u.s.ptr, 16);
+        c->session_key_ok = true;
+        LOG(c, QTD_LOG_INFO, "session key received");
+    } else if (key != NULL && key->type == QTD_VAL_STRING && strlen(c->id.ds) >= 16) {
+        /* PROTOCOL.md: encrypted with the DS (one AES block plus padding). */
         uint8_t iv[16];
         uint8_t *plain = NULL;
         size_t n = 0;
@@ -465,7 +470,7 @@ static void on_dev_config(cloud_t *c, const qtd_value_t *tree)
             n == 16) {
             memcpy(c->session_key, plain, 16);
             c->session_key_ok = true;
-            LOG(c, QTD_LOG_INFO, "session key received");
+            LOG(c, QTD_LOG_INFO, "session key received (encrypted with the device secret)");
         } else {
             LOG(c, QTD_LOG_WARN, "session key does not decrypt with the device secret");
         }

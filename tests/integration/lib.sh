@@ -75,12 +75,21 @@ free_port() {
     done
 }
 
+# MOSQUITTO: the command that runs mosquitto. In an ASan build (QTHING_SANITIZE) the auth
+# plugin needs the ASan runtime loaded first, which an uninstrumented mosquitto does not do:
+# then it is preloaded (leak checks off: mosquitto's own exit is not ours to judge).
+MOSQUITTO=(mosquitto)
+if _asan=$(ldd "$QTD_BUILD_DIR/sim/qtd_mosq_auth.so" 2>/dev/null | awk '/libasan/ {print $3}') \
+    && [ -n "$_asan" ]; then
+    MOSQUITTO=(env "LD_PRELOAD=$_asan" "ASAN_OPTIONS=detect_leaks=0" mosquitto)
+fi
+
 # start_broker: mosquitto on $PORT (chosen once) with the registry $WORK/registry.json.
 start_broker() {
     PORT=${PORT:-$(free_port)}
     "$SIM" broker-conf --port "$PORT" --registry "$WORK/registry.json" --password "$SIMPW" \
         --plugin "$QTD_BUILD_DIR/sim/qtd_mosq_auth.so" >"$WORK/mosquitto.conf"
-    start_bg "mosquitto-$SECONDS" mosquitto -c "$WORK/mosquitto.conf"
+    start_bg "mosquitto-$SECONDS" "${MOSQUITTO[@]}" -c "$WORK/mosquitto.conf"
     BROKER=$LAST_PID
     local end=$((SECONDS + 10))
     until (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; do
@@ -102,12 +111,16 @@ sim_ctl() { # JSON -> prints the reply
 
 # start_agent NAME PARAMS...: an agent with its own data dir running tests/lua/cloud_it.lua;
 # PARAMS are Lua assignments for it_params.lua (e.g. 'dk = "dev1"' 'mode = "types"').
+# Optional environment: AGENT_SERVER, the server the script sets (default
+# mqtt://127.0.0.1:$PORT); CLOUD_EXTRA, more keys for the agent's cloud = {...} section
+# (e.g. 'ca_file = "/path/ca.pem"').
 start_agent() {
     local name=$1; shift
     mkdir -p "$WORK/$name"
     {
         echo "return {"
-        echo "  server = \"mqtt://127.0.0.1:$PORT\", pk = \"p1116a\", ps = \"UHg1dTRBRVh3MkVG\","
+        echo "  server = \"${AGENT_SERVER:-mqtt://127.0.0.1:$PORT}\", pk = \"p1116a\","
+        echo "  ps = \"UHg1dTRBRVh3MkVG\","
         for kv in "$@"; do echo "  $kv,"; done
         echo "}"
     } >"$WORK/$name/it_params.lua"
@@ -115,7 +128,7 @@ start_agent() {
 agent = { data_dir = "$WORK/$name/data", plugin_dir = "$QTD_PLUGIN_DIR" }
 lua = { script = "$QTD_SOURCE_DIR/tests/lua/cloud_it.lua", lib_path = "$WORK/$name" }
 plugins = { { file = "cloud", required = true } }
-cloud = { reconnect_min_ms = 500, reconnect_max_ms = 8000 }
+cloud = { reconnect_min_ms = 500, reconnect_max_ms = 8000${CLOUD_EXTRA:+, $CLOUD_EXTRA} }
 CFG
     start_bg "$name" "$QTHINGD" -c "$WORK/$name/agent.lua"
     AGENT=$LAST_PID
@@ -132,4 +145,32 @@ for line in open(path, encoding="utf-8"):
     if e.get("dir") == "up" and e.get("dk") == dk and e.get("cmd_name") == cmd:
         print(json.dumps(e.get("data"), sort_keys=True, ensure_ascii=False))
 PY
+}
+
+# start_raw_sub NAME TOPIC...: mosquitto_sub as the platform user on TOPICs, one line per
+# message in $WORK/NAME.log: "<topic> <payload in hex>" (with mosquitto_sub's debug lines,
+# which start with "Client"); returns once the broker acknowledged the subscription.
+start_raw_sub() {
+    local name=$1; shift
+    local args=() t
+    for t in "$@"; do args+=(-t "$t"); done
+    start_bg "$name" stdbuf -oL mosquitto_sub -h 127.0.0.1 -p "$PORT" -u qtd-sim -P "$SIMPW" \
+        -q 2 -d -F '%t %x' "${args[@]}"
+    wait_for "$WORK/$name.log" 'received SUBACK' 10
+}
+
+# raw_payloads NAME TOPIC_REGEX: the hex payloads captured by start_raw_sub NAME whose topic
+# matches the (grep -E) regex, one per line, in arrival order.
+raw_payloads() {
+    grep -E "^$2 " "$WORK/$1.log" | awk '{print $2}' || true
+}
+
+# stop_checked PID NAME: SIGTERM a process started here and fail unless it exits 0 within
+# 10 s and its log ($WORK/NAME.log) has no sanitizer report (ASan, LSan, UBSan builds).
+stop_checked() {
+    kill -TERM "$1" 2>/dev/null || true
+    wait_exit "$1" 10
+    [ "$EXIT_RC" -eq 0 ] || fail "$2 exited with $EXIT_RC"
+    ! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$WORK/$2.log" \
+        || fail "$2: sanitizer report in $WORK/$2.log"
 }

@@ -61,7 +61,7 @@ cat >"$REG" <<JSON
 JSON
 "$SIM" broker-conf --port "$PORT" --registry "$REG" --password "$SECRET" --plugin "$PLUGIN" \
     >"$WORK/mosquitto.conf"
-start_bg mosquitto mosquitto -c "$WORK/mosquitto.conf" -v
+start_bg mosquitto "${MOSQUITTO[@]}" -c "$WORK/mosquitto.conf" -v
 wait_for "$WORK/mosquitto.log" "qtd_mosq_auth: 2 products from" 10
 wait_for "$WORK/mosquitto.log" "Opening ipv4 listen socket on port $PORT" 10
 start_bg sim "$SIM" run --broker "127.0.0.1:$PORT" --password "$SECRET" --registry "$REG" \

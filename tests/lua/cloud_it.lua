@@ -1,7 +1,8 @@
 -- Integration script for tests/integration/test_cloud*.sh. Parameters come from
 -- it_params.lua, written by the test into lua.lib_path:
 --   server, pk, ps, dk, ds, mode ("types" | "stream"), count, period_ms, first (stream: the
---   first value; a restarted agent goes on where the killed one stopped)
+--   first value; a restarted agent goes on where the killed one stopped), session (true:
+--   quecIot.setSessionFlag(true), payloads encrypted with a session key)
 local P = require("it_params")
 
 -- Deterministic text of a value: tables with sorted keys, like the sim's JSON log.
@@ -29,6 +30,10 @@ if P.dk then
     if cur == nil or cur[1] ~= P.dk then
         quecIot.setDkDs(P.dk, P.ds or "")
     end
+end
+
+if P.session ~= nil then
+    print("session flag " .. tostring(quecIot.setSessionFlag(P.session)))
 end
 
 local streaming = nil
