@@ -44,6 +44,7 @@
 #define MOSQ_ERR_NOMEM 1
 #define MOSQ_ERR_INVAL 3
 #define MOSQ_ERR_AUTH 11
+#define MOSQ_ERR_UNKNOWN 13
 #define MOSQ_ERR_ACL_DENIED 12
 #endif
 #ifndef MOSQ_LOG_INFO
@@ -76,6 +77,7 @@ struct client_s {
     client_t *next;
     const struct mosquitto *key;
     bool sim;
+    bool sim_ready; /* the platform client subscribed to the devices' uplinks */
     bool verdict_sent;
     int kind;
     int errcode;
@@ -102,6 +104,7 @@ typedef struct {
     size_t nbuckets;
     size_t count;
     kick_t *kicks;
+    int sims_ready; /* platform clients subscribed to q/2/d/+/+: devices wait for one */
 } plugin_t;
 
 /* ---- per-client state, keyed by the broker's client pointer */
@@ -131,6 +134,9 @@ static void forget(plugin_t *pl, const struct mosquitto *key)
         if ((*pp)->key == key) {
             client_t *c = *pp;
             *pp = c->next;
+            if (c->sim_ready) {
+                pl->sims_ready--;
+            }
             free(c);
             pl->count--;
             return;
@@ -429,6 +435,13 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
         c->sim = true;
         return MOSQ_ERR_SUCCESS;
     }
+    if (pl->sims_ready == 0) {
+        /* Like the real platform with its backend down: no device gets in before the
+         * platform can hear it, or its first uplinks would be acknowledged and lost. */
+        mosquitto_log_printf(MOSQ_LOG_NOTICE, "qtd_mosq_auth: %s refused: the platform is not "
+                             "connected yet", id != NULL ? id : "(none)");
+        return MOSQ_ERR_UNKNOWN;
+    }
     return device_auth(pl, ed->client, id, ed->password);
 }
 
@@ -477,6 +490,10 @@ static int on_acl_check(int event, void *event_data, void *userdata)
         return MOSQ_ERR_ACL_DENIED;
     }
     if (c->sim) {
+        if (ed->access == MOSQ_ACL_SUBSCRIBE && strcmp(topic, "q/2/d/+/+") == 0 && !c->sim_ready) {
+            c->sim_ready = true;
+            pl->sims_ready++;
+        }
         return MOSQ_ERR_SUCCESS;
     }
     switch (ed->access) {
