@@ -104,3 +104,24 @@ sleep 25
 attempts=$(grep -c 'cloud: registering to' "$WORK/w.log")
 [ "$attempts" -eq 1 ] || fail "wrong PS retried $attempts times within 25 s"
 pass "wrong PS: 1/10425, 1 attempt in the first 25 s (floor 30 s: at most ~2 per minute)"
+
+# --- setConnmode(0) logs out (7/10200) and (1) comes back; a server change (0x00B4 id 1)
+# reconnects (2/10475); re-authentication (0x00B4 id 9) wipes the DS and registers again
+start_agent l 'dk = "itdev3"' 'mode = "none"' 'logout_after_ms = 300'
+L=$AGENT
+wait_for "$WORK/l.log" 'lua: connmode 0 true' 10
+wait_for "$WORK/l.log" 'lua: event 7/10200' 5
+wait_for "$WORK/l.log" 'lua: connmode 1 true' 5
+wait_for "$WORK/l.log" 'lua: event 3/10200' 10 2
+pass "setConnmode(0): 7/10200; setConnmode(1) connects again"
+sim_ctl "{\"cmd\": \"dev_config\", \"dk\": \"itdev3\", \"data\": {\"1\": {\"3\": \"127.0.0.1\", \"4\": $PORT}}}" >/dev/null
+wait_for "$WORK/l.log" 'lua: event 2/10475' 5
+wait_for "$WORK/l.log" 'lua: event 3/10200' 15 3
+[ "$(sqlite3 "$WORK/l/data/qthingd.db" "select value from kv where key='quecIot.server'")" \
+    = "127.0.0.1:$PORT" ] || fail "new server not stored"
+pass "server change: stored, 2/10475, back online"
+sim_ctl '{"cmd": "reauth", "dk": "itdev3"}' >/dev/null
+sim_ctl '{"cmd": "dev_config", "dk": "itdev3", "data": {"9": true}}' >/dev/null
+wait_for "$WORK/l.log" 'lua: event 1/10200' 15 2
+[ "$(grep -c '"registered".*"itdev3"' "$WORK/sim.jsonl")" -eq 2 ] || fail "no second registration"
+pass "re-authentication: DS wiped, registered again"

@@ -2,7 +2,8 @@
 -- it_params.lua, written by the test into lua.lib_path:
 --   server, pk, ps, dk, ds, mode ("types" | "stream"), count, period_ms, first (stream: the
 --   first value; a restarted agent goes on where the killed one stopped), session (true:
---   quecIot.setSessionFlag(true), payloads encrypted with a session key)
+--   quecIot.setSessionFlag(true), payloads encrypted with a session key), logout_after_ms
+--   (setConnmode(0) that long after the first 3/10200, then setConnmode(1) 1 s later)
 local P = require("it_params")
 
 -- Deterministic text of a value: tables with sorted keys, like the sim's JSON log.
@@ -37,6 +38,7 @@ if P.session ~= nil then
 end
 
 local streaming = nil
+local logged_out = false
 
 local function stream()
     streaming = agent.timer()
@@ -68,7 +70,19 @@ quecIot.setEventCB(function(ev)
                 [33] = {1, 2, 3}, [34] = 0, [35] = 123.123,
             })))
             print("pass " .. tostring(quecIot.passTransSend(1, "pass data")))
-        elseif P.mode == "stream" and streaming == nil then
+        end
+        if P.logout_after_ms and not logged_out then
+            logged_out = true
+            local t = agent.timer()
+            t:start(P.logout_after_ms, 0, function()
+                print("connmode 0 " .. tostring(quecIot.setConnmode(0)) .. " state "
+                    .. quecIot.getWorkState())
+                t:start(1000, 0, function()
+                    print("connmode 1 " .. tostring(quecIot.setConnmode(1)))
+                end)
+            end)
+        end
+        if P.mode == "stream" and streaming == nil then
             stream()
         end
     elseif ev[1] == 5 and ev[2] == 10211 then
