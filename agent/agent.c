@@ -300,10 +300,12 @@ static void begin_shutdown(runtime_t *rt, const char *why)
     size_t n = load_order(rt, order);
     while (n-- > 0) {
         qtd_plugin_t *p = order[n];
-        if (p->started && p->desc->ops->stop != NULL) {
+        /* Every created plugin is stopped, started or not: stop() closes its handles. */
+        if (p->created && !p->stopped && p->desc->ops->stop != NULL) {
             qtd_log_debug("core", "stopping plugin %s", p->desc->name);
             p->desc->ops->stop(p->self);
         }
+        p->stopped = true;
         p->started = false;
     }
     if (rt->a.lua != NULL) {
@@ -434,6 +436,7 @@ static int start_everything(runtime_t *rt)
                 return 1;
             }
             qtd__bus_unsubscribe_all(a->bus, p);
+            qtd__lua_unregister_owner(a->lua, &p->host);
             *pp = p->next;
             qtd__plugin_close(p);
             continue;

@@ -39,6 +39,7 @@ struct qtd_plugin_s {
     void *self;   /* from ops->create */
     bool created;
     bool started;
+    bool stopped;
     qtd_host_t host;
 };
 

@@ -191,7 +191,7 @@ static int h_lua_add_function(qtd_host_t *h, const char *module, const char *nam
     if (h->agent->lua == NULL) {
         return QTD_ENOTSUP;
     }
-    return qtd__lua_register(h->agent->lua, module, name, fn, ud);
+    return qtd__lua_register_owned(h->agent->lua, h, module, name, fn, ud);
 }
 
 static int h_lua_to_value(qtd_host_t *h, struct lua_State *L, int idx, qtd_value_t **out)

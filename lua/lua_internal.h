@@ -40,6 +40,7 @@ struct qtd_lua_reg_s {
     char *name;
     qtd_lua_cfn fn;
     void *ud;
+    const void *owner; /* who registered it (a plugin's host handle), or NULL */
     qtd_lua_reg_t *next;
 };
 

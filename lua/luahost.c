@@ -371,6 +371,29 @@ static int setup_modules(lua_State *L)
 
 int qtd__lua_register(qtd_lua_t *lh, const char *module, const char *name, qtd_lua_cfn fn, void *ud)
 {
+    return qtd__lua_register_owned(lh, NULL, module, name, fn, ud);
+}
+
+void qtd__lua_unregister_owner(qtd_lua_t *lh, const void *owner)
+{
+    qtd_lua_reg_t **pp = &lh->regs;
+    while (*pp != NULL) {
+        qtd_lua_reg_t *reg = *pp;
+        if (reg->owner == owner && owner != NULL) {
+            *pp = reg->next;
+            qtd_free(reg->module);
+            qtd_free(reg->name);
+            qtd_free(reg);
+        } else {
+            pp = &reg->next;
+        }
+    }
+    lh->regs_tail = pp;
+}
+
+int qtd__lua_register_owned(qtd_lua_t *lh, const void *owner, const char *module,
+                            const char *name, qtd_lua_cfn fn, void *ud)
+{
     if (module == NULL || name == NULL || fn == NULL || module[0] == '\0' || name[0] == '\0') {
         return QTD_EINVAL;
     }
@@ -388,6 +411,7 @@ int qtd__lua_register(qtd_lua_t *lh, const char *module, const char *name, qtd_l
     }
     reg->fn = fn;
     reg->ud = ud;
+    reg->owner = owner;
     *lh->regs_tail = reg;
     lh->regs_tail = &reg->next;
     if (lh->L != NULL) {

@@ -48,6 +48,13 @@ int qtd__lua_reload(qtd_lua_t *lh);
  * once and in every later one. Returns: 0, QTD_EINVAL (empty module or name), QTD_ENOMEM. */
 int qtd__lua_register(qtd_lua_t *lh, const char *module, const char *name, qtd_lua_cfn fn,
                       void *ud);
+/* The same, remembering who registered: qtd__lua_unregister_owner(lh, owner) forgets all
+ * of an owner's functions (a plugin whose create() failed). Call it before the script's
+ * state exists (functions already installed in a running state stay there).
+ * Returns: 0, QTD_EINVAL, QTD_ENOMEM. */
+int qtd__lua_register_owned(qtd_lua_t *lh, const void *owner, const char *module,
+                            const char *name, qtd_lua_cfn fn, void *ud);
+void qtd__lua_unregister_owner(qtd_lua_t *lh, const void *owner);
 /* Stop timers and close the state; handles finish closing when the loop runs; then free.
  * Accepts NULL. Not from inside a call into Lua. */
 void qtd__lua_close(qtd_lua_t *lh);

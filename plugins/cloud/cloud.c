@@ -42,6 +42,14 @@ static void on_pump(uv_prepare_t *h)
     }
 }
 
+static void on_kick(uv_timer_t *h)
+{
+    cloud_t *c = h->data;
+    if (c->online) {
+        c->pump_wanted = true;
+    }
+}
+
 static int cloud_create(const qtd_host_api_t *api, qtd_host_t *host, const void *config,
                         void **self)
 {
@@ -77,6 +85,10 @@ static int cloud_create(const qtd_host_api_t *api, qtd_host_t *host, const void 
     uv_timer_init(c->loop, &c->retry_timer);
     uv_timer_init(c->loop, &c->stable_timer);
     uv_timer_init(c->loop, &c->reg_timer);
+    uv_timer_init(c->loop, &c->kick_timer);
+    c->kick_timer.data = c;
+    c->open_handles++;
+    uv_timer_start(&c->kick_timer, on_kick, 2000, 2000);
     uv_prepare_init(c->loop, &c->pump);
     c->retry_timer.data = c->stable_timer.data = c->reg_timer.data = c->pump.data = c;
     c->open_handles += 4;
@@ -95,14 +107,7 @@ static int cloud_on_event(void *self, const qtd_event_t *ev)
     if (ev->event == QTD_AGENT_CONNMODE) {
         qtd_cloud_set_connmode(c, ev->errcode);
     } else if (ev->event == QTD_AGENT_CONFIG) {
-        /* A setting changed: used at the next connection. Retry one refused for it now. */
-        qtd_cloud_load_identity(c);
-        if (c->connmode == 1 && !qtd_cloud_mq_connected(c->mq) &&
-            (c->workstate == QTD_WS_AUTH_FAILED || c->workstate == QTD_WS_INITIALIZED) &&
-            !uv_is_active((uv_handle_t *)&c->retry_timer)) {
-            c->connmode = 0;
-            qtd_cloud_set_connmode(c, 1);
-        }
+        qtd_cloud_on_settings(c);
     }
     return 0;
 }
@@ -125,6 +130,7 @@ static void cloud_stop(void *self)
     uv_close((uv_handle_t *)&c->retry_timer, on_closed);
     uv_close((uv_handle_t *)&c->stable_timer, on_closed);
     uv_close((uv_handle_t *)&c->reg_timer, on_closed);
+    uv_close((uv_handle_t *)&c->kick_timer, on_closed);
     uv_close((uv_handle_t *)&c->pump, on_closed);
 }
 

@@ -88,6 +88,7 @@ struct cloud_s {
     uv_timer_t retry_timer;   /* reconnect backoff */
     uv_timer_t stable_timer;  /* resets the backoff after a stable session */
     uv_timer_t reg_timer;     /* registration: waiting for the DS */
+    uv_timer_t kick_timer;    /* every 2 s: pump again whatever stalled it (a failed commit) */
     uv_prepare_t pump;        /* commit + send once per loop turn, before the loop sleeps:
                                  what a timer or callback queued goes out at once */
     int open_handles;
@@ -124,7 +125,11 @@ int qtd_cloud_mq_subscribe(mq_bridge_t *mq, const char *topic, int qos);
 /* Returns the token in *token (0 for QoS 0). Returns: 0, QTD_ENOTCONN, QTD_EAGAIN, QTD_EIO. */
 int qtd_cloud_mq_publish(mq_bridge_t *mq, const char *topic, int qos, const void *p, size_t n,
                          int *token);
-void qtd_cloud_mq_disconnect(mq_bridge_t *mq);
+/* Log out cleanly: true when a DISCONNECT is under way (MQ_DISCONNECTED follows); false when
+ * there was no live connection (then it is abandoned like qtd_cloud_mq_abandon). */
+bool qtd_cloud_mq_disconnect(mq_bridge_t *mq);
+/* Give up the current connection after an error: nothing it still reports is delivered. */
+void qtd_cloud_mq_abandon(mq_bridge_t *mq);
 uint32_t qtd_cloud_mq_gen(const mq_bridge_t *mq);
 bool qtd_cloud_mq_connected(const mq_bridge_t *mq);
 /* Close the async handle (counted in c->open_handles) and destroy the client. */
@@ -134,6 +139,10 @@ void qtd_cloud_mq_free(mq_bridge_t *mq);
 void qtd_cloud_on_mq(cloud_t *c, const mq_event_t *ev);
 
 /* cloud_session.c */
+/* A quecIot setting changed: reconnect when it touches the live connection's identity. */
+void qtd_cloud_on_settings(cloud_t *c);
+/* The uplink topic for a topic type ("bus", ...) with the current identity. */
+void qtd_cloud_uplink_topic(const cloud_t *c, const char *type, char *topic, size_t n);
 void qtd_cloud_set_connmode(cloud_t *c, int mode);
 void qtd_cloud_publish_event(cloud_t *c, int event, int errcode, const qtd_value_t *value);
 void qtd_cloud_set_workstate(cloud_t *c, int state);

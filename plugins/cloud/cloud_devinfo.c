@@ -171,13 +171,14 @@ static void mcu_versions(cloud_t *c, char *out, size_t n)
     const char *p = v;
     const char *end = v + len;
     int field = 0;
-    while (p < end) {
+    while (p < end && used < n) {
         char *colon = NULL;
         unsigned long l = strtoul(p, &colon, 10);
-        if (colon == NULL || *colon != ':' || colon + 1 + l > end) {
+        if (colon == NULL || colon >= end || *colon != ':' ||
+            l > (unsigned long)(end - colon - 1)) {
             break;
         }
-        used += (size_t)snprintf(out + used, used < n ? n - used : 0, "%s%.*s",
+        used += (size_t)snprintf(out + used, n - used, "%s%.*s",
                                  field == 0 ? (used ? ";" : "") : ":", (int)l, colon + 1);
         p = colon + 1 + l + 1; /* skip the ',' */
         field ^= 1;

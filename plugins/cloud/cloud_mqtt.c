@@ -239,26 +239,36 @@ int qtd_cloud_mq_create(cloud_t *c, mq_bridge_t **out)
     return 0;
 }
 
+/* No callback of a destroyed client runs afterwards (Paho runs them under the lock that
+ * MQTTAsync_destroy takes), so its conn can go at once. */
+static void destroy_conn(conn_t *cn)
+{
+    if (cn != NULL) {
+        MQTTAsync_destroy(&cn->client);
+        free(cn);
+    }
+}
+
 static void drop_conn(mq_bridge_t *mq)
 {
     conn_t *cn = mq->conn;
-    if (cn == NULL) {
-        return;
-    }
     mq->conn = NULL;
     mq->connected = false;
     mq->gen++; /* whatever the old client still reports is stale */
-    /* No callback of a destroyed client runs afterwards; its conn can go. */
-    MQTTAsync_destroy(&cn->client);
-    free(cn);
+    destroy_conn(cn);
 }
 
 int qtd_cloud_mq_connect(mq_bridge_t *mq, const char *uri, const char *cid, const char *password,
                          int keepalive, int window, const char *ca_file, const char *ca_path)
 {
-    drop_conn(mq);
+    /* The previous client goes once the new one exists: destroying Paho's last client stops
+     * its threads, which blocks for a tenth of a second or more. */
+    conn_t *old = mq->conn;
+    mq->conn = NULL;
+    mq->connected = false;
     conn_t *cn = calloc(1, sizeof(*cn));
     if (cn == NULL) {
+        destroy_conn(old);
         return QTD_ENOMEM;
     }
     cn->mq = mq;
@@ -270,6 +280,7 @@ int qtd_cloud_mq_connect(mq_bridge_t *mq, const char *uri, const char *cid, cons
                                          &co);
     if (rc != MQTTASYNC_SUCCESS) {
         free(cn);
+        destroy_conn(old);
         return rc == MQTTASYNC_BAD_PROTOCOL ? QTD_EINVAL : QTD_EIO;
     }
     MQTTAsync_setCallbacks(cn->client, cn, on_lost, on_message, NULL);
@@ -300,6 +311,7 @@ int qtd_cloud_mq_connect(mq_bridge_t *mq, const char *uri, const char *cid, cons
         o.ssl = &ssl;
     }
     mq->conn = cn;
+    destroy_conn(old);
     rc = MQTTAsync_connect(cn->client, &o);
     if (rc != MQTTASYNC_SUCCESS) {
         drop_conn(mq);
@@ -354,12 +366,24 @@ int qtd_cloud_mq_publish(mq_bridge_t *mq, const char *topic, int qos, const void
     return 0;
 }
 
-void qtd_cloud_mq_disconnect(mq_bridge_t *mq)
+void qtd_cloud_mq_abandon(mq_bridge_t *mq)
 {
     if (mq->conn == NULL) {
         return;
     }
+    mq->gen++; /* late events of this connection are stale from now on */
     if (mq->connected) {
+        MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
+        d.timeout = 0;
+        MQTTAsync_disconnect(mq->conn->client, &d);
+    }
+    mq->connected = false;
+    /* The client itself is destroyed at the next connect or at close. */
+}
+
+bool qtd_cloud_mq_disconnect(mq_bridge_t *mq)
+{
+    if (mq->conn != NULL && mq->connected) {
         MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
         d.timeout = 1000;
         d.onSuccess = on_disconnect_ok;
@@ -367,10 +391,11 @@ void qtd_cloud_mq_disconnect(mq_bridge_t *mq)
         d.context = mq->conn;
         if (MQTTAsync_disconnect(mq->conn->client, &d) == MQTTASYNC_SUCCESS) {
             mq->connected = false;
-            return; /* MQ_DISCONNECTED follows; the client is destroyed at the next connect */
+            return true; /* MQ_DISCONNECTED follows */
         }
     }
-    drop_conn(mq);
+    qtd_cloud_mq_abandon(mq);
+    return false;
 }
 
 uint32_t qtd_cloud_mq_gen(const mq_bridge_t *mq)

@@ -58,7 +58,9 @@ static int send_row(void *arg, int64_t id, const char *topic, int qos, const voi
     walk_t *w = arg;
     cloud_t *c = w->c;
     int token = 0;
-    int rc = qtd_cloud_publish_frame(c, topic, qos, payload, len, &token);
+    char full[CLOUD_TOPIC_MAX];
+    qtd_cloud_uplink_topic(c, topic, full, sizeof(full));
+    int rc = qtd_cloud_publish_frame(c, full, qos, payload, len, &token);
     if (rc < 0) {
         if (rc != QTD_EAGAIN && rc != QTD_ENOTCONN) {
             c->api->log(c->host, QTD_LOG_WARN, "outbox row %lld not sent: %s", (long long)id,
@@ -84,7 +86,10 @@ void qtd_cloud_pump(cloud_t *c)
         return;
     }
     /* Send only what is on disk: a crash after the send must not lose the row. */
-    c->api->store_commit(c->host);
+    if (c->api->store_commit(c->host) < 0) {
+        c->pump_wanted = true; /* the pump timer tries again */
+        return;
+    }
     size_t window = (size_t)c->cfg->window;
     walk_t w = {c, false};
     while (!w.stop && c->n_inflight < window) {

@@ -64,9 +64,8 @@ static void kv_text(cloud_t *c, const char *key, char *out, size_t n, const char
     c->api->free(c->host, v);
 }
 
-void qtd_cloud_load_identity(cloud_t *c)
+static void read_identity(cloud_t *c, identity_t *id)
 {
-    identity_t *id = &c->id;
     char num[32];
     kv_text(c, QTD_KV_PK, id->pk, sizeof(id->pk), "");
     kv_text(c, QTD_KV_PS, id->ps, sizeof(id->ps), "");
@@ -83,7 +82,12 @@ void qtd_cloud_load_identity(cloud_t *c)
     }
     kv_text(c, QTD_KV_SESSION, num, sizeof(num), "0");
     id->session_flag = strcmp(num, "1") == 0 || strcmp(num, "true") == 0;
-    snprintf(c->cid, sizeof(c->cid), "qd%s%s", id->pk, id->dk);
+}
+
+void qtd_cloud_load_identity(cloud_t *c)
+{
+    read_identity(c, &c->id);
+    snprintf(c->cid, sizeof(c->cid), "qd%s%s", c->id.pk, c->id.dk);
     snprintf(c->sub_topic, sizeof(c->sub_topic), "q/1/d/%s/+", c->cid);
 }
 
@@ -176,7 +180,7 @@ static void go_offline(cloud_t *c)
 static void fail_and_retry(cloud_t *c, int event, int errcode, int state, int64_t floor_ms)
 {
     go_offline(c);
-    qtd_cloud_mq_disconnect(c->mq);
+    qtd_cloud_mq_abandon(c->mq);
     qtd_cloud_set_workstate(c, state);
     qtd_cloud_publish_event(c, event, errcode, NULL);
     schedule_retry(c, floor_ms);
@@ -292,13 +296,53 @@ void qtd_cloud_set_connmode(cloud_t *c, int mode)
     }
     uv_timer_stop(&c->retry_timer);
     go_offline(c);
-    if (qtd_cloud_mq_connected(c->mq)) {
+    bool attempt = c->workstate == QTD_WS_AUTHENTICATING || c->workstate == QTD_WS_AUTHENTICATED ||
+                   c->workstate == QTD_WS_REGISTERING || c->workstate == QTD_WS_REGISTERED;
+    if (qtd_cloud_mq_disconnect(c->mq)) {
+        qtd_cloud_set_workstate(c, QTD_WS_LOGGING_OUT); /* MQ_DISCONNECTED -> 11, 7/10200 */
+    } else if (attempt) {
+        /* A connection under way was dropped: logged out, like the SDK. */
         qtd_cloud_set_workstate(c, QTD_WS_LOGGING_OUT);
-        qtd_cloud_mq_disconnect(c->mq); /* MQ_DISCONNECTED -> 7/10200 */
+        qtd_cloud_set_workstate(c, QTD_WS_LOGGED_OUT);
+        qtd_cloud_publish_event(c, QTD_EVT_LOGOUT, QTD_CODE_OK, NULL);
     } else {
-        qtd_cloud_mq_disconnect(c->mq);
-        qtd_cloud_set_workstate(c, QTD_WS_INITIALIZED);
+        qtd_cloud_set_workstate(c, QTD_WS_INITIALIZED); /* waiting to retry: nothing to close */
     }
+}
+
+static bool same_identity(const identity_t *a, const identity_t *b)
+{
+    return strcmp(a->pk, b->pk) == 0 && strcmp(a->ps, b->ps) == 0 && strcmp(a->dk, b->dk) == 0 &&
+           strcmp(a->ds, b->ds) == 0 && strcmp(a->server, b->server) == 0 &&
+           a->lifetime == b->lifetime && a->session_flag == b->session_flag;
+}
+
+void qtd_cloud_on_settings(cloud_t *c)
+{
+    bool live = c->online || c->workstate == QTD_WS_AUTHENTICATING ||
+                c->workstate == QTD_WS_AUTHENTICATED || c->workstate == QTD_WS_REGISTERING ||
+                c->workstate == QTD_WS_REGISTERED;
+    if (!live) {
+        /* Used at the next connection; retry now one that was refused for lack of it. */
+        qtd_cloud_load_identity(c);
+        if (c->connmode == 1 && c->workstate == QTD_WS_AUTH_FAILED &&
+            !uv_is_active((uv_handle_t *)&c->retry_timer)) {
+            c->attempts = 0;
+            connect_now(c);
+        }
+        return;
+    }
+    identity_t now;
+    memset(&now, 0, sizeof(now));
+    read_identity(c, &now);
+    if (same_identity(&now, &c->id)) {
+        return;
+    }
+    /* Topics, passwords and the session key belong to the identity the connection was made
+     * with: a new one needs a new connection. */
+    LOG(c, QTD_LOG_INFO, "identity, server or session settings changed: reconnecting");
+    c->attempts = 0;
+    fail_and_retry(c, QTD_EVT_CONNECT, 10475, QTD_WS_REGISTER_FAILED, 0);
 }
 
 /* ---- uplink ---- */
@@ -333,17 +377,28 @@ int qtd_cloud_send(cloud_t *c, int mode, uint16_t cmd, uint16_t pkgid, const uin
     if (rc < 0) {
         return rc;
     }
-    char topic[CLOUD_TOPIC_MAX];
-    snprintf(topic, sizeof(topic), "q/2/d/%s/%s", c->cid, type);
     if (mode == 0) {
+        char topic[CLOUD_TOPIC_MAX];
+        qtd_cloud_uplink_topic(c, type, topic, sizeof(topic));
         rc = qtd_cloud_publish_frame(c, topic, 0, frame, flen, NULL);
     } else {
+        /* The row keeps the topic type only: the topic is made at send time, for the
+         * identity of the connection that sends it. */
         int64_t row = 0;
-        rc = c->api->outbox_put(c->host, topic, mode, frame, flen, &row);
+        rc = c->api->outbox_put(c->host, type, mode, frame, flen, &row);
         c->pump_wanted = true;
     }
     free(frame);
     return rc;
+}
+
+void qtd_cloud_uplink_topic(const cloud_t *c, const char *type, char *topic, size_t n)
+{
+    if (strchr(type, '/') != NULL) {
+        snprintf(topic, n, "%s", type); /* a row stored with its whole topic */
+    } else {
+        snprintf(topic, n, "q/2/d/%s/%s", c->cid, type);
+    }
 }
 
 int qtd_cloud_send_value(cloud_t *c, int mode, uint16_t cmd, uint16_t pkgid, const qtd_value_t *v)
@@ -482,7 +537,9 @@ static void on_dev_config(cloud_t *c, const qtd_value_t *tree)
         const qtd_value_t *port = find_id(server, 4);
         const qtd_value_t *host = domain != NULL && domain->type == QTD_VAL_STRING ? domain : ip;
         if (host != NULL && host->type == QTD_VAL_STRING && port != NULL &&
-            port->type == QTD_VAL_INT) {
+            port->type == QTD_VAL_INT && port->u.i >= 1 && port->u.i <= 65535 &&
+            host->u.s.len > 0 && host->u.s.len <= CLOUD_SERVER_MAX - 16 &&
+            memchr(host->u.s.ptr, '/', host->u.s.len) == NULL) {
             char s[CLOUD_SERVER_MAX + 1];
             const char *scheme = strncmp(c->id.server, "mqtts://", 8) == 0 ? "mqtts://" : "";
             snprintf(s, sizeof(s), "%s%.*s:%lld", scheme, (int)host->u.s.len, host->u.s.ptr,
@@ -589,7 +646,8 @@ static void on_message(cloud_t *c, const mq_event_t *ev)
     size_t len = ev->len;
     uint8_t *plain = NULL;
     if (ev->topic == NULL || strncmp(ev->topic, c->sub_topic, strlen(c->sub_topic) - 1) != 0) {
-        LOG(c, QTD_LOG_WARN, "message on unexpected topic %s ignored", ev->topic);
+        LOG(c, QTD_LOG_WARN, "message on unexpected topic %s ignored",
+            ev->topic != NULL ? ev->topic : "(unknown)");
         return;
     }
     if (c->id.session_flag && c->session_key_ok) {
@@ -674,7 +732,10 @@ void qtd_cloud_on_mq(cloud_t *c, const mq_event_t *ev)
         qtd_cloud_pump_acked(c, ev->token, true);
         break;
     case MQ_PUBLISH_FAILED:
+        /* Going on would send later rows first; start over from the oldest instead. */
         qtd_cloud_pump_acked(c, ev->token, false);
+        LOG(c, QTD_LOG_WARN, "a publish failed (Paho %d): reconnecting", ev->code);
+        fail_and_retry(c, QTD_EVT_CONNECT, 10474, QTD_WS_REGISTER_FAILED, 0);
         break;
     case MQ_DISCONNECTED:
         if (c->connmode == 0) {

@@ -125,3 +125,18 @@ sim_ctl '{"cmd": "dev_config", "dk": "itdev3", "data": {"9": true}}' >/dev/null
 wait_for "$WORK/l.log" 'lua: event 1/10200' 15 2
 [ "$(grep -c '"registered".*"itdev3"' "$WORK/sim.jsonl")" -eq 2 ] || fail "no second registration"
 pass "re-authentication: DS wiped, registered again"
+
+# --- the script changes its device key while online: the agent reconnects with the new
+# identity and what was reported meanwhile arrives under it (nothing sent to the old topic)
+start_agent k 'dk = "itdev4"' 'mode = "none"' 'switch_dk = "itdev5"'
+wait_for "$WORK/k.log" 'lua: switch true report true' 10
+wait_for "$WORK/k.log" 'lua: event 2/10475' 5
+wait_for "$WORK/k.log" 'lua: event 3/10200' 15 2
+wait_for "$WORK/sim.jsonl" '"registered".*"itdev5"' 5
+for _ in $(seq 50); do
+    sim_frames itdev5 TSL_EVENT | grep -q '"1": 77' && break
+    sleep 0.1
+done
+sim_frames itdev5 TSL_EVENT | grep -q '"1": 77' || fail "the report did not arrive under the new DK"
+! grep -qE 'denied publish .* to qdp1116aitdev[45]' "$WORK"/mosquitto-*.log || fail "published to a topic not its own"
+pass "device key changed while online: reconnected as itdev5, report delivered under it"

@@ -3,7 +3,8 @@
 --   server, pk, ps, dk, ds, mode ("types" | "stream"), count, period_ms, first (stream: the
 --   first value; a restarted agent goes on where the killed one stopped), session (true:
 --   quecIot.setSessionFlag(true), payloads encrypted with a session key), logout_after_ms
---   (setConnmode(0) that long after the first 3/10200, then setConnmode(1) 1 s later)
+--   (setConnmode(0) that long after the first 3/10200, then setConnmode(1) 1 s later),
+--   switch_dk (after the first 3/10200: setDkDs(switch_dk, "") and one report {[1] = 77})
 local P = require("it_params")
 
 -- Deterministic text of a value: tables with sorted keys, like the sim's JSON log.
@@ -39,6 +40,7 @@ end
 
 local streaming = nil
 local logged_out = false
+local switched = false
 
 local function stream()
     streaming = agent.timer()
@@ -81,6 +83,11 @@ quecIot.setEventCB(function(ev)
                     print("connmode 1 " .. tostring(quecIot.setConnmode(1)))
                 end)
             end)
+        end
+        if P.switch_dk and not switched then
+            switched = true
+            print("switch " .. tostring(quecIot.setDkDs(P.switch_dk, "")) .. " report "
+                .. tostring(quecIot.phymodelReport(1, {[1] = 77})))
         end
         if P.mode == "stream" and streaming == nil then
             stream()

@@ -181,8 +181,9 @@ typedef struct qtd_plugin_ops_s {
                   void **self);
     void (*destroy)(void *self);
     /* start() after every plugin is created and the script loaded; stop() in reverse order
-     * at shutdown: close what you opened on the loop; the host runs the loop until every
-     * handle is closed before destroy(). */
+     * at shutdown, for every created plugin (also one never started, when start-up failed):
+     * close what you opened on the loop; the host runs the loop until every handle is closed
+     * before destroy(). */
     int (*start)(void *self);
     void (*stop)(void *self);
     /* Events this instance subscribed to. */
