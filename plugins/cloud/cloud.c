@@ -6,6 +6,7 @@
  * outbox pump in cloud_outbox.c, the Paho bridge in cloud_mqtt.c and the Lua functions in
  * cloud_lua.c.
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 
@@ -31,6 +32,13 @@ static const qtd_cfg_key_t cloud_keys[] = {
     {QTD_CFG_INT, "window", "64", offsetof(cloud_cfg_t, window),
      "messages in flight (sent, not yet acknowledged) at most", 1, CLOUD_WINDOW_MAX, NULL, NULL,
      0},
+    {QTD_CFG_STRING, "at_port", "", offsetof(cloud_cfg_t, at_port),
+     "modem AT port for signal, cell, ICCID, IMSI and phone number values (e.g. "
+     "/dev/ttyUSB2); empty: none (those values are not available)", 0, 0, NULL, NULL, 0},
+    {QTD_CFG_INT, "at_baud", "115200", offsetof(cloud_cfg_t, at_baud), "speed of the AT port",
+     0, 0, "9600|19200|38400|57600|115200|230400|460800|921600", NULL, 0},
+    {QTD_CFG_INT, "modem_poll_s", "60", offsetof(cloud_cfg_t, modem_poll_s),
+     "seconds between two reads of the modem values", 5, 86400, NULL, NULL, 0},
     {.type = QTD_CFG_END},
 };
 
@@ -40,6 +48,47 @@ static void on_pump(uv_prepare_t *h)
     if (c->pump_wanted) {
         qtd_cloud_pump(c);
     }
+}
+
+/* Thread pool: the blocking AT dialogue. */
+static void modem_work(uv_work_t *w)
+{
+    cloud_t *c = w->data;
+    c->modem_rc = qtd_modem_query(c->cfg->at_port, (int)c->cfg->at_baud, 1000, &c->modem_next);
+}
+
+static void modem_done(uv_work_t *w, int status)
+{
+    cloud_t *c = w->data;
+    c->modem_busy = false;
+    if (status < 0 || c->stopping) {
+        return;
+    }
+    bool ok = c->modem_rc == 0;
+    if (ok != c->modem_ok || !c->modem_ok) {
+        if (ok) {
+            c->api->log(c->host, QTD_LOG_INFO, "modem on %s answers (IMEI %s)",
+                        c->cfg->at_port, c->modem_next.imei[0] ? c->modem_next.imei : "?");
+        } else {
+            c->api->log(c->host, QTD_LOG_WARN, "modem on %s: %s; its values are not available",
+                        c->cfg->at_port, c->modem_rc == -ENOENT ? "cannot open the port"
+                                                                : "no answer to AT commands");
+        }
+    }
+    c->modem_ok = ok;
+    if (ok) {
+        c->modem = c->modem_next;
+    }
+}
+
+static void on_modem_timer(uv_timer_t *h)
+{
+    cloud_t *c = h->data;
+    if (c->modem_busy || c->stopping) {
+        return;
+    }
+    c->modem_work.data = c;
+    c->modem_busy = uv_queue_work(c->loop, &c->modem_work, modem_work, modem_done) == 0;
 }
 
 static void on_kick(uv_timer_t *h)
@@ -89,6 +138,13 @@ static int cloud_create(const qtd_host_api_t *api, qtd_host_t *host, const void 
     c->kick_timer.data = c;
     c->open_handles++;
     uv_timer_start(&c->kick_timer, on_kick, 2000, 2000);
+    if (c->cfg->at_port[0] != '\0') {
+        uv_timer_init(c->loop, &c->modem_timer);
+        c->modem_timer.data = c;
+        c->modem_timer_open = true;
+        c->open_handles++;
+        uv_timer_start(&c->modem_timer, on_modem_timer, 0, (uint64_t)c->cfg->modem_poll_s * 1000);
+    }
     uv_prepare_init(c->loop, &c->pump);
     c->retry_timer.data = c->stable_timer.data = c->reg_timer.data = c->pump.data = c;
     c->open_handles += 4;
@@ -131,6 +187,9 @@ static void cloud_stop(void *self)
     uv_close((uv_handle_t *)&c->stable_timer, on_closed);
     uv_close((uv_handle_t *)&c->reg_timer, on_closed);
     uv_close((uv_handle_t *)&c->kick_timer, on_closed);
+    if (c->modem_timer_open) {
+        uv_close((uv_handle_t *)&c->modem_timer, on_closed);
+    }
     uv_close((uv_handle_t *)&c->pump, on_closed);
 }
 

@@ -14,6 +14,7 @@
 
 #include <uv.h>
 
+#include "cloud_modem.h"
 #include "qthingd/plugin.h"
 
 #define CLOUD_PK_MAX 32
@@ -32,6 +33,9 @@ typedef struct {
     int64_t stable_s;
     int64_t register_timeout_s;
     int64_t window;
+    const char *at_port;
+    int64_t at_baud;
+    int64_t modem_poll_s;
 } cloud_cfg_t;
 
 /* What the Paho threads hand over to the loop. */
@@ -114,6 +118,16 @@ struct cloud_s {
     bool pump_wanted;
     uint64_t stat_sent;
     uint64_t stat_acked;
+
+    /* Modem values (cloud.at_port), refreshed on the thread pool every modem_poll_s. */
+    uv_timer_t modem_timer;
+    uv_work_t modem_work;
+    bool modem_timer_open;
+    bool modem_busy;
+    int modem_rc;                 /* of the last query; written by the worker */
+    qtd_modem_info_t modem_next;  /* the worker's result */
+    qtd_modem_info_t modem;       /* what reports use; valid when modem_ok */
+    bool modem_ok;
 };
 
 /* cloud_mqtt.c: the Paho bridge. */

@@ -154,7 +154,20 @@ int qtd_cloud_status_value(cloud_t *c, const uint16_t *ids, size_t n, qtd_value_
     if (wanted(ids, n, 4) && statvfs(c->api->data_dir(c->host), &fs) == 0) {
         add_int(&b, 4, (int64_t)fs.f_bavail * (int64_t)fs.f_frsize);
     }
-    /* 3 RSSI, 5 RSRP, 6 RSRQ, 7 SNR: modem values, not available without an AT port. */
+    /* 3 RSSI, 5 RSRP, 6 RSRQ, 7 SNR: from the modem (cloud.at_port) when it answers. */
+    const qtd_modem_info_t *m = c->modem_ok ? &c->modem : NULL;
+    if (m != NULL && m->has_rssi && wanted(ids, n, 3)) {
+        add_int(&b, 3, m->rssi_dbm);
+    }
+    if (m != NULL && m->has_rsrp && wanted(ids, n, 5)) {
+        add_int(&b, 5, m->rsrp);
+    }
+    if (m != NULL && m->has_rsrq && wanted(ids, n, 6)) {
+        add_int(&b, 6, m->rsrq);
+    }
+    if (m != NULL && m->has_snr && wanted(ids, n, 7)) {
+        add_int(&b, 7, m->snr);
+    }
     return finish(c, &b, out);
 }
 
@@ -227,7 +240,30 @@ int qtd_cloud_info_value(cloud_t *c, const uint16_t *ids, size_t n, qtd_value_t 
         mcu_versions(c, text, sizeof(text));
         add_text(&b, 3, text);
     }
-    /* 4 cell id .. 10 IMSI: modem values, not available without an AT port. */
+    /* 4 cell id .. 10 IMSI: from the modem (cloud.at_port) when it answers. */
+    const qtd_modem_info_t *m = c->modem_ok ? &c->modem : NULL;
+    /* Numbers like the SDK (ql_iotCmdSys.c adds them with Ql_iotTtlvIdAddInt). */
+    if (m != NULL && m->has_cell && wanted(ids, n, 4)) {
+        add_int(&b, 4, m->cell_id);
+    }
+    if (m != NULL && m->iccid[0] != '\0' && wanted(ids, n, 5)) {
+        add_text(&b, 5, m->iccid);
+    }
+    if (m != NULL && m->has_cell && wanted(ids, n, 6)) {
+        add_int(&b, 6, m->mcc);
+    }
+    if (m != NULL && m->has_cell && wanted(ids, n, 7)) {
+        add_int(&b, 7, m->mnc);
+    }
+    if (m != NULL && m->has_cell && wanted(ids, n, 8)) {
+        add_int(&b, 8, m->lac);
+    }
+    if (m != NULL && m->phone[0] != '\0' && wanted(ids, n, 9)) {
+        add_text(&b, 9, m->phone);
+    }
+    if (m != NULL && m->imsi[0] != '\0' && wanted(ids, n, 10)) {
+        add_text(&b, 10, m->imsi);
+    }
     if (wanted(ids, n, 11)) {
         snprintf(text, sizeof(text), "qthingd-%s", c->api->agent_version());
         add_text(&b, 11, text);
