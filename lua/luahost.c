@@ -369,6 +369,17 @@ static int setup_modules(lua_State *L)
     return 0;
 }
 
+int qtd__lua_set_default_dk(qtd_lua_t *lh, const char *dk)
+{
+    char *copy = qtd_strdup(dk);
+    if (copy == NULL) {
+        return QTD_ENOMEM;
+    }
+    qtd_free(lh->default_dk);
+    lh->default_dk = copy;
+    return 0;
+}
+
 int qtd__lua_register(qtd_lua_t *lh, const char *module, const char *name, qtd_lua_cfn fn, void *ud)
 {
     return qtd__lua_register_owned(lh, NULL, module, name, fn, ud);

@@ -55,6 +55,8 @@ int qtd__lua_register(qtd_lua_t *lh, const char *module, const char *name, qtd_l
 int qtd__lua_register_owned(qtd_lua_t *lh, const void *owner, const char *module,
                             const char *name, qtd_lua_cfn fn, void *ud);
 void qtd__lua_unregister_owner(qtd_lua_t *lh, const void *owner);
+/* Replace the default device key (a modem's IMEI found by a plugin). Returns: 0, QTD_ENOMEM. */
+int qtd__lua_set_default_dk(qtd_lua_t *lh, const char *dk);
 /* Stop timers and close the state; handles finish closing when the loop runs; then free.
  * Accepts NULL. Not from inside a call into Lua. */
 void qtd__lua_close(qtd_lua_t *lh);

@@ -131,6 +131,15 @@ static int cloud_create(const qtd_host_api_t *api, qtd_host_t *host, const void 
         api->free(host, c);
         return rc;
     }
+    if (c->cfg->at_port[0] != '\0') {
+        /* Like a module: the IMEI is the default device key. Blocking, but the loop is not
+         * running yet and each command has a short timeout. */
+        char imei[24];
+        if (qtd_modem_imei(c->cfg->at_port, (int)c->cfg->at_baud, 500, imei, sizeof(imei)) == 0 &&
+            api->set_default_dk(host, imei) == 0) {
+            api->log(host, QTD_LOG_INFO, "default device key: the modem's IMEI %s", imei);
+        }
+    }
     uv_timer_init(c->loop, &c->retry_timer);
     uv_timer_init(c->loop, &c->stable_timer);
     uv_timer_init(c->loop, &c->reg_timer);

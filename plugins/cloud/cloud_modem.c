@@ -248,12 +248,12 @@ static bool ask(int fd, const char *cmd, char *resp, size_t n, int timeout_ms)
     return false;
 }
 
-int qtd_modem_query(const char *port, int baud, int timeout_ms, qtd_modem_info_t *m)
+/* Open the port raw at baud, echo off. Returns the fd or -1. */
+static int open_port(const char *port, int baud, int timeout_ms)
 {
-    memset(m, 0, sizeof(*m));
     int fd = open(port, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
-        return -ENOENT;
+        return -1;
     }
     struct termios t;
     if (tcgetattr(fd, &t) == 0) {
@@ -262,6 +262,36 @@ int qtd_modem_query(const char *port, int baud, int timeout_ms, qtd_modem_info_t
         cfsetospeed(&t, speed_of(baud));
         t.c_cflag |= CLOCAL | CREAD;
         tcsetattr(fd, TCSANOW, &t);
+    }
+    char resp[128];
+    ask(fd, "ATE0", resp, sizeof(resp), timeout_ms); /* no echo: answers are easier to read */
+    return fd;
+}
+
+int qtd_modem_imei(const char *port, int baud, int timeout_ms, char *imei, size_t n)
+{
+    int fd = open_port(port, baud, timeout_ms);
+    if (fd < 0) {
+        return -ENOENT;
+    }
+    char resp[256];
+    qtd_modem_info_t m;
+    memset(&m, 0, sizeof(m));
+    bool ok = ask(fd, "AT+CGSN", resp, sizeof(resp), timeout_ms) && qtd_modem_parse_cgsn(resp, &m);
+    close(fd);
+    if (!ok || strlen(m.imei) >= n) {
+        return -ETIMEDOUT;
+    }
+    memcpy(imei, m.imei, strlen(m.imei) + 1);
+    return 0;
+}
+
+int qtd_modem_query(const char *port, int baud, int timeout_ms, qtd_modem_info_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    int fd = open_port(port, baud, timeout_ms);
+    if (fd < 0) {
+        return -ENOENT;
     }
     static const struct {
         const char *cmd;
@@ -273,7 +303,6 @@ int qtd_modem_query(const char *port, int baud, int timeout_ms, qtd_modem_info_t
     };
     char resp[1024];
     int answered = 0;
-    ask(fd, "ATE0", resp, sizeof(resp), timeout_ms); /* no echo: answers are easier to read */
     for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
         if (ask(fd, queries[i].cmd, resp, sizeof(resp), timeout_ms) &&
             queries[i].parse(resp, m)) {

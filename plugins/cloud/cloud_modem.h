@@ -9,6 +9,7 @@
 #define QTD_PLUGINS_CLOUD_CLOUD_MODEM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct {
@@ -41,5 +42,9 @@ bool qtd_modem_parse_qeng(const char *resp, qtd_modem_info_t *m);
  * with what the modem answered. Returns: 0 (something answered), -ENOENT (cannot open),
  * -ETIMEDOUT (nothing answered). Blocking: call it off the loop thread. */
 int qtd_modem_query(const char *port, int baud, int timeout_ms, qtd_modem_info_t *m);
+
+/* Only the IMEI (AT+CGSN), for the default device key at start-up. imei gets 14..17 digits.
+ * Returns: 0, -ENOENT, -ETIMEDOUT. Blocking. */
+int qtd_modem_imei(const char *port, int baud, int timeout_ms, char *imei, size_t n);
 
 #endif /* QTD_PLUGINS_CLOUD_CLOUD_MODEM_H */

@@ -157,6 +157,9 @@ typedef struct qtd_host_api_s {
      * end of the loop turn; for a plugin that sends only rows already on disk.
      * Returns: 0, QTD_EIO. */
     int (*store_commit)(qtd_host_t *h);
+    /* Make dk (letters/digits, at most 16) the default device key, as a module's IMEI is:
+     * call it from create(), before the script runs. Returns: 0, QTD_EINVAL. */
+    int (*set_default_dk)(qtd_host_t *h, const char *dk);
 } qtd_host_api_t;
 
 /*
