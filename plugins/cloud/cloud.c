@@ -145,18 +145,15 @@ static int cloud_create(const qtd_host_api_t *api, qtd_host_t *host, const void 
     uv_timer_init(c->loop, &c->reg_timer);
     uv_timer_init(c->loop, &c->kick_timer);
     c->kick_timer.data = c;
-    c->open_handles++;
     uv_timer_start(&c->kick_timer, on_kick, 2000, 2000);
     if (c->cfg->at_port[0] != '\0') {
         uv_timer_init(c->loop, &c->modem_timer);
         c->modem_timer.data = c;
         c->modem_timer_open = true;
-        c->open_handles++;
-        uv_timer_start(&c->modem_timer, on_modem_timer, 0, (uint64_t)c->cfg->modem_poll_s * 1000);
+            uv_timer_start(&c->modem_timer, on_modem_timer, 0, (uint64_t)c->cfg->modem_poll_s * 1000);
     }
     uv_prepare_init(c->loop, &c->pump);
     c->retry_timer.data = c->stable_timer.data = c->reg_timer.data = c->pump.data = c;
-    c->open_handles += 4;
     uv_prepare_start(&c->pump, on_pump);
     qtd_cloud_load_identity(c);
     *self = c;
@@ -177,12 +174,6 @@ static int cloud_on_event(void *self, const qtd_event_t *ev)
     return 0;
 }
 
-static void on_closed(uv_handle_t *h)
-{
-    cloud_t *c = h->data;
-    c->open_handles--;
-}
-
 static void cloud_stop(void *self)
 {
     cloud_t *c = self;
@@ -192,14 +183,14 @@ static void cloud_stop(void *self)
                     (unsigned long long)c->stat_sent, (unsigned long long)c->stat_acked);
     }
     qtd_cloud_mq_close(c->mq);
-    uv_close((uv_handle_t *)&c->retry_timer, on_closed);
-    uv_close((uv_handle_t *)&c->stable_timer, on_closed);
-    uv_close((uv_handle_t *)&c->reg_timer, on_closed);
-    uv_close((uv_handle_t *)&c->kick_timer, on_closed);
+    uv_close((uv_handle_t *)&c->retry_timer, NULL);
+    uv_close((uv_handle_t *)&c->stable_timer, NULL);
+    uv_close((uv_handle_t *)&c->reg_timer, NULL);
+    uv_close((uv_handle_t *)&c->kick_timer, NULL);
     if (c->modem_timer_open) {
-        uv_close((uv_handle_t *)&c->modem_timer, on_closed);
+        uv_close((uv_handle_t *)&c->modem_timer, NULL);
     }
-    uv_close((uv_handle_t *)&c->pump, on_closed);
+    uv_close((uv_handle_t *)&c->pump, NULL);
 }
 
 static void cloud_destroy(void *self)

@@ -95,7 +95,6 @@ struct cloud_s {
     uv_timer_t kick_timer;    /* every 2 s: pump again whatever stalled it (a failed commit) */
     uv_prepare_t pump;        /* commit + send once per loop turn, before the loop sleeps:
                                  what a timer or callback queued goes out at once */
-    int open_handles;
     bool stopping;
 
     int connmode;   /* what the script asked (seed 3.3.1) */
@@ -144,9 +143,8 @@ int qtd_cloud_mq_publish(mq_bridge_t *mq, const char *topic, int qos, const void
 bool qtd_cloud_mq_disconnect(mq_bridge_t *mq);
 /* Give up the current connection after an error: nothing it still reports is delivered. */
 void qtd_cloud_mq_abandon(mq_bridge_t *mq);
-uint32_t qtd_cloud_mq_gen(const mq_bridge_t *mq);
 bool qtd_cloud_mq_connected(const mq_bridge_t *mq);
-/* Close the async handle (counted in c->open_handles) and destroy the client. */
+/* Close the async handle and destroy the client; qtd_cloud_mq_free once the loop ran. */
 void qtd_cloud_mq_close(mq_bridge_t *mq);
 void qtd_cloud_mq_free(mq_bridge_t *mq);
 /* Called by the bridge on the loop for each event (cloud_session.c). */

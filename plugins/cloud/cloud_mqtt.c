@@ -234,7 +234,6 @@ int qtd_cloud_mq_create(cloud_t *c, mq_bridge_t **out)
         return rc;
     }
     mq->async.data = mq;
-    c->open_handles++;
     *out = mq;
     return 0;
 }
@@ -398,27 +397,15 @@ bool qtd_cloud_mq_disconnect(mq_bridge_t *mq)
     return false;
 }
 
-uint32_t qtd_cloud_mq_gen(const mq_bridge_t *mq)
-{
-    return mq->gen;
-}
-
 bool qtd_cloud_mq_connected(const mq_bridge_t *mq)
 {
     return mq->conn != NULL && mq->connected;
 }
 
-static void on_closed(uv_handle_t *h)
-{
-    mq_bridge_t *mq = h->data;
-    cloud_t *c = mq->c;
-    c->open_handles--;
-}
-
 void qtd_cloud_mq_close(mq_bridge_t *mq)
 {
     drop_conn(mq);
-    uv_close((uv_handle_t *)&mq->async, on_closed);
+    uv_close((uv_handle_t *)&mq->async, NULL); /* freed in destroy(), after the loop ran */
 }
 
 void qtd_cloud_mq_free(mq_bridge_t *mq)
