@@ -3,23 +3,9 @@
 -- check raises, which the test sees as qtd__lua_start() returning QTD_ELUA.
 local q = quecIot
 
-local function eq(got, want, what)
-    if got ~= want then
-        error(what .. ": expected " .. tostring(want) .. ", got " .. tostring(got), 2)
-    end
-end
-
-local function same(got, want, what)
-    eq(type(got), "table", what)
-    eq(#got, #want, what .. " (length)")
-    for i = 1, #want do
-        if type(want[i]) == "table" then
-            same(got[i], want[i], what .. "[" .. i .. "]")
-        else
-            eq(got[i], want[i], what .. "[" .. i .. "]")
-        end
-    end
-end
+local expect = require("expect")
+local eq = expect.eq
+local same = expect.same
 
 -- 3.3.1 / 3.3.3: the work state follows init().
 eq(q.getWorkState(), 0, "work state before init")

@@ -2,11 +2,8 @@
 -- tests/unit/test_lua.c, quecIot_setDkDs_follows_the_seed_rules).
 local q = quecIot
 
-local function eq(got, want, what)
-    if got ~= want then
-        error(what .. ": expected " .. tostring(want) .. ", got " .. tostring(got), 2)
-    end
-end
+local expect = require("expect")
+local eq = expect.eq
 
 local function dkds(want_dk, want_ds, what)
     local v = q.getDkDs()

@@ -3,11 +3,8 @@
 -- tests/unit/test_lua.c (quecIot_limits_are_refused_with_false).
 local q = quecIot
 
-local function eq(got, want, what)
-    if got ~= want then
-        error(what .. ": expected " .. tostring(want) .. ", got " .. tostring(got), 2)
-    end
-end
+local expect = require("expect")
+local eq = expect.eq
 
 q.init()
 
