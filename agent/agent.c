@@ -22,7 +22,6 @@
 #include "agent/log.h"
 #include "lua/luahost.h"
 
-#define MAX_PLUGINS 64
 
 typedef struct {
     const char *log_level;
@@ -176,9 +175,9 @@ static int configure(runtime_t *rt, const qtd_agent_opts_t *opts)
                                  : qtd__config_resolve(cfg, rt->core.agent.plugin_dir);
     qtd_plugin_t **tail = &rt->a.plugins;
     const plugin_item_t *items = rt->core.plugins.items;
-    if (rt->core.plugins.count > MAX_PLUGINS) {
+    if (rt->core.plugins.count > QTD_MAX_PLUGINS) {
         qtd__config_error(cfg, "plugins: %zu entries; at most %d plugins can be loaded",
-                          rt->core.plugins.count, MAX_PLUGINS);
+                          rt->core.plugins.count, QTD_MAX_PLUGINS);
         rt->core.plugins.count = 0;
     }
     for (size_t i = 0; i < rt->core.plugins.count; i++) {
@@ -275,16 +274,6 @@ static void on_drop(void *arg, uint64_t rows)
     qtd__bus_publish(rt->a.bus, "store", &ev);
 }
 
-/* The loaded plugins in load order, to be walked backwards for stop and destroy. */
-static size_t load_order(runtime_t *rt, qtd_plugin_t *order[MAX_PLUGINS])
-{
-    size_t n = 0;
-    for (qtd_plugin_t *p = rt->a.plugins; p != NULL && n < MAX_PLUGINS; p = p->next) {
-        order[n++] = p;
-    }
-    return n;
-}
-
 static void begin_shutdown(runtime_t *rt, const char *why)
 {
     if (rt->stopping) {
@@ -296,18 +285,7 @@ static void begin_shutdown(runtime_t *rt, const char *why)
     if (rt->a.bus != NULL) {
         qtd__bus_drain(rt->a.bus);
     }
-    qtd_plugin_t *order[MAX_PLUGINS];
-    size_t n = load_order(rt, order);
-    while (n-- > 0) {
-        qtd_plugin_t *p = order[n];
-        /* Every created plugin is stopped, started or not: stop() closes its handles. */
-        if (p->created && !p->stopped && p->desc->ops->stop != NULL) {
-            qtd_log_debug("core", "stopping plugin %s", p->desc->name);
-            p->desc->ops->stop(p->self);
-        }
-        p->stopped = true;
-        p->started = false;
-    }
+    qtd__plugins_stop(&rt->a);
     if (rt->a.lua != NULL) {
         qtd__lua_close(rt->a.lua);
         rt->a.lua = NULL;
@@ -344,26 +322,7 @@ static void report_handle(uv_handle_t *h, void *arg)
 
 static void destroy_plugins(runtime_t *rt)
 {
-    qtd_plugin_t *order[MAX_PLUGINS];
-    size_t n = load_order(rt, order);
-    while (n-- > 0) {
-        qtd_plugin_t *p = order[n];
-        if (p->created) {
-            p->desc->ops->destroy(p->self);
-            p->self = NULL;
-            p->created = false;
-        }
-        uint64_t left = atomic_load(&p->host.bytes);
-        if (left > 0) {
-            qtd_log_warn("core", "plugin %s still holds %llu bytes after destroy", p->desc->name,
-                         (unsigned long long)left);
-        }
-    }
-    while (rt->a.plugins != NULL) {
-        qtd_plugin_t *p = rt->a.plugins;
-        rt->a.plugins = p->next;
-        qtd__plugin_close(p);
-    }
+    qtd__plugins_destroy(&rt->a);
 }
 
 static int start_everything(runtime_t *rt)
@@ -424,40 +383,14 @@ static int start_everything(runtime_t *rt)
 
     uv_prepare_start(&rt->commit, on_commit);
 
-    /* Create plugins (they register Lua functions and subscribe here). */
-    qtd_plugin_t **pp = &a->plugins;
-    while (*pp != NULL) {
-        qtd_plugin_t *p = *pp;
-        rc = p->desc->ops->create(qtd__host_api(), &p->host, p->config, &p->self);
-        if (rc < 0) {
-            qtd_log_error("core", "plugin %s (%s): create failed: %s", p->desc->name, p->path,
-                          qtd_strerror(rc));
-            if (p->required) {
-                return 1;
-            }
-            qtd__bus_unsubscribe_all(a->bus, p);
-            qtd__lua_unregister_owner(a->lua, &p->host);
-            *pp = p->next;
-            qtd__plugin_close(p);
-            continue;
-        }
-        p->created = true;
-        qtd_log_info("core", "plugin %s %s loaded from %s", p->desc->name,
-                     p->desc->version ? p->desc->version : "", p->path);
-        pp = &p->next;
+    /* Create plugins (they register Lua functions, subscribe and provide services here). */
+    if (qtd__plugins_create(a) < 0) {
+        return 1;
     }
     /* The operator's script: an error is logged, the agent goes on. */
     qtd__lua_start(a->lua);
-    for (qtd_plugin_t *p = a->plugins; p != NULL; p = p->next) {
-        rc = p->desc->ops->start != NULL ? p->desc->ops->start(p->self) : 0;
-        if (rc < 0) {
-            qtd_log_error("core", "plugin %s: start failed: %s", p->desc->name, qtd_strerror(rc));
-            if (p->required) {
-                return 1;
-            }
-            continue;
-        }
-        p->started = true;
+    if (qtd__plugins_start(a) < 0) {
+        return 1;
     }
     qtd_log_info("core", "qthingd %s running (pid %d, data in %s)", QTD_VERSION, (int)getpid(),
                  data_dir);

@@ -38,9 +38,22 @@ struct qtd_plugin_s {
     void *config; /* desc->config_size bytes, filled by the config validator */
     void *self;   /* from ops->create */
     bool created;
+    bool starting; /* inside ops->start (a lookup may start its providers first) */
     bool started;
+    bool start_failed;
+    int start_rc;
     bool stopped;
     qtd_host_t host;
+};
+
+/* A service table a plugin provides (host_api.c). */
+typedef struct qtd_service_s qtd_service_t;
+struct qtd_service_s {
+    qtd_service_t *next;
+    char *name;
+    const void *table; /* begins with uint32_t size */
+    void *self;
+    qtd_plugin_t *owner;
 };
 
 struct qtd_agent_s {
@@ -51,7 +64,12 @@ struct qtd_agent_s {
     const char *data_dir;
     char default_dk[32];   /* qtd__default_dk() */
     qtd_plugin_t *plugins; /* load order */
+    qtd_service_t *services;
+    qtd_plugin_t *start_order[64]; /* started plugins, in the order they started */
+    size_t n_started;
 };
+
+#define QTD_MAX_PLUGINS 64
 
 typedef struct qtd_agent_opts_s {
     const char *config_path;
@@ -77,12 +95,29 @@ void qtd__plugin_close(qtd_plugin_t *p);
  * result is qtd_malloc'ed. */
 char *qtd__plugin_path(const char *dir, const char *file);
 
+/* Plugin life cycle (plugin_host.c), over a->plugins in load order.
+ * create: every plugin; one whose create() fails is logged and unloaded (its subscriptions,
+ * Lua functions and services forgotten) unless it is required. Returns: 0, or the error of
+ * a required plugin.
+ * start: every created plugin, providers of a service before its consumers (a lookup
+ * starts the provider on demand); a failure is logged. Returns: 0, or the error of a
+ * required plugin.
+ * stop: every created plugin once, in reverse start order, then those never started.
+ * destroy: every created plugin (reverse load order), then dlclose them all. */
+int qtd__plugins_create(qtd_agent_t *a);
+int qtd__plugins_start(qtd_agent_t *a);
+void qtd__plugins_stop(qtd_agent_t *a);
+void qtd__plugins_destroy(qtd_agent_t *a);
+/* Start one plugin now (idempotent). Returns: 0, or its start error (also later calls). */
+int qtd__plugin_start(qtd_agent_t *a, qtd_plugin_t *p);
+
 /* The services table (host_api.c). */
 const qtd_host_api_t *qtd__host_api(void);
 /* Deliver bus events to a plugin's on_event (the bus callback used by subscribe). */
 void qtd__host_deliver(void *arg, const qtd_event_t *ev);
-
 /* The default device key: 16 letters/digits from /etc/machine-id (see identity.c). */
 int qtd__default_dk(char *buf, size_t n);
+/* Forget the services a plugin provides (it failed to create or is going away). */
+void qtd__services_remove_owner(qtd_agent_t *a, const qtd_plugin_t *owner);
 
 #endif /* QTD_AGENT_AGENT_H */

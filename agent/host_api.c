@@ -251,6 +251,114 @@ static int h_store_commit(qtd_host_t *h)
     return qtd_store_commit(h->agent->store);
 }
 
+/* ---- services ---- */
+
+static qtd_service_t *service_find(qtd_agent_t *a, const char *name)
+{
+    for (qtd_service_t *s = a->services; s != NULL; s = s->next) {
+        if (strcmp(s->name, name) == 0) {
+            return s;
+        }
+    }
+    return NULL;
+}
+
+static int h_service_provide(qtd_host_t *h, const char *name, const void *table, void *self)
+{
+    if (name == NULL || name[0] == '\0' || table == NULL ||
+        *(const uint32_t *)table < 2 * sizeof(uint32_t) || h->plugin == NULL) {
+        return QTD_EINVAL;
+    }
+    qtd_service_t *old = service_find(h->agent, name);
+    if (old != NULL) {
+        qtd_log_error("core", "plugin %s: cannot provide service \"%s\": plugin %s provides it "
+                      "already; load only one of them",
+                      h->name, name, old->owner->desc->name);
+        return QTD_EEXIST;
+    }
+    qtd_service_t *s = qtd_calloc(1, sizeof(*s));
+    char *copy = qtd_strdup(name);
+    if (s == NULL || copy == NULL) {
+        qtd_free(s);
+        qtd_free(copy);
+        return QTD_ENOMEM;
+    }
+    s->name = copy;
+    s->table = table;
+    s->self = self;
+    s->owner = h->plugin;
+    s->next = h->agent->services;
+    h->agent->services = s;
+    qtd_log_debug("core", "plugin %s provides service \"%s\" (%u bytes)", h->name, name,
+                  *(const uint32_t *)table);
+    return 0;
+}
+
+static int h_service_lookup(qtd_host_t *h, const char *name, size_t min_size, int flags,
+                            const void **table, void **self)
+{
+    if (name == NULL || table == NULL || self == NULL) {
+        return QTD_EINVAL;
+    }
+    bool quiet = (flags & QTD_SERVICE_OPTIONAL) != 0;
+    qtd_service_t *s = service_find(h->agent, name);
+    if (s == NULL) {
+        if (quiet) {
+            qtd_log_debug("core", "plugin %s: optional service \"%s\" is not provided", h->name,
+                          name);
+        } else {
+            qtd_log_error("core", "plugin %s needs service \"%s\", which no loaded plugin "
+                          "provides: add the plugin that provides it to `plugins` in the "
+                          "config, or remove %s",
+                          h->name, name, h->name);
+        }
+        return QTD_ENOENT;
+    }
+    uint32_t size = *(const uint32_t *)s->table;
+    if (size < min_size) {
+        qtd_log_error("core", "plugin %s needs service \"%s\" of at least %zu bytes, but "
+                      "plugin %s %s provides %u bytes (an older version): upgrade %s",
+                      h->name, name, min_size, s->owner->desc->name,
+                      s->owner->desc->version ? s->owner->desc->version : "", size,
+                      s->owner->desc->name);
+        return QTD_EABI;
+    }
+    if (s->owner != h->plugin && qtd__plugin_start(h->agent, s->owner) < 0) {
+        if (!quiet) {
+            qtd_log_error("core", "plugin %s needs service \"%s\", but its provider %s "
+                          "failed to start (see above)",
+                          h->name, name, s->owner->desc->name);
+        }
+        return QTD_ENOENT;
+    }
+    *table = s->table;
+    *self = s->self;
+    return 0;
+}
+
+void qtd__services_remove_owner(qtd_agent_t *a, const qtd_plugin_t *owner)
+{
+    qtd_service_t **pp = &a->services;
+    while (*pp != NULL) {
+        qtd_service_t *s = *pp;
+        if (s->owner == owner) {
+            *pp = s->next;
+            qtd_free(s->name);
+            qtd_free(s);
+        } else {
+            pp = &s->next;
+        }
+    }
+}
+
+static int h_lua_set_event_callback(qtd_host_t *h, struct lua_State *L, int domain, int idx)
+{
+    if (h->agent->lua == NULL) {
+        return QTD_ENOTSUP;
+    }
+    return qtd__lua_set_event_callback(h->agent->lua, L, domain, idx);
+}
+
 static const qtd_host_api_t host_api = {
     .size = sizeof(qtd_host_api_t),
     .abi_minor = QTD_PLUGIN_ABI_MINOR,
@@ -283,6 +391,9 @@ static const qtd_host_api_t host_api = {
     .default_dk = h_default_dk,
     .store_commit = h_store_commit,
     .set_default_dk = h_set_default_dk,
+    .service_provide = h_service_provide,
+    .service_lookup = h_service_lookup,
+    .lua_set_event_callback = h_lua_set_event_callback,
 };
 
 const qtd_host_api_t *qtd__host_api(void)

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Plugin loading: dlopen with RTLD_NOW | RTLD_LOCAL, then the descriptor's first three
- * fields (abi_major, abi_minor, struct_size) are read before anything else is trusted. A
- * plugin is accepted when its major equals ours and its minor is not newer; otherwise it is
- * closed again and the refusal logged with the file, both versions and dlerror().
+ * Plugin loading and life cycle. Loading: dlopen with RTLD_NOW | RTLD_LOCAL, then the
+ * descriptor's first three fields (abi_major, abi_minor, struct_size) are read before
+ * anything else is trusted. A plugin is accepted when its major equals ours and its minor is
+ * not newer; otherwise it is closed again and the refusal logged with the file, both
+ * versions and dlerror(). Life cycle: create every plugin, start them (a provider of a
+ * service before its consumers), stop them in reverse start order, destroy and unload.
+ * Not here: the config (agent.c) and the services table given to plugins (host_api.c).
  */
 #include "agent/agent.h"
 
@@ -12,7 +15,9 @@
 #include <string.h>
 
 #include "agent/alloc.h"
+#include "agent/bus.h"
 #include "agent/log.h"
+#include "lua/luahost.h"
 
 /* The fields every ABI version has, read before the rest of the descriptor. */
 typedef struct {
@@ -115,4 +120,132 @@ void qtd__plugin_close(qtd_plugin_t *p)
     qtd_free(p->config);
     qtd_free(p->path);
     qtd_free(p);
+}
+
+/* ---- life cycle ---- */
+
+static void forget(qtd_agent_t *a, qtd_plugin_t *p)
+{
+    if (a->bus != NULL) {
+        qtd__bus_unsubscribe_all(a->bus, p);
+    }
+    if (a->lua != NULL) {
+        qtd__lua_unregister_owner(a->lua, &p->host);
+    }
+    qtd__services_remove_owner(a, p);
+}
+
+int qtd__plugins_create(qtd_agent_t *a)
+{
+    qtd_plugin_t **pp = &a->plugins;
+    while (*pp != NULL) {
+        qtd_plugin_t *p = *pp;
+        p->host.agent = a;
+        int rc = p->desc->ops->create(qtd__host_api(), &p->host, p->config, &p->self);
+        if (rc < 0) {
+            qtd_log_error("core", "plugin %s (%s): create failed: %s", p->desc->name, p->path,
+                          qtd_strerror(rc));
+            forget(a, p);
+            if (p->required) {
+                return rc;
+            }
+            *pp = p->next;
+            qtd__plugin_close(p);
+            continue;
+        }
+        p->created = true;
+        qtd_log_info("core", "plugin %s %s loaded from %s", p->desc->name,
+                     p->desc->version ? p->desc->version : "", p->path);
+        pp = &p->next;
+    }
+    return 0;
+}
+
+int qtd__plugin_start(qtd_agent_t *a, qtd_plugin_t *p)
+{
+    if (p->started || p->starting || !p->created) {
+        return 0; /* a cycle of lookups: the provider is created, that is enough */
+    }
+    if (p->start_failed) {
+        return p->start_rc;
+    }
+    p->starting = true;
+    int rc = p->desc->ops->start != NULL ? p->desc->ops->start(p->self) : 0;
+    p->starting = false;
+    if (rc < 0) {
+        qtd_log_error("core", "plugin %s: start failed: %s", p->desc->name, qtd_strerror(rc));
+        p->start_failed = true;
+        p->start_rc = rc;
+        return rc;
+    }
+    p->started = true;
+    if (a->n_started < QTD_MAX_PLUGINS) {
+        a->start_order[a->n_started++] = p;
+    }
+    return 0;
+}
+
+int qtd__plugins_start(qtd_agent_t *a)
+{
+    for (qtd_plugin_t *p = a->plugins; p != NULL; p = p->next) {
+        int rc = qtd__plugin_start(a, p);
+        if (rc < 0 && p->required) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static void stop_one(qtd_plugin_t *p)
+{
+    /* Every created plugin is stopped, started or not: stop() closes its handles. */
+    if (p->created && !p->stopped && p->desc->ops->stop != NULL) {
+        qtd_log_debug("core", "stopping plugin %s", p->desc->name);
+        p->desc->ops->stop(p->self);
+    }
+    p->stopped = true;
+    p->started = false;
+}
+
+void qtd__plugins_stop(qtd_agent_t *a)
+{
+    while (a->n_started > 0) {
+        stop_one(a->start_order[--a->n_started]);
+    }
+    qtd_plugin_t *order[QTD_MAX_PLUGINS];
+    size_t n = 0;
+    for (qtd_plugin_t *p = a->plugins; p != NULL && n < QTD_MAX_PLUGINS; p = p->next) {
+        order[n++] = p;
+    }
+    while (n-- > 0) {
+        stop_one(order[n]);
+    }
+}
+
+void qtd__plugins_destroy(qtd_agent_t *a)
+{
+    qtd_plugin_t *order[QTD_MAX_PLUGINS];
+    size_t n = 0;
+    for (qtd_plugin_t *p = a->plugins; p != NULL && n < QTD_MAX_PLUGINS; p = p->next) {
+        order[n++] = p;
+    }
+    while (n-- > 0) {
+        qtd_plugin_t *p = order[n];
+        if (p->created) {
+            p->desc->ops->destroy(p->self);
+            p->self = NULL;
+            p->created = false;
+        }
+        qtd__services_remove_owner(a, p);
+        uint64_t left = atomic_load(&p->host.bytes);
+        if (left > 0) {
+            qtd_log_warn("core", "plugin %s still holds %llu bytes after destroy", p->desc->name,
+                         (unsigned long long)left);
+        }
+    }
+    while (a->plugins != NULL) {
+        qtd_plugin_t *p = a->plugins;
+        a->plugins = p->next;
+        qtd__plugin_close(p);
+    }
 }

@@ -82,6 +82,8 @@ struct qtd_lua_s {
     bool closing;            /* qtd__lua_close called: free when pending_closes hits 0 */
     bool state_closing;      /* inside lua_close: finalizers may not create timers */
     bool subscribed;
+    int domains[16]; /* event domains subscribed on the bus for script callbacks */
+    size_t n_domains;
 
     /* quecIot runtime state. inited is per state (a reloaded script calls init() again);
      * connmode and workstate belong to the MQTT session, which outlives reloads. */

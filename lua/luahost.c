@@ -105,6 +105,47 @@ static void on_bus_event(void *arg, const qtd_event_t *ev)
     qtd__lua_pcall(lh, 1, 0);                 /* []; errors logged */
 }
 
+static bool has_domain(const qtd_lua_t *lh, int domain)
+{
+    for (size_t i = 0; i < lh->n_domains; i++) {
+        if (lh->domains[i] == domain) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Deliver the bus events of domain to the script callbacks. Returns: 0, QTD_ENOMEM. */
+static int subscribe_domain(qtd_lua_t *lh, int domain, int event)
+{
+    if (lh->bus == NULL || has_domain(lh, domain)) {
+        return 0;
+    }
+    if (lh->n_domains == sizeof(lh->domains) / sizeof(lh->domains[0])) {
+        return QTD_ENOMEM;
+    }
+    int rc = qtd__bus_subscribe(lh->bus, domain, event, on_bus_event, lh);
+    if (rc == 0) {
+        lh->domains[lh->n_domains++] = domain;
+        lh->subscribed = true;
+    }
+    return rc;
+}
+
+int qtd__lua_set_event_callback(qtd_lua_t *lh, lua_State *L, int domain, int idx)
+{
+    if (domain <= 0 || domain == QTD_DOM_AGENT ||
+        (!lua_isfunction(L, idx) && !lua_isnil(L, idx))) {
+        return QTD_EINVAL;
+    }
+    int rc = subscribe_domain(lh, domain, 0);
+    if (rc != 0) {
+        return rc;
+    }
+    qtd__lua_set_callback(L, domain, idx);
+    return 0;
+}
+
 /* ---- agent.timer ------------------------------------------------------------------ */
 
 static void timer_close_cb(uv_handle_t *handle)
@@ -524,13 +565,12 @@ int qtd__lua_create(qtd_lua_t **out, uv_loop_t *loop, qtd_store_t *st, qtd_bus_t
     }
 
     if (bus != NULL) {
-        lh->subscribed = true;
         static const int subs[][2] = {{QTD_DOM_CLOUD, 0},
                                       {QTD_DOM_HTTPOTA, 0},
                                       {QTD_DOM_SUBDEV, 0},
                                       {QTD_DOM_AGENT, QTD_AGENT_WORKSTATE}};
         for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
-            if (qtd__bus_subscribe(bus, subs[i][0], subs[i][1], on_bus_event, lh) != 0) {
+            if (subscribe_domain(lh, subs[i][0], subs[i][1]) != 0) {
                 goto fail;
             }
         }

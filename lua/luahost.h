@@ -55,6 +55,11 @@ int qtd__lua_register(qtd_lua_t *lh, const char *module, const char *name, qtd_l
 int qtd__lua_register_owned(qtd_lua_t *lh, const void *owner, const char *module,
                             const char *name, qtd_lua_cfn fn, void *ud);
 void qtd__lua_unregister_owner(qtd_lua_t *lh, const void *owner);
+/* Make the value at idx of L the callback of `domain`'s events (nil clears it) and
+ * subscribe to the domain on the bus when not yet done. Call it from a Lua-called C
+ * function (may raise: memory). Returns: 0, QTD_EINVAL (not a function or nil, bad
+ * domain), QTD_ENOMEM (the subscription). */
+int qtd__lua_set_event_callback(qtd_lua_t *lh, struct lua_State *L, int domain, int idx);
 /* Replace the default device key (a modem's IMEI found by a plugin). Returns: 0, QTD_ENOMEM. */
 int qtd__lua_set_default_dk(qtd_lua_t *lh, const char *dk);
 /* Stop timers and close the state; handles finish closing when the loop runs; then free.

@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 SRC=$QTD_SOURCE_DIR
 
 # --- command line
-"$QTHINGD" --version | grep -qE '^qthingd [0-9]+\.[0-9]+\.[0-9]+ \(plugin ABI 1\.0\)$' \
+"$QTHINGD" --version | grep -qE '^qthingd [0-9]+\.[0-9]+\.[0-9]+ \(plugin ABI 1\.1\)$' \
     || fail "--version"
 "$QTHINGD" --help | grep -q -- '--help-plugin NAME' || fail "--help lists --help-plugin"
 rc=0; "$QTHINGD" --bogus 2>/dev/null || rc=$?

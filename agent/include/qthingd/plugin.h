@@ -22,7 +22,7 @@ extern "C" {
 #endif
 
 #define QTD_PLUGIN_ABI_MAJOR 1
-#define QTD_PLUGIN_ABI_MINOR 0
+#define QTD_PLUGIN_ABI_MINOR 1
 
 struct uv_loop_s;
 struct lua_State;
@@ -76,6 +76,9 @@ typedef struct qtd_cfg_array_s {
 
 typedef void (*qtd_timer_cb)(qtd_timer_t *timer, void *arg);
 typedef int (*qtd_lua_cfn)(struct lua_State *L);
+
+/* service_lookup flags. */
+enum { QTD_SERVICE_OPTIONAL = 1 };
 /* Called for each outbox row in id order; return non-zero to stop the walk. */
 typedef int (*qtd_outbox_cb)(void *arg, int64_t id, const char *topic, int qos,
                              const void *payload, size_t len);
@@ -83,7 +86,8 @@ typedef int (*qtd_outbox_cb)(void *arg, int64_t id, const char *topic, int qos,
 /*
  * Host services. Append-only: new members go at the end and `size` tells a plugin which
  * ones this host has (check `offsetof(qtd_host_api_t, member) < api->size` before calling a
- * member newer than ABI 1.0). All members must be called on the loop thread except `post`.
+ * member newer than ABI 1.0). All members must be called on the loop thread except `post`
+ * and the four memory functions.
  */
 typedef struct qtd_host_api_s {
     uint32_t size;
@@ -95,7 +99,7 @@ typedef struct qtd_host_api_s {
     void (*vlog)(qtd_host_t *h, int level, const char *fmt, va_list ap);
     const char *(*strerror)(int err);
 
-    /* Memory, counted per plugin. */
+    /* Memory, counted per plugin. These four may be called from any thread. */
     void *(*malloc)(qtd_host_t *h, size_t n);
     void *(*calloc)(qtd_host_t *h, size_t n, size_t size);
     void *(*realloc)(qtd_host_t *h, void *p, size_t n);
@@ -138,8 +142,9 @@ typedef struct qtd_host_api_s {
     int (*outbox_count)(qtd_host_t *h, uint64_t *rows, uint64_t *bytes);
 
     /* Lua: register a C function as module.name in every (re)loaded script state. The
-     * function finds `ud` as lightuserdata in upvalue 1. Module "quecIot" extends the seed
-     * module; other names create a global table. */
+     * function finds `ud` as lightuserdata in upvalue 1. The module is a global table,
+     * created by the first registration that names it (a platform plugin registers the
+     * platform SDK's module this way). */
     int (*lua_add_function)(qtd_host_t *h, const char *module, const char *name, qtd_lua_cfn fn,
                         void *ud);
     /* Convert the Lua value at idx to a value tree (tables keyed by integers -> STRUCT,
@@ -160,6 +165,35 @@ typedef struct qtd_host_api_s {
     /* Make dk (letters/digits, at most 16) the default device key, as a module's IMEI is:
      * call it from create(), before the script runs. Returns: 0, QTD_EINVAL. */
     int (*set_default_dk)(qtd_host_t *h, const char *dk);
+
+    /* ---- Since ABI 1.1 ---- */
+
+    /* Services: how plugins call each other. A provider offers a named function table in
+     * create(); the table begins with `uint32_t size` (sizeof the table as the provider was
+     * built), only ever grows at the end, and stays valid until the provider's destroy().
+     * `self` is handed back to consumers with it (the provider's instance). Names are
+     * unique ("thing", "download", "modem": see qthingd/thing.h and its neighbours).
+     * Returns: 0, QTD_EINVAL (empty name, no table, size < 8), QTD_EEXIST (another plugin
+     * provides that name; the log names both), QTD_ENOMEM. */
+    int (*service_provide)(qtd_host_t *h, const char *name, const void *table, void *self);
+    /* A consumer looks a service up in start() (every plugin is created by then), asking
+     * for at least min_size bytes of table (the members it calls; check `size` for newer
+     * ones before calling them). When the provider is not started yet, the host starts it
+     * first, so providers are started before their consumers and stopped after them.
+     * Unless flags has QTD_SERVICE_OPTIONAL, a failure is logged as a start-up error
+     * naming the consumer, the service and the fix.
+     * Returns: 0 (*table and *self set), QTD_ENOENT (nobody provides it, or its provider
+     * failed to start), QTD_EABI (the provider's table is smaller than min_size),
+     * QTD_EINVAL. */
+    int (*service_lookup)(qtd_host_t *h, const char *name, size_t min_size, int flags,
+                          const void **table, void **self);
+    /* Lua: make the function at idx of L (a Lua-called C function's state) the script's
+     * callback for the events of `domain`, or clear it when the value is nil. The host
+     * calls it as cb({event, errcode [, value]}) for each bus event of the domain, through
+     * its protected path (instruction and memory caps, errors logged). The callback
+     * belongs to the script state: a reloaded script sets it again. May raise (memory).
+     * Returns: 0, QTD_EINVAL (not a function or nil, domain <= 0). */
+    int (*lua_set_event_callback)(qtd_host_t *h, struct lua_State *L, int domain, int idx);
 } qtd_host_api_t;
 
 /*
