@@ -46,7 +46,7 @@ plugins = { { file = "wrong_abi", required = true } }
 CFG
 rc=0; "$QTHINGD" --check -c "$WORK/req.lua" 2>"$WORK/req.log" || rc=$?
 [ $rc -eq 2 ] || fail "required wrong-ABI plugin exits 2 (got $rc)"
-grep -q 'built for plugin ABI 2.0, this agent runs ABI 1.0' "$WORK/req.log" || fail "ABI named"
+grep -q 'built for plugin ABI 2.0, this agent runs ABI 1.1' "$WORK/req.log" || fail "ABI named"
 grep -q 'plugins\[1\]: required plugin "wrong_abi"' "$WORK/req.log" || fail "required named"
 pass "required plugin refused"
 
