@@ -360,14 +360,11 @@ static int start_everything(runtime_t *rt)
         qtd_log_error("core", "event bus: %s", qtd_strerror(rc));
         return 1;
     }
-    qtd__default_dk(a->default_dk, sizeof(a->default_dk));
     qtd_lua_opts_t lo = {
         .script = qtd__config_resolve(rt->cfg, rt->core.lua.script),
         .lib_path = qtd__config_resolve(rt->cfg, rt->core.lua.lib_path),
         .mem_limit = (size_t)rt->core.lua.memory_mb << 20,
         .instr_limit = (uint64_t)rt->core.lua.instruction_limit,
-        .default_dk = a->default_dk,
-        .soft_version = QTD_VERSION,
     };
     if (lo.script != NULL && lo.script[0] == '\0') {
         lo.script = NULL;

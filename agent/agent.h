@@ -62,7 +62,6 @@ struct qtd_agent_s {
     qtd_bus_t *bus;
     struct qtd_lua_s *lua;
     const char *data_dir;
-    char default_dk[32];   /* qtd__default_dk() */
     qtd_plugin_t *plugins; /* load order */
     qtd_service_t *services;
     qtd_plugin_t *start_order[64]; /* started plugins, in the order they started */
@@ -115,8 +114,6 @@ int qtd__plugin_start(qtd_agent_t *a, qtd_plugin_t *p);
 const qtd_host_api_t *qtd__host_api(void);
 /* Deliver bus events to a plugin's on_event (the bus callback used by subscribe). */
 void qtd__host_deliver(void *arg, const qtd_event_t *ev);
-/* The default device key: 16 letters/digits from /etc/machine-id (see identity.c). */
-int qtd__default_dk(char *buf, size_t n);
 /* Forget the services a plugin provides (it failed to create or is going away). */
 void qtd__services_remove_owner(qtd_agent_t *a, const qtd_plugin_t *owner);
 

@@ -6,7 +6,6 @@
  */
 #include "agent/agent.h"
 
-#include <ctype.h>
 #include <string.h>
 
 #include "agent/alloc.h"
@@ -226,26 +225,6 @@ static const char *h_agent_version(void)
     return QTD_VERSION;
 }
 
-static const char *h_default_dk(qtd_host_t *h)
-{
-    return h->agent->default_dk;
-}
-
-static int h_set_default_dk(qtd_host_t *h, const char *dk)
-{
-    size_t n = dk != NULL ? strlen(dk) : 0;
-    if (n == 0 || n > 16 || n >= sizeof(h->agent->default_dk)) {
-        return QTD_EINVAL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!isalnum((unsigned char)dk[i])) {
-            return QTD_EINVAL;
-        }
-    }
-    memcpy(h->agent->default_dk, dk, n + 1);
-    return h->agent->lua != NULL ? qtd__lua_set_default_dk(h->agent->lua, dk) : 0;
-}
-
 static int h_store_commit(qtd_host_t *h)
 {
     return qtd_store_commit(h->agent->store);
@@ -388,9 +367,7 @@ static const qtd_host_api_t host_api = {
     .value_free = h_value_free,
     .data_dir = h_data_dir,
     .agent_version = h_agent_version,
-    .default_dk = h_default_dk,
     .store_commit = h_store_commit,
-    .set_default_dk = h_set_default_dk,
     .service_provide = h_service_provide,
     .service_lookup = h_service_lookup,
     .lua_set_event_callback = h_lua_set_event_callback,

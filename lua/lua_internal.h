@@ -2,8 +2,7 @@
 /*
  * Private to lua/: the layout of the Lua host and the helpers its four files share
  * (sandbox.c builds the state and owns the protected-call path, luahost.c the lifecycle,
- * bus delivery, timers and plugin registrations, quecIot.c the seed's configuration API,
- * convert.c value trees). Nothing outside lua/ includes this header, tests excepted.
+ * bus delivery, timers and plugin registrations, convert.c value trees). Nothing outside lua/ includes this header, tests excepted.
  */
 #ifndef QTD_LUA_LUA_INTERNAL_H
 #define QTD_LUA_LUA_INTERNAL_H
@@ -20,16 +19,8 @@
 /* Who the log lines of the Lua host are attributed to. */
 #define QTD_LUA_WHO "lua"
 
-/* Registry key of the table domain -> callback (QTD_DOM_CLOUD: setEventCB, ...). */
+/* Registry key of the table domain -> script callback (set by plugins). */
 #define QTD_LUA_CALLBACKS "qtd.callbacks"
-
-/* The store keys of the quecIot settings (QTD_KV_*) are in qthingd/plugin.h: the cloud
- * plugin reads them. */
-
-/* The seed's defaults (3.4.3, 3.4.5, 3.4.7, 3.4.9). */
-#define QTD_QUEC_DEFAULT_SERVER "iot-south.quectel.com:1883"
-#define QTD_QUEC_DEFAULT_LIFETIME 120
-#define QTD_QUEC_PROTOCOL_VERSION "1.3.0"
 
 typedef struct qtd_lua_reg_s qtd_lua_reg_t;
 typedef struct qtd_lua_timer_s qtd_lua_timer_t;
@@ -65,8 +56,6 @@ struct qtd_lua_s {
     char *script;
     char *script_dir; /* directory of script, searched by require after lib_path */
     char *lib_path;
-    char *default_dk;
-    char *soft_version;
     size_t mem_limit;
     uint64_t instr_limit;
 
@@ -84,12 +73,6 @@ struct qtd_lua_s {
     bool subscribed;
     int domains[16]; /* event domains subscribed on the bus for script callbacks */
     size_t n_domains;
-
-    /* quecIot runtime state. inited is per state (a reloaded script calls init() again);
-     * connmode and workstate belong to the MQTT session, which outlives reloads. */
-    bool inited;
-    int connmode;
-    int workstate;
 
     /* Pieces of a multi-part warn() message. */
     char warn_buf[512];
@@ -120,12 +103,7 @@ void qtd__lua_log_args(lua_State *L, int level);
 void qtd__lua_set_callback(lua_State *L, int domain, int idx);
 void qtd__lua_push_callback(lua_State *L, int domain);
 
-/* Publish a QTD_DOM_AGENT event from the Lua host (source "lua"); value_str may be NULL.
- * Failures are logged. Returns: 0 or the bus's error. */
-int qtd__lua_publish_agent(qtd_lua_t *lh, int event, int errcode, const char *value_str);
-
 /* Module openers (leave the module table on the stack). */
-int luaopen_qtd_quecIot(lua_State *L);
 int luaopen_qtd_agent(lua_State *L);
 
 #endif /* QTD_LUA_LUA_INTERNAL_H */

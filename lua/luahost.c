@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The Lua host's lifecycle and plumbing: creating the host and its bus subscriptions,
- * starting, reloading and closing the script state, delivering bus events to the callbacks
- * scripts set (eventCB for the cloud domain, one slot per domain for HTTP OTA and
- * sub-devices), the `agent` module (agent.timer, agent.log) and the registrations plugins
- * add to modules. The sandbox and the protected-call path are in sandbox.c, the quecIot
- * configuration API in quecIot.c. Everything here runs on the loop thread.
+ * The Lua host's lifecycle and plumbing: creating the host, starting, reloading and
+ * closing the script state, delivering bus events to the callbacks plugins bind to script
+ * functions (one slot per event domain), the `agent` module (agent.timer, agent.log) and
+ * the registrations plugins add to modules. The sandbox and the protected-call path are in
+ * sandbox.c. Everything here runs on the loop thread.
  */
 #include "lua/lua_internal.h"
 
@@ -43,29 +42,6 @@ void qtd__lua_push_callback(lua_State *L, int domain)
     lua_remove(L, -2);                                         /* [... fn] */
 }
 
-int qtd__lua_publish_agent(qtd_lua_t *lh, int event, int errcode, const char *value_str)
-{
-    if (lh->bus == NULL) {
-        return 0;
-    }
-    qtd_event_t ev;
-    memset(&ev, 0, sizeof(ev));
-    ev.size = sizeof(ev);
-    ev.domain = QTD_DOM_AGENT;
-    ev.event = event;
-    ev.errcode = errcode;
-    if (value_str != NULL) {
-        ev.value.type = QTD_VAL_STRING;
-        ev.value.u.s.ptr = value_str;
-        ev.value.u.s.len = strlen(value_str);
-    }
-    int rc = qtd__bus_publish(lh->bus, QTD_LUA_WHO, &ev);
-    if (rc != 0) {
-        qtd_log_warn(QTD_LUA_WHO, "cannot publish agent event %d: %s", event, qtd_strerror(rc));
-    }
-    return rc;
-}
-
 /* Protected: calls the domain's callback with {event, errcode [, value]}.
  * Stack in: [ev (lightuserdata)]. */
 static int deliver_event(lua_State *L)
@@ -91,12 +67,6 @@ static int deliver_event(lua_State *L)
 static void on_bus_event(void *arg, const qtd_event_t *ev)
 {
     qtd_lua_t *lh = arg;
-    if (ev->domain == QTD_DOM_AGENT) {
-        if (ev->event == QTD_AGENT_WORKSTATE) {
-            lh->workstate = ev->errcode;
-        }
-        return;
-    }
     if (lh->L == NULL || lh->closing) {
         return;
     }
@@ -400,24 +370,11 @@ static int install_one(lua_State *L)
 static int setup_modules(lua_State *L)
 {
     qtd_lua_t *lh = qtd__lua_host(L);
-    luaL_requiref(L, "quecIot", luaopen_qtd_quecIot, 1); /* [quecIot]; global too */
-    lua_pop(L, 1);                                       /* [] */
     luaL_requiref(L, "agent", luaopen_qtd_agent, 1);     /* [agent]; global too */
     lua_pop(L, 1);                                       /* [] */
     for (const qtd_lua_reg_t *reg = lh->regs; reg != NULL; reg = reg->next) {
         install_reg(L, reg);
     }
-    return 0;
-}
-
-int qtd__lua_set_default_dk(qtd_lua_t *lh, const char *dk)
-{
-    char *copy = qtd_strdup(dk);
-    if (copy == NULL) {
-        return QTD_ENOMEM;
-    }
-    qtd_free(lh->default_dk);
-    lh->default_dk = copy;
     return 0;
 }
 
@@ -497,7 +454,6 @@ static void state_close(qtd_lua_t *lh)
         lh->state_closing = false;
         lh->L = NULL;
     }
-    lh->inited = false;
 }
 
 static int state_open(qtd_lua_t *lh)
@@ -506,7 +462,6 @@ static int state_open(qtd_lua_t *lh)
     if (rc != 0) {
         return rc;
     }
-    lh->inited = false;
     lua_pushcfunction(lh->L, setup_modules); /* [setup_modules] */
     if (qtd__lua_pcall(lh, 0, 0) != 0) {     /* [] */
         state_close(lh);
@@ -540,10 +495,9 @@ int qtd__lua_create(qtd_lua_t **out, uv_loop_t *loop, qtd_store_t *st, qtd_bus_t
     lh->regs_tail = &lh->regs;
     lh->mem_limit = opts->mem_limit;
     lh->instr_limit = opts->instr_limit;
-    lh->workstate = QTD_WS_UNINITIALIZED;
 
-    const char *strs[] = {opts->script, opts->lib_path, opts->default_dk, opts->soft_version};
-    char **copies[] = {&lh->script, &lh->lib_path, &lh->default_dk, &lh->soft_version};
+    const char *strs[] = {opts->script, opts->lib_path};
+    char **copies[] = {&lh->script, &lh->lib_path};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         if (strs[i] != NULL && strs[i][0] != '\0' && (*copies[i] = qtd_strdup(strs[i])) == NULL) {
             goto fail;
@@ -564,17 +518,6 @@ int qtd__lua_create(qtd_lua_t **out, uv_loop_t *loop, qtd_store_t *st, qtd_bus_t
         }
     }
 
-    if (bus != NULL) {
-        static const int subs[][2] = {{QTD_DOM_CLOUD, 0},
-                                      {QTD_DOM_HTTPOTA, 0},
-                                      {QTD_DOM_SUBDEV, 0},
-                                      {QTD_DOM_AGENT, QTD_AGENT_WORKSTATE}};
-        for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
-            if (subscribe_domain(lh, subs[i][0], subs[i][1]) != 0) {
-                goto fail;
-            }
-        }
-    }
     *out = lh;
     return 0;
 
@@ -642,8 +585,6 @@ static void host_free(qtd_lua_t *lh)
     qtd_free(lh->script);
     qtd_free(lh->script_dir);
     qtd_free(lh->lib_path);
-    qtd_free(lh->default_dk);
-    qtd_free(lh->soft_version);
     qtd_free(lh);
 }
 

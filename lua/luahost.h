@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The Lua host: one sandboxed lua_State on the loop thread running the operator's script,
- * with the `quecIot` module (seed names, configuration API of seed 3.3-3.4 persisted in the
- * store), `agent.timer` and `agent.log`. Every call into Lua goes through pcall with a
+ * with `agent.timer` and `agent.log`. Every call into Lua goes through pcall with a
  * traceback; errors are logged with file:line and never stop the agent. An instruction-count
- * hook stops runaway code and an allocator cap bounds memory. Plugins extend modules through
- * qtd__lua_register (re-applied on every reload).
+ * hook stops runaway code and an allocator cap bounds memory. Plugins add modules through
+ * qtd__lua_register (re-applied on every reload) and make script functions the callbacks of
+ * their event domains. It knows no platform: the platform's module comes from a plugin.
  */
 #ifndef QTD_LUA_LUAHOST_H
 #define QTD_LUA_LUAHOST_H
@@ -27,13 +27,10 @@ typedef struct qtd_lua_opts_s {
     const char *lib_path;     /* directory searched by require("name") -> name.lua; may be NULL */
     size_t mem_limit;         /* bytes the state may allocate; 0 = no cap */
     uint64_t instr_limit;     /* VM instructions per call into Lua; 0 = no limit */
-    const char *default_dk;   /* the device key used until setDkDs sets another */
-    const char *soft_version; /* quecIot.getSoftVersion() */
 } qtd_lua_opts_t;
 
-/* Strings in opts are copied; empty strings count as NULL. Subscribes to the bus (every event
- * of QTD_DOM_CLOUD, QTD_DOM_HTTPOTA, QTD_DOM_SUBDEV, and QTD_DOM_AGENT/QTD_AGENT_WORKSTATE);
- * bus may be NULL (no events in or out). Returns: 0, QTD_ENOMEM. */
+/* Strings in opts are copied; empty strings count as NULL. bus may be NULL (no events).
+ * Returns: 0, QTD_ENOMEM. */
 int qtd__lua_create(qtd_lua_t **out, uv_loop_t *loop, qtd_store_t *st, qtd_bus_t *bus,
                     const qtd_lua_opts_t *opts);
 /* Create the state and run the script. A script that fails to load or errors is logged and
@@ -41,7 +38,7 @@ int qtd__lua_create(qtd_lua_t **out, uv_loop_t *loop, qtd_store_t *st, qtd_bus_t
  * Returns: 0, QTD_ELUA, QTD_ENOMEM (no state fits in mem_limit), QTD_EBUSY (started). */
 int qtd__lua_start(qtd_lua_t *lh);
 /* SIGHUP: close the state (its timers too), start a new one, run the script again. The bus
- * subscriptions, the connection mode and the work state are kept. Returns as
+ * subscriptions and plugin registrations are kept. Returns as
  * qtd__lua_start, and QTD_EBUSY when called from inside a call into Lua. */
 int qtd__lua_reload(qtd_lua_t *lh);
 /* Register fn as module.name (see qtd_host_api_t.lua_add_function), in the running state at
@@ -60,8 +57,6 @@ void qtd__lua_unregister_owner(qtd_lua_t *lh, const void *owner);
  * function (may raise: memory). Returns: 0, QTD_EINVAL (not a function or nil, bad
  * domain), QTD_ENOMEM (the subscription). */
 int qtd__lua_set_event_callback(qtd_lua_t *lh, struct lua_State *L, int domain, int idx);
-/* Replace the default device key (a modem's IMEI found by a plugin). Returns: 0, QTD_ENOMEM. */
-int qtd__lua_set_default_dk(qtd_lua_t *lh, const char *dk);
 /* Stop timers and close the state; handles finish closing when the loop runs; then free.
  * Accepts NULL. Not from inside a call into Lua. */
 void qtd__lua_close(qtd_lua_t *lh);

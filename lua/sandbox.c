@@ -6,8 +6,8 @@
  * chunks, routes print() and warn() to the log and provides a require() confined to the
  * library directory and the script's directory. It also owns the one path by which C calls
  * into Lua (qtd__lua_pcall): a traceback handler, the instruction-count hook that stops
- * runaway code, and logging of every error. It does not know the quecIot API, timers or
- * the bus (luahost.c, quecIot.c).
+ * runaway code, and logging of every error. It does not know the modules plugins add,
+ * timers or the bus (luahost.c).
  */
 #include "lua/lua_internal.h"
 
@@ -246,7 +246,7 @@ static int push_module_file(lua_State *L, const char *name, size_t len)
 
 /* require(name) -> module, path. Loads <lib_path>/<name>.lua or <script dir>/<name>.lua
  * (dots in name become slashes) as a text chunk, once; results are kept in the registry's
- * _LOADED table, which also holds the standard libraries, quecIot and agent. */
+ * _LOADED table, which also holds the standard libraries and the modules of plugins. */
 static int l_require(lua_State *L)
 {
     qtd_lua_t *lh = qtd__lua_host(L);

@@ -2,13 +2,16 @@
 /*
  * The cloud plugin: the device's session with the Quectel IoT platform over MQTT (Paho MQTT
  * C), speaking the SDK's wire protocol (docs/protocol.md). This file holds the descriptor,
- * the configuration and the plugin life cycle; the session is in cloud_session.c, the
- * outbox pump in cloud_outbox.c, the Paho bridge in cloud_mqtt.c and the Lua functions in
- * cloud_lua.c.
+ * the configuration, the plugin life cycle and the services it provides (thing.h, and
+ * modem.h when it owns an AT port); the session is in cloud_session.c, the downlinks in
+ * cloud_downlink.c and its feature files, the uplink path and outbox pump in cloud_outbox.c,
+ * the Paho bridge in cloud_mqtt.c, the quecIot Lua module in cloud_lua_config.c and
+ * cloud_lua.c, the AT port in cloud_at.c (see cloud.h).
  */
-#include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cloud.h"
 
@@ -45,50 +48,12 @@ static const qtd_cfg_key_t cloud_keys[] = {
 static void on_pump(uv_prepare_t *h)
 {
     cloud_t *c = h->data;
+    if (c->n_reqs > 0) {
+        qtd_cloud_run_requests(c);
+    }
     if (c->pump_wanted) {
         qtd_cloud_pump(c);
     }
-}
-
-/* Thread pool: the blocking AT dialogue. */
-static void modem_work(uv_work_t *w)
-{
-    cloud_t *c = w->data;
-    c->modem_rc = qtd_modem_query(c->cfg->at_port, (int)c->cfg->at_baud, 1000, &c->modem_next);
-}
-
-static void modem_done(uv_work_t *w, int status)
-{
-    cloud_t *c = w->data;
-    c->modem_busy = false;
-    if (status < 0 || c->stopping) {
-        return;
-    }
-    bool ok = c->modem_rc == 0;
-    if (ok != c->modem_ok || !c->modem_ok) {
-        if (ok) {
-            c->api->log(c->host, QTD_LOG_INFO, "modem on %s answers (IMEI %s)",
-                        c->cfg->at_port, c->modem_next.imei[0] ? c->modem_next.imei : "?");
-        } else {
-            c->api->log(c->host, QTD_LOG_WARN, "modem on %s: %s; its values are not available",
-                        c->cfg->at_port, c->modem_rc == -ENOENT ? "cannot open the port"
-                                                                : "no answer to AT commands");
-        }
-    }
-    c->modem_ok = ok;
-    if (ok) {
-        c->modem = c->modem_next;
-    }
-}
-
-static void on_modem_timer(uv_timer_t *h)
-{
-    cloud_t *c = h->data;
-    if (c->modem_busy || c->stopping) {
-        return;
-    }
-    c->modem_work.data = c;
-    c->modem_busy = uv_queue_work(c->loop, &c->modem_work, modem_work, modem_done) == 0;
 }
 
 static void on_kick(uv_timer_t *h)
@@ -114,13 +79,16 @@ static int cloud_create(const qtd_host_api_t *api, qtd_host_t *host, const void 
     c->inflight = api->calloc(host, (size_t)c->cfg->window, sizeof(inflight_t));
     int rc = c->inflight != NULL ? 0 : QTD_ENOMEM;
     if (rc == 0) {
+        rc = qtd_cloud_lua_config_register(c);
+    }
+    if (rc == 0) {
         rc = qtd_cloud_lua_register(c);
     }
     if (rc == 0) {
-        rc = api->subscribe(host, QTD_DOM_AGENT, QTD_AGENT_CONNMODE);
+        rc = api->service_provide(host, QTD_THING_SERVICE, &qtd_cloud_thing_api, c);
     }
-    if (rc == 0) {
-        rc = api->subscribe(host, QTD_DOM_AGENT, QTD_AGENT_CONFIG);
+    if (rc == 0 && c->cfg->at_port[0] != '\0') {
+        rc = api->service_provide(host, QTD_MODEM_SERVICE, &qtd_cloud_modem_api, c);
     }
     /* Handles last: nothing may fail after the first one is open. */
     if (rc == 0) {
@@ -131,14 +99,12 @@ static int cloud_create(const qtd_host_api_t *api, qtd_host_t *host, const void 
         api->free(host, c);
         return rc;
     }
-    if (c->cfg->at_port[0] != '\0') {
-        /* Like a module: the IMEI is the default device key. Blocking, but the loop is not
-         * running yet and each command has a short timeout. */
-        char imei[24];
-        if (qtd_modem_imei(c->cfg->at_port, (int)c->cfg->at_baud, 500, imei, sizeof(imei)) == 0 &&
-            api->set_default_dk(host, imei) == 0) {
-            api->log(host, QTD_LOG_INFO, "default device key: the modem's IMEI %s", imei);
-        }
+    (void)qtd_cloud_at_open(c);
+    if (c->imei[0] != '\0' && strlen(c->imei) <= CLOUD_DK_MAX) {
+        snprintf(c->default_dk, sizeof(c->default_dk), "%s", c->imei);
+        api->log(host, QTD_LOG_INFO, "default device key: the modem's IMEI %s", c->imei);
+    } else {
+        (void)qtd_cloud_host_dk(c->default_dk, sizeof(c->default_dk));
     }
     uv_timer_init(c->loop, &c->retry_timer);
     uv_timer_init(c->loop, &c->stable_timer);
@@ -146,31 +112,11 @@ static int cloud_create(const qtd_host_api_t *api, qtd_host_t *host, const void 
     uv_timer_init(c->loop, &c->kick_timer);
     c->kick_timer.data = c;
     uv_timer_start(&c->kick_timer, on_kick, 2000, 2000);
-    if (c->cfg->at_port[0] != '\0') {
-        uv_timer_init(c->loop, &c->modem_timer);
-        c->modem_timer.data = c;
-        c->modem_timer_open = true;
-            uv_timer_start(&c->modem_timer, on_modem_timer, 0, (uint64_t)c->cfg->modem_poll_s * 1000);
-    }
     uv_prepare_init(c->loop, &c->pump);
     c->retry_timer.data = c->stable_timer.data = c->reg_timer.data = c->pump.data = c;
     uv_prepare_start(&c->pump, on_pump);
     qtd_cloud_load_identity(c);
     *self = c;
-    return 0;
-}
-
-static int cloud_on_event(void *self, const qtd_event_t *ev)
-{
-    cloud_t *c = self;
-    if (ev->domain != QTD_DOM_AGENT || c->stopping) {
-        return 0;
-    }
-    if (ev->event == QTD_AGENT_CONNMODE) {
-        qtd_cloud_set_connmode(c, ev->errcode);
-    } else if (ev->event == QTD_AGENT_CONFIG) {
-        qtd_cloud_on_settings(c);
-    }
     return 0;
 }
 
@@ -187,9 +133,7 @@ static void cloud_stop(void *self)
     uv_close((uv_handle_t *)&c->stable_timer, NULL);
     uv_close((uv_handle_t *)&c->reg_timer, NULL);
     uv_close((uv_handle_t *)&c->kick_timer, NULL);
-    if (c->modem_timer_open) {
-        uv_close((uv_handle_t *)&c->modem_timer, NULL);
-    }
+    qtd_cloud_at_close(c);
     uv_close((uv_handle_t *)&c->pump, NULL);
 }
 
@@ -200,6 +144,9 @@ static void cloud_destroy(void *self)
         return;
     }
     qtd_cloud_mq_free(c->mq);
+    if (c->at_lock_ok) {
+        uv_mutex_destroy(&c->at_lock);
+    }
     c->api->free(c->host, c->inflight);
     c->api->free(c->host, c);
 }
@@ -209,7 +156,6 @@ static const qtd_plugin_ops_t cloud_ops = {
     .create = cloud_create,
     .destroy = cloud_destroy,
     .stop = cloud_stop,
-    .on_event = cloud_on_event,
 };
 
 QTD_PLUGIN_EXPORT const qtd_plugin_desc_t qtd_plugin_desc = {

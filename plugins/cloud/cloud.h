@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Internals of the cloud plugin shared by its files: the instance (cloud_t), the MQTT
- * bridge that carries Paho's callbacks onto the loop (cloud_mqtt.c), the session state
- * machine and downlink dispatch (cloud_session.c), the outbox pump (cloud_outbox.c), the
- * Lua functions (cloud_lua.c) and the host's status and info values (cloud_devinfo.c).
- * Everything here runs on the loop thread except the Paho callbacks in cloud_mqtt.c.
+ * bridge that carries Paho's callbacks onto the loop (cloud_mqtt.c), the session
+ * (cloud_session.c), the downlink dispatch table and its feature handlers
+ * (cloud_downlink.c, cloud_tsl.c, cloud_sys.c), the uplink path and outbox pump
+ * (cloud_outbox.c), the identity and its store keys (cloud_identity.c), the quecIot Lua
+ * module (cloud_lua_config.c: seed 3.3-3.4, cloud_lua.c: 3.5), the services it provides
+ * (cloud_thing.c: thing.h, cloud_at.c: modem.h) and the host's status and info values
+ * (cloud_devinfo.c). Everything here runs on the loop thread except the Paho callbacks in
+ * cloud_mqtt.c and the AT dialogues in cloud_at.c's workers.
  */
 #ifndef QTD_PLUGINS_CLOUD_CLOUD_H
 #define QTD_PLUGINS_CLOUD_CLOUD_H
@@ -14,8 +18,35 @@
 
 #include <uv.h>
 
+#include "cloud_frame.h"
 #include "cloud_modem.h"
+#include "qthingd/modem.h"
 #include "qthingd/plugin.h"
+#include "qthingd/thing.h"
+
+/* The Lua module this plugin registers: the platform SDK's, name for name. */
+#define CLOUD_LUA_MODULE "quecIot"
+
+/* Store kv keys of the quecIot settings (values are text). */
+#define CLOUD_KV_PK "quecIot.pk"                   /* product key */
+#define CLOUD_KV_PS "quecIot.ps"                   /* product secret */
+#define CLOUD_KV_SERVER_TYPE "quecIot.server.type" /* "1" = MQTT */
+#define CLOUD_KV_SERVER "quecIot.server"           /* host:port, mqtt://, mqtts://, http:// */
+#define CLOUD_KV_LIFETIME "quecIot.lifetime"       /* keepalive seconds, decimal */
+#define CLOUD_KV_PDPCID "quecIot.pdpcid"
+#define CLOUD_KV_SESSION "quecIot.session" /* "1" = session encryption */
+#define CLOUD_KV_MCU "quecIot.mcu"         /* netstrings "<len>:<compno>,<len>:<ver>," */
+#define CLOUD_KV_DK "quecIot.dk"           /* device key set by the script */
+#define CLOUD_KV_DS "quecIot.ds"           /* device secret of the current DK */
+
+/* The seed's defaults (3.4.3, 3.4.5) and the data protocol version reported. */
+#define CLOUD_DEFAULT_SERVER "iot-south.quectel.com:1883"
+#define CLOUD_DEFAULT_LIFETIME 120
+#define CLOUD_PROTOCOL_VERSION "1.3.0"
+
+/* Reconnection floors by error class (the SDK's levels). */
+#define CLOUD_AUTH_RETRY_FLOOR_MS 30000   /* refused credentials */
+#define CLOUD_FATAL_RETRY_FLOOR_MS 600000 /* disabled device, PK changed */
 
 #define CLOUD_PK_MAX 32
 #define CLOUD_PS_MAX 32
@@ -72,6 +103,18 @@ typedef struct {
     uint16_t cmd;
 } inflight_t;
 
+/* What a script asked of the session, handled at the end of the loop turn (in order). */
+typedef enum {
+    CLOUD_REQ_SETTINGS = 1, /* a quecIot setting changed */
+    CLOUD_REQ_CONNECT,      /* setConnmode(1) */
+    CLOUD_REQ_DISCONNECT    /* setConnmode(0) */
+} cloud_req_t;
+
+#define CLOUD_REQ_MAX 32
+
+/* AT commands queued on the modem service (cloud_at.c). */
+typedef struct cloud_at_req_s cloud_at_req_t;
+
 /* Work states and identity as the session sees them. */
 typedef struct {
     char pk[CLOUD_PK_MAX + 1];
@@ -97,7 +140,12 @@ struct cloud_s {
                                  what a timer or callback queued goes out at once */
     bool stopping;
 
-    int connmode;   /* what the script asked (seed 3.3.1) */
+    cloud_req_t reqs[CLOUD_REQ_MAX]; /* script requests of this loop turn */
+    size_t n_reqs;
+    int lua_connmode; /* what the script asked last (getConnmode) */
+    char default_dk[CLOUD_DK_MAX + 1]; /* the IMEI, else the host's id (cloud_identity.c) */
+
+    int connmode;   /* the mode the session follows (seed 3.3.1) */
     int workstate;  /* seed 3.3.3 */
     bool registering; /* this connection uses the registration password */
     bool online;      /* subscribed: data may flow */
@@ -127,6 +175,10 @@ struct cloud_s {
     qtd_modem_info_t modem_next;  /* the worker's result */
     qtd_modem_info_t modem;       /* what reports use; valid when modem_ok */
     bool modem_ok;
+    char imei[24];                /* read at create(), "" when no modem answered */
+    uv_mutex_t at_lock;           /* one AT dialogue at a time on the port */
+    bool at_lock_ok;
+    cloud_at_req_t *at_reqs;      /* modem.h commands under way */
 };
 
 /* cloud_mqtt.c: the Paho bridge. */
@@ -151,8 +203,17 @@ void qtd_cloud_mq_free(mq_bridge_t *mq);
 void qtd_cloud_on_mq(cloud_t *c, const mq_event_t *ev);
 
 /* cloud_session.c */
+/* Queue a script request for the end of this loop turn. Returns: 0, QTD_ENOSPC. */
+int qtd_cloud_request(cloud_t *c, cloud_req_t req);
+/* Run the queued requests (from the pump, before the loop sleeps). */
+void qtd_cloud_run_requests(cloud_t *c);
 /* A quecIot setting changed: reconnect when it touches the live connection's identity. */
 void qtd_cloud_on_settings(cloud_t *c);
+/* Drop the connection after an error (event, errcode, new work state) and try again after
+ * floor_ms plus the backoff. */
+void qtd_cloud_fail_and_retry(cloud_t *c, int event, int errcode, int state, int64_t floor_ms);
+/* Subscribed (login) or given a DS (registration): data may flow. */
+void qtd_cloud_went_online(cloud_t *c);
 /* The uplink topic for a topic type ("bus", ...) with the current identity. */
 void qtd_cloud_uplink_topic(const cloud_t *c, const char *type, char *topic, size_t n);
 void qtd_cloud_set_connmode(cloud_t *c, int mode);
@@ -176,8 +237,40 @@ void qtd_cloud_pump(cloud_t *c);          /* send what the window allows */
 void qtd_cloud_pump_reset(cloud_t *c);    /* new connection: everything unacked goes again */
 void qtd_cloud_pump_acked(cloud_t *c, int token, bool ok);
 
-/* cloud_lua.c */
+/* cloud_downlink.c: one downlink message (decrypted, decoded, dispatched by command). */
+void qtd_cloud_on_message(cloud_t *c, const mq_event_t *ev);
+/* Answer a malformed or unsupported downlink with EXCE_EVENT {1 reason, 2 pkgid}. */
+void qtd_cloud_send_exce(cloud_t *c, int reason, uint16_t pkgid);
+/* The child of a STRUCT with this id, or NULL. */
+const qtd_value_t *qtd_cloud_find_id(const qtd_value_t *s, uint16_t id);
+/* The u16 id list of TSL_REQ, STATUS_REQ, INFO_REQ. Returns 0 or -1 (odd or too long). */
+int qtd_cloud_id_list(const qtd_frame_t *f, uint16_t *ids, size_t max, size_t *n);
+
+/* A downlink handler: f is the decoded frame, tree its TTLV payload when the table entry
+ * asked for one (else an empty STRUCT). */
+typedef void (*cloud_downlink_fn)(cloud_t *c, const qtd_frame_t *f, const qtd_value_t *tree);
+typedef struct {
+    uint16_t cmd;
+    bool ttlv; /* decode the payload as TTLV first (a failure is answered with EXCE 5) */
+    cloud_downlink_fn fn;
+} cloud_downlink_t;
+
+/* Feature areas: the handlers each one adds to the dispatch table. */
+extern const cloud_downlink_t qtd_cloud_tsl_downlinks[];   /* cloud_tsl.c, ends with cmd 0 */
+extern const cloud_downlink_t qtd_cloud_sys_downlinks[];   /* cloud_sys.c, ends with cmd 0 */
+
+/* cloud_lua.c (seed 3.5) and cloud_lua_config.c (seed 3.3-3.4) */
 int qtd_cloud_lua_register(cloud_t *c);
+int qtd_cloud_lua_config_register(cloud_t *c);
+
+/* cloud_thing.c: the thing.h service table. */
+extern const qtd_thing_api_t qtd_cloud_thing_api;
+
+/* cloud_at.c: the modem values poll and the modem.h service. open: read the IMEI (blocking,
+ * before the loop runs) and start the poll. close: stop them (stop()). */
+extern const qtd_modem_api_t qtd_cloud_modem_api;
+int qtd_cloud_at_open(cloud_t *c);
+void qtd_cloud_at_close(cloud_t *c);
 
 /* cloud_devinfo.c: status (ids 1-7) and info (ids 1-14) values of this host as a STRUCT
  * of the requested ids (all when n == 0); ids with no value on this host are left out and
@@ -186,7 +279,11 @@ int qtd_cloud_status_value(cloud_t *c, const uint16_t *ids, size_t n, qtd_value_
 int qtd_cloud_info_value(cloud_t *c, const uint16_t *ids, size_t n, qtd_value_t **out);
 void qtd_cloud_value_free(cloud_t *c, qtd_value_t *v);
 
-/* Load the identity and settings the script stored (quecIot.* keys). */
+/* cloud_identity.c: load the identity and settings the script stored (CLOUD_KV_* keys). */
 void qtd_cloud_load_identity(cloud_t *c);
+void qtd_cloud_read_identity(cloud_t *c, identity_t *id);
+/* The default device key of this host into buf (17 bytes): 16 hex digits of
+ * /etc/machine-id, else of SHA-256(hostname). Returns: 0, QTD_EINVAL. */
+int qtd_cloud_host_dk(char *buf, size_t n);
 
 #endif /* QTD_PLUGINS_CLOUD_CLOUD_H */

@@ -177,7 +177,7 @@ static void mcu_versions(cloud_t *c, char *out, size_t n)
     char *v = NULL;
     size_t len = 0;
     out[0] = '\0';
-    if (c->api->kv_get(c->host, QTD_KV_MCU, &v, &len) < 0) {
+    if (c->api->kv_get(c->host, CLOUD_KV_MCU, &v, &len) < 0) {
         return;
     }
     size_t used = 0;

@@ -286,6 +286,22 @@ int qtd_modem_imei(const char *port, int baud, int timeout_ms, char *imei, size_
     return 0;
 }
 
+int qtd_modem_command(const char *port, int baud, const char *cmd, int timeout_ms, char *resp,
+                      size_t n)
+{
+    int fd = open_port(port, baud, timeout_ms);
+    if (fd < 0) {
+        resp[0] = '\0';
+        return -ENOENT;
+    }
+    bool ok = ask(fd, cmd, resp, n, timeout_ms);
+    close(fd);
+    if (ok) {
+        return 0;
+    }
+    return strstr(resp, "ERROR") != NULL ? -EIO : -ETIMEDOUT;
+}
+
 int qtd_modem_query(const char *port, int baud, int timeout_ms, qtd_modem_info_t *m)
 {
     memset(m, 0, sizeof(*m));

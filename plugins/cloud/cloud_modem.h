@@ -43,6 +43,12 @@ bool qtd_modem_parse_qeng(const char *resp, qtd_modem_info_t *m);
  * -ETIMEDOUT (nothing answered). Blocking: call it off the loop thread. */
 int qtd_modem_query(const char *port, int baud, int timeout_ms, qtd_modem_info_t *m);
 
+/* One command (no CR) on the port: opens it, asks, closes. resp gets the answer
+ * (NUL-terminated, "" when none). Returns: 0 (OK), -EIO (ERROR), -ETIMEDOUT, -ENOENT.
+ * Blocking. */
+int qtd_modem_command(const char *port, int baud, const char *cmd, int timeout_ms, char *resp,
+                      size_t n);
+
 /* Only the IMEI (AT+CGSN), for the default device key at start-up. imei gets 14..17 digits.
  * Returns: 0, -ENOENT, -ETIMEDOUT. Blocking. */
 int qtd_modem_imei(const char *port, int baud, int timeout_ms, char *imei, size_t n);

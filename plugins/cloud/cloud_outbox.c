@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The outbox pump: every uplink with mode >= 1 is a row of the store's outbox before it is
+ * The uplink path and the outbox pump. qtd_cloud_send frames an uplink and either sends it
+ * at once (mode 0) or stores it. Every uplink with mode >= 1 is a row of the store's outbox before it is
  * handed to MQTT; once per loop turn (and after each acknowledgement) the pump commits the
  * store and sends rows in id order while the in-flight window has room. A row is deleted
  * when the broker acknowledges it (PUBACK/PUBCOMP), which raises 4/10200, 4/10210 or
@@ -8,12 +9,14 @@
  * is at least once and ordered per device. Memory is bounded by the window, whatever the
  * backlog.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cloud.h"
 #include "cloud_auth.h"
 #include "cloud_frame.h"
+#include "cloud_ttlv.h"
 
 int qtd_cloud_publish_frame(cloud_t *c, const char *topic, int qos, const uint8_t *frame,
                             size_t len, int *token)
@@ -150,3 +153,72 @@ void qtd_cloud_pump_acked(cloud_t *c, int token, bool ok)
         return;
     }
 }
+/* ---- framing and sending ---- */
+
+int qtd_cloud_send(cloud_t *c, int mode, uint16_t cmd, uint16_t pkgid, const uint8_t *payload,
+                   size_t len)
+{
+    if (mode < 0 || mode > 2) {
+        return QTD_EINVAL;
+    }
+    const char *type = qtd_frame_topic_type(cmd);
+    if (type == NULL) {
+        return QTD_EINVAL;
+    }
+    if (c->id.pk[0] == '\0') {
+        /* Set in this very callback: the settings event arrives after it returns. */
+        qtd_cloud_load_identity(c);
+        if (c->id.pk[0] == '\0') {
+            return QTD_ENOENT;
+        }
+    }
+    if (mode == 0 && !c->online) {
+        return QTD_ENOTCONN;
+    }
+    if (pkgid == 0) {
+        c->pkgid = qtd_frame_next_pkgid(c->pkgid);
+        pkgid = c->pkgid;
+    }
+    uint8_t *frame = NULL;
+    size_t flen = 0;
+    int rc = qtd_frame_encode(pkgid, cmd, payload, len, &frame, &flen);
+    if (rc < 0) {
+        return rc;
+    }
+    if (mode == 0) {
+        char topic[CLOUD_TOPIC_MAX];
+        qtd_cloud_uplink_topic(c, type, topic, sizeof(topic));
+        rc = qtd_cloud_publish_frame(c, topic, 0, frame, flen, NULL);
+    } else {
+        /* The row keeps the topic type only: the topic is made at send time, for the
+         * identity of the connection that sends it. */
+        int64_t row = 0;
+        rc = c->api->outbox_put(c->host, type, mode, frame, flen, &row);
+        c->pump_wanted = true;
+    }
+    free(frame);
+    return rc;
+}
+
+void qtd_cloud_uplink_topic(const cloud_t *c, const char *type, char *topic, size_t n)
+{
+    if (strchr(type, '/') != NULL) {
+        snprintf(topic, n, "%s", type); /* a row stored with its whole topic */
+    } else {
+        snprintf(topic, n, "q/2/d/%s/%s", c->cid, type);
+    }
+}
+
+int qtd_cloud_send_value(cloud_t *c, int mode, uint16_t cmd, uint16_t pkgid, const qtd_value_t *v)
+{
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    int rc = qtd_ttlv_encode(v, &buf, &n);
+    if (rc < 0) {
+        return rc;
+    }
+    rc = qtd_cloud_send(c, mode, cmd, pkgid, buf, n);
+    free(buf);
+    return rc;
+}
+

@@ -1,6 +1,7 @@
--- The DK/DS rules of seed 3.4.14-3.4.15 with the default DK "DEFAULTDK01" (set by
--- tests/unit/test_lua.c, quecIot_setDkDs_follows_the_seed_rules).
+-- The DK/DS rules of seed 3.4.14-3.4.15 with this host's default DK, which the test module
+-- derives on its own (tests/unit/test_cloud_config.c, quecIot_setDkDs_follows_the_seed_rules).
 local q = quecIot
+local DEFAULT = test.default_dk()
 
 local expect = require("expect")
 local eq = expect.eq
@@ -20,10 +21,10 @@ q.init()
 dkds(nil, nil, "getDkDs before any setDkDs")
 eq(q.setDkDs("", "secret"), false, "ds with an empty dk")
 eq(q.setDkDs(nil, "secret"), false, "ds with a nil dk")
-eq(q.setDkDs("DEFAULTDK01", "secret"), false, "ds with the default dk")
+eq(q.setDkDs(DEFAULT, "secret"), false, "ds with the default dk")
 eq(q.setDkDs(""), true, "empty dk while on the default DK")
 dkds(nil, nil, "still default")
-eq(q.setDkDs("DEFAULTDK01"), true, "the default dk itself")
+eq(q.setDkDs(DEFAULT), true, "the default dk itself")
 dkds(nil, nil, "default dk is not reported")
 
 eq(q.setDkDs("mydk01"), true, "dk without ds")
@@ -43,7 +44,7 @@ eq(q.setDkDs("mydk01", "s"), true, "set again")
 eq(q.setDkDs(), true, "nil dk clears too")
 dkds(nil, nil, "cleared by nil")
 eq(q.setDkDs("mydk01", "s"), true, "set again")
-eq(q.setDkDs("DEFAULTDK01"), true, "the default dk clears too")
+eq(q.setDkDs(DEFAULT), true, "the default dk clears too")
 dkds(nil, nil, "cleared by the default dk")
 
 test.mark()

@@ -1,6 +1,6 @@
 -- Every documented limit of the quecIot configuration API: out-of-range or wrongly typed
 -- arguments return false (never raise) and leave the stored value alone. Run by
--- tests/unit/test_lua.c (quecIot_limits_are_refused_with_false).
+-- tests/unit/test_cloud_config.c (quecIot_limits_are_refused_with_false).
 local q = quecIot
 
 local expect = require("expect")

@@ -41,7 +41,7 @@ for _, name in ipairs({"string", "table", "math", "utf8", "coroutine"}) do
     check(type(_G[name]) == "table", name .. " is missing")
     check(require(name) == _G[name], "require('" .. name .. "')")
 end
-check(require("quecIot") == quecIot, "require('quecIot')")
+check(require("test") == test, "require('test'): a module a plugin registered")
 check(require("agent") == agent, "require('agent')")
 check(type(collectgarbage("count")) == "number", "collectgarbage")
 check(utf8.char(72, 105) == "Hi", "utf8")

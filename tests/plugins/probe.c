@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "qthingd/plugin.h"
+#include "qthingd/thing.h"
 
 typedef struct {
     int64_t marker;

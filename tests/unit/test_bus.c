@@ -19,6 +19,9 @@
 #include "agent/bus.h"
 #include "testutil.h"
 
+/* The bus knows no domain's meaning: a plugin's domain and two events of the core's. */
+enum { DOM_PLUGIN = 1, EVT_RECV = 5, AGENT_EVT_A = 1, AGENT_EVT_B = 2 };
+
 #define MAX_SEEN 20000
 
 typedef struct {
@@ -74,9 +77,9 @@ static void bus_delivers_in_publication_order(void **state)
     seen_t *s = calloc(1, sizeof(*s));
     qtd_bus_t *bus = NULL;
     assert_int_equal(qtd__bus_create(&bus, &loop), 0);
-    assert_int_equal(qtd__bus_subscribe(bus, QTD_DOM_CLOUD, 0, record, s), 0);
+    assert_int_equal(qtd__bus_subscribe(bus, DOM_PLUGIN, 0, record, s), 0);
     for (int i = 0; i < 1000; i++) {
-        qtd_event_t ev = ev_of(QTD_DOM_CLOUD, 1 + i % 8, 10200, i);
+        qtd_event_t ev = ev_of(DOM_PLUGIN, 1 + i % 8, 10200, i);
         s->in_publish = true;
         assert_int_equal(qtd__bus_publish(bus, "test", &ev), 0);
         s->in_publish = false;
@@ -102,17 +105,17 @@ static void bus_filters_by_domain_and_event(void **state)
     seen_t *agent = calloc(1, sizeof(*agent));
     qtd_bus_t *bus = NULL;
     assert_int_equal(qtd__bus_create(&bus, &loop), 0);
-    qtd__bus_subscribe(bus, QTD_DOM_CLOUD, 0, record, all);
-    qtd__bus_subscribe(bus, QTD_DOM_CLOUD, QTD_EVT_RECV, record, only5);
-    qtd__bus_subscribe(bus, QTD_DOM_AGENT, QTD_AGENT_CONNMODE, record, agent);
+    qtd__bus_subscribe(bus, DOM_PLUGIN, 0, record, all);
+    qtd__bus_subscribe(bus, DOM_PLUGIN, EVT_RECV, record, only5);
+    qtd__bus_subscribe(bus, QTD_DOM_AGENT, AGENT_EVT_A, record, agent);
     int events[] = {1, 5, 3, 5, 4};
     for (size_t i = 0; i < 5; i++) {
-        qtd_event_t ev = ev_of(QTD_DOM_CLOUD, events[i], 10200, (int64_t)i);
+        qtd_event_t ev = ev_of(DOM_PLUGIN, events[i], 10200, (int64_t)i);
         qtd__bus_publish(bus, "t", &ev);
     }
-    qtd_event_t cm = ev_of(QTD_DOM_AGENT, QTD_AGENT_CONNMODE, 1, 0);
+    qtd_event_t cm = ev_of(QTD_DOM_AGENT, AGENT_EVT_A, 1, 0);
     qtd__bus_publish(bus, "t", &cm);
-    qtd_event_t ws = ev_of(QTD_DOM_AGENT, QTD_AGENT_WORKSTATE, 8, 0);
+    qtd_event_t ws = ev_of(QTD_DOM_AGENT, AGENT_EVT_B, 8, 0);
     qtd__bus_publish(bus, "t", &ws);
     run_and_close(&loop, bus);
     assert_int_equal(all->n, 5);
@@ -133,7 +136,7 @@ static void republish(void *arg, const qtd_event_t *ev)
     record(arg, ev);
     if (s->republish_left > 0) {
         s->republish_left--;
-        qtd_event_t next = ev_of(QTD_DOM_CLOUD, 9, 0, 100 + s->republish_left);
+        qtd_event_t next = ev_of(DOM_PLUGIN, 9, 0, 100 + s->republish_left);
         assert_int_equal(qtd__bus_publish(s->bus, "t", &next), 0);
     }
 }
@@ -145,10 +148,10 @@ static void bus_publish_from_callback_keeps_order(void **state)
     uv_loop_init(&loop);
     seen_t *s = calloc(1, sizeof(*s));
     assert_int_equal(qtd__bus_create(&s->bus, &loop), 0);
-    qtd__bus_subscribe(s->bus, QTD_DOM_CLOUD, 0, republish, s);
+    qtd__bus_subscribe(s->bus, DOM_PLUGIN, 0, republish, s);
     s->republish_left = 2;
     for (int i = 0; i < 3; i++) {
-        qtd_event_t ev = ev_of(QTD_DOM_CLOUD, 1, 0, i);
+        qtd_event_t ev = ev_of(DOM_PLUGIN, 1, 0, i);
         qtd__bus_publish(s->bus, "t", &ev);
     }
     run_and_close(&loop, s->bus);
@@ -170,7 +173,7 @@ static void publisher(void *arg)
 {
     thread_arg_t *t = arg;
     for (int i = 0; i < 5000; i++) {
-        qtd_event_t ev = ev_of(QTD_DOM_CLOUD, 5, 10200, t->base + i);
+        qtd_event_t ev = ev_of(DOM_PLUGIN, 5, 10200, t->base + i);
         qtd__bus_publish(t->bus, "thread", &ev);
     }
 }
@@ -183,7 +186,7 @@ static void bus_post_from_threads_keeps_per_thread_order(void **state)
     seen_t *s = calloc(1, sizeof(*s));
     qtd_bus_t *bus = NULL;
     assert_int_equal(qtd__bus_create(&bus, &loop), 0);
-    qtd__bus_subscribe(bus, QTD_DOM_CLOUD, 0, record, s);
+    qtd__bus_subscribe(bus, DOM_PLUGIN, 0, record, s);
     thread_arg_t a = {bus, 0}, b = {bus, 100000};
     uv_thread_t ta, tb;
     uv_thread_create(&ta, publisher, &a);
@@ -220,9 +223,9 @@ static void bus_copies_values(void **state)
     seen_t *s = calloc(1, sizeof(*s));
     qtd_bus_t *bus = NULL;
     assert_int_equal(qtd__bus_create(&bus, &loop), 0);
-    qtd__bus_subscribe(bus, QTD_DOM_CLOUD, 0, record, s);
+    qtd__bus_subscribe(bus, DOM_PLUGIN, 0, record, s);
     char *buf = strdup("hello bus");
-    qtd_event_t ev = {.size = sizeof(ev), .domain = QTD_DOM_CLOUD, .event = 5, .errcode = 10200};
+    qtd_event_t ev = {.size = sizeof(ev), .domain = DOM_PLUGIN, .event = 5, .errcode = 10200};
     ev.value.type = QTD_VAL_STRING;
     ev.value.u.s.ptr = buf;
     ev.value.u.s.len = strlen(buf);
@@ -232,13 +235,13 @@ static void bus_copies_values(void **state)
     /* A nested tree is copied too. */
     qtd_value_t items[2] = {{.type = QTD_VAL_INT, .id = 1, .u.i = -5},
                             {.type = QTD_VAL_BOOL, .id = 2, .u.b = true}};
-    qtd_event_t tree = {.size = sizeof(tree), .domain = QTD_DOM_CLOUD, .event = 5};
+    qtd_event_t tree = {.size = sizeof(tree), .domain = DOM_PLUGIN, .event = 5};
     tree.value.type = QTD_VAL_STRUCT;
     tree.value.u.list.items = items;
     tree.value.u.list.count = 2;
     assert_int_equal(qtd__bus_publish(bus, "t", &tree), 0);
     /* A malformed tree is refused. */
-    qtd_event_t bad = {.size = sizeof(bad), .domain = QTD_DOM_CLOUD, .event = 5};
+    qtd_event_t bad = {.size = sizeof(bad), .domain = DOM_PLUGIN, .event = 5};
     bad.value.type = 99;
     assert_int_equal(qtd__bus_publish(bus, "t", &bad), QTD_EINVAL);
     run_and_close(&loop, bus);
@@ -255,8 +258,8 @@ static void bus_unsubscribe_stops_delivery(void **state)
     seen_t *s = calloc(1, sizeof(*s));
     qtd_bus_t *bus = NULL;
     assert_int_equal(qtd__bus_create(&bus, &loop), 0);
-    qtd__bus_subscribe(bus, QTD_DOM_CLOUD, 0, record, s);
-    qtd_event_t ev = ev_of(QTD_DOM_CLOUD, 1, 0, 1);
+    qtd__bus_subscribe(bus, DOM_PLUGIN, 0, record, s);
+    qtd_event_t ev = ev_of(DOM_PLUGIN, 1, 0, 1);
     qtd__bus_publish(bus, "t", &ev);
     uv_run(&loop, UV_RUN_NOWAIT);
     qtd__bus_unsubscribe_all(bus, s);

@@ -156,15 +156,14 @@ typedef struct qtd_host_api_s {
     /* Agent facts. */
     const char *(*data_dir)(qtd_host_t *h);
     const char *(*agent_version)(void);
-    /* The device key used when the script has not set one (quecIot.setDkDs). */
-    const char *(*default_dk)(qtd_host_t *h);
+    /* Retired in ABI 1.1 (the device identity belongs to the platform plugin): NULL. */
+    void (*retired_1)(void);
     /* Commit the store's pending writes now (outbox rows put this turn) instead of at the
      * end of the loop turn; for a plugin that sends only rows already on disk.
      * Returns: 0, QTD_EIO. */
     int (*store_commit)(qtd_host_t *h);
-    /* Make dk (letters/digits, at most 16) the default device key, as a module's IMEI is:
-     * call it from create(), before the script runs. Returns: 0, QTD_EINVAL. */
-    int (*set_default_dk)(qtd_host_t *h, const char *dk);
+    /* Retired in ABI 1.1: NULL. */
+    void (*retired_2)(void);
 
     /* ---- Since ABI 1.1 ---- */
 
@@ -195,21 +194,6 @@ typedef struct qtd_host_api_s {
      * Returns: 0, QTD_EINVAL (not a function or nil, domain <= 0). */
     int (*lua_set_event_callback)(qtd_host_t *h, struct lua_State *L, int domain, int idx);
 } qtd_host_api_t;
-
-/*
- * Well-known keys of the store's kv table, written by the quecIot configuration functions
- * (Lua host) and read by the cloud plugin. Values are text.
- */
-#define QTD_KV_PK "quecIot.pk"                   /* product key */
-#define QTD_KV_PS "quecIot.ps"                   /* product secret */
-#define QTD_KV_SERVER_TYPE "quecIot.server.type" /* "1" = MQTT */
-#define QTD_KV_SERVER "quecIot.server"           /* host:port, mqtt://, mqtts://, http:// */
-#define QTD_KV_LIFETIME "quecIot.lifetime"       /* keepalive seconds, decimal */
-#define QTD_KV_PDPCID "quecIot.pdpcid"
-#define QTD_KV_SESSION "quecIot.session"         /* "1" = session encryption */
-#define QTD_KV_MCU "quecIot.mcu"                 /* netstrings "<len>:<compno>,<len>:<ver>," */
-#define QTD_KV_DK "quecIot.dk"                   /* device key set by the script */
-#define QTD_KV_DS "quecIot.ds"                   /* device secret of the current DK */
 
 typedef struct qtd_plugin_ops_s {
     uint32_t size;

@@ -1,18 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The `quecIot` Lua module, configuration part: seed sections 3.3 (init, connection mode,
- * work state, event callback) and 3.4 (product info, server, lifetime, PDP context,
- * session flag, software and MCU versions, DK/DS), name for name and return value for
- * return value. Settings persist in the store's kv table under "quecIot.*" keys (see
- * lua_internal.h) and every change is announced on the bus as QTD_DOM_AGENT /
- * QTD_AGENT_CONFIG with the setting's name, so the cloud plugin can act on it; the
- * connection mode is announced as QTD_AGENT_CONNMODE. Wrong arguments never raise: the
- * function logs a warning naming the argument and its limits and returns false, as the
- * seed's functions return False. Data functions (passTransSend, phymodelReport, ...) are
- * not here.
+ * The `quecIot` Lua module, configuration part, registered by this plugin: seed sections
+ * 3.3 (init, connection mode, work state, event callback) and 3.4 (product info, server,
+ * lifetime, PDP context, session flag, software and MCU versions, DK/DS), name for name and
+ * return value for return value. Settings persist in the store's kv table under the
+ * CLOUD_KV_* keys (cloud.h); a change reaches the session at the end of the current loop
+ * turn (qtd_cloud_request), as does a connection mode request. Wrong arguments never
+ * raise: the function logs a warning naming the argument and its limits and returns false,
+ * as the seed's functions return False. The data functions (seed 3.5) are in cloud_lua.c.
  */
-#include "lua/lua_internal.h"
-
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,10 +19,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "agent/alloc.h"
-#include "agent/log.h"
-#include "qthingd/errors.h"
-#include "store/store.h"
+#include "cloud.h"
 
 #define PK_MAX 32
 #define PS_MAX 32
@@ -39,9 +32,13 @@
 #define DS_MAX 32
 #define KV_MAX 4096 /* the largest value this module stores (the MCU list) */
 
-#ifndef QTD_VERSION
-#define QTD_VERSION "unknown"
-#endif
+/* Registry field of a script state that called quecIot.init(). */
+#define INITED_KEY "cloud.inited"
+
+static cloud_t *self_of(lua_State *L)
+{
+    return lua_touserdata(L, lua_upvalueindex(1));
+}
 
 /* ---- helpers ---------------------------------------------------------------------- */
 
@@ -56,15 +53,18 @@ static int fail(lua_State *L, const char *fn, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
-    qtd_log_warn(QTD_LUA_WHO, "quecIot.%s: %s", fn, why);
+    cloud_t *c = self_of(L);
+    c->api->log(c->host, QTD_LOG_WARN, "quecIot.%s: %s", fn, why);
     lua_pushboolean(L, 0); /* [... false] */
     return 1;
 }
 
-/* Setters need init() first, as on the module. */
-static bool inited(lua_State *L, qtd_lua_t *lh, const char *fn)
+/* Setters need init() first, as on the module: once per script state. */
+static bool inited(lua_State *L, const char *fn)
 {
-    if (lh->inited) {
+    bool yes = lua_getfield(L, LUA_REGISTRYINDEX, INITED_KEY) == LUA_TBOOLEAN; /* [... f] */
+    lua_pop(L, 1);                                                              /* [...] */
+    if (yes) {
         return true;
     }
     fail(L, fn, "called before quecIot.init()"); /* [... false] */
@@ -115,28 +115,27 @@ static bool alnum(const char *s, size_t len)
 
 /* Copies the kv value of key into buf (NUL-terminated). Returns: 0, QTD_ENOENT, QTD_EIO,
  * QTD_ENOMEM, QTD_E2BIG. */
-static int kv_read(qtd_lua_t *lh, const char *key, char *buf, size_t cap, size_t *len)
+static int kv_read(cloud_t *c, const char *key, char *buf, size_t cap, size_t *len)
 {
-    if (lh->st == NULL) {
-        return QTD_ENOENT;
-    }
     char *val = NULL;
     size_t n = 0;
-    int rc = qtd_store_kv_get(lh->st, key, &val, &n);
+    int rc = c->api->kv_get(c->host, key, &val, &n);
     if (rc != 0) {
         if (rc != QTD_ENOENT) {
-            qtd_log_error(QTD_LUA_WHO, "quecIot: cannot read %s: %s", key, qtd_strerror(rc));
+            c->api->log(c->host, QTD_LOG_ERROR, "quecIot: cannot read %s: %s", key,
+                        c->api->strerror(rc));
         }
         return rc;
     }
     if (n >= cap) {
-        qtd_free(val);
-        qtd_log_error(QTD_LUA_WHO, "quecIot: stored %s is too long (%zu bytes)", key, n);
+        c->api->free(c->host, val);
+        c->api->log(c->host, QTD_LOG_ERROR, "quecIot: stored %s is too long (%zu bytes)", key,
+                    n);
         return QTD_E2BIG;
     }
     memcpy(buf, val, n);
     buf[n] = '\0';
-    qtd_free(val);
+    c->api->free(c->host, val);
     if (len != NULL) {
         *len = n;
     }
@@ -144,10 +143,10 @@ static int kv_read(qtd_lua_t *lh, const char *key, char *buf, size_t cap, size_t
 }
 
 /* An integer setting, or def when unset or unreadable. */
-static lua_Integer kv_int(qtd_lua_t *lh, const char *key, lua_Integer def)
+static lua_Integer kv_int(cloud_t *c, const char *key, lua_Integer def)
 {
     char buf[32];
-    if (kv_read(lh, key, buf, sizeof(buf), NULL) != 0) {
+    if (kv_read(c, key, buf, sizeof(buf), NULL) != 0) {
         return def;
     }
     char *end = NULL;
@@ -156,31 +155,29 @@ static lua_Integer kv_int(qtd_lua_t *lh, const char *key, lua_Integer def)
 }
 
 /* Write (val != NULL) or delete (val == NULL) a setting. Logs failures. */
-static bool kv_put(qtd_lua_t *lh, const char *key, const char *val, size_t len)
+static bool kv_put(cloud_t *c, const char *key, const char *val, size_t len)
 {
-    if (lh->st == NULL) {
-        qtd_log_error(QTD_LUA_WHO, "quecIot: no store, %s not saved", key);
-        return false;
-    }
-    int rc = val != NULL ? qtd_store_kv_set(lh->st, key, val, len) : qtd_store_kv_del(lh->st, key);
+    int rc = val != NULL ? c->api->kv_set(c->host, key, val, len) : c->api->kv_del(c->host, key);
     if (rc != 0 && !(val == NULL && rc == QTD_ENOENT)) {
-        qtd_log_error(QTD_LUA_WHO, "quecIot: cannot save %s: %s", key, qtd_strerror(rc));
+        c->api->log(c->host, QTD_LOG_ERROR, "quecIot: cannot save %s: %s", key,
+                    c->api->strerror(rc));
         return false;
     }
     return true;
 }
 
-static bool kv_put_int(qtd_lua_t *lh, const char *key, lua_Integer v)
+static bool kv_put_int(cloud_t *c, const char *key, lua_Integer v)
 {
     char buf[32];
     int n = snprintf(buf, sizeof(buf), "%lld", (long long)v);
-    return kv_put(lh, key, buf, (size_t)n);
+    return kv_put(c, key, buf, (size_t)n);
 }
 
-/* Announce a changed setting and return true to Lua. */
-static int changed(lua_State *L, qtd_lua_t *lh, const char *setting)
+/* Tell the session a setting changed and return true to Lua. */
+static int changed(lua_State *L, cloud_t *c, const char *setting)
 {
-    qtd__lua_publish_agent(lh, QTD_AGENT_CONFIG, 0, setting);
+    c->api->log(c->host, QTD_LOG_DEBUG, "setting %s changed", setting);
+    qtd_cloud_request(c, CLOUD_REQ_SETTINGS);
     lua_pushboolean(L, 1); /* [... true] */
     return 1;
 }
@@ -190,10 +187,11 @@ static int changed(lua_State *L, qtd_lua_t *lh, const char *setting)
 /* quecIot.init() -> true (seed 3.3.1). Once per script state; again is harmless. */
 static int l_init(lua_State *L)
 {
-    qtd_lua_t *lh = qtd__lua_host(L);
-    lh->inited = true;
-    if (lh->workstate == QTD_WS_UNINITIALIZED) {
-        lh->workstate = QTD_WS_INITIALIZED;
+    cloud_t *c = self_of(L);
+    lua_pushboolean(L, 1);                              /* [true] */
+    lua_setfield(L, LUA_REGISTRYINDEX, INITED_KEY);     /* registry.inited = true; [] */
+    if (c->workstate == QTD_WS_UNINITIALIZED) {
+        qtd_cloud_set_workstate(c, QTD_WS_INITIALIZED);
     }
     lua_pushboolean(L, 1); /* [true] */
     return 1;
@@ -202,19 +200,18 @@ static int l_init(lua_State *L)
 /* quecIot.setConnmode(mode) -> true|false (seed 3.3.1: 0 disconnect, 1 connect) */
 static int l_setConnmode(lua_State *L)
 {
-    qtd_lua_t *lh = qtd__lua_host(L);
+    cloud_t *c = self_of(L);
     lua_Integer mode;
-    if (!inited(L, lh, "setConnmode")) {
+    if (!inited(L, "setConnmode")) {
         return 1;
     }
     if (!arg_int(L, 1, &mode) || (mode != 0 && mode != 1)) {
         return fail(L, "setConnmode", "mode must be 0 (disconnect) or 1 (connect)");
     }
-    if (qtd__lua_publish_agent(lh, QTD_AGENT_CONNMODE, (int)mode, NULL) != 0) {
-        lua_pushboolean(L, 0); /* [... false]: nobody heard the request */
-        return 1;
+    if (qtd_cloud_request(c, mode == 1 ? CLOUD_REQ_CONNECT : CLOUD_REQ_DISCONNECT) != 0) {
+        return fail(L, "setConnmode", "too many requests queued in one loop turn");
     }
-    lh->connmode = (int)mode;
+    c->lua_connmode = (int)mode;
     lua_pushboolean(L, 1); /* [... true] */
     return 1;
 }
@@ -222,29 +219,31 @@ static int l_setConnmode(lua_State *L)
 /* quecIot.getConnmode() -> 0|1 (seed 3.3.2) */
 static int l_getConnmode(lua_State *L)
 {
-    lua_pushinteger(L, qtd__lua_host(L)->connmode); /* [mode] */
+    lua_pushinteger(L, self_of(L)->lua_connmode); /* [mode] */
     return 1;
 }
 
 /* quecIot.getWorkState() -> 0..12 (seed 3.3.3) */
 static int l_getWorkState(lua_State *L)
 {
-    lua_pushinteger(L, qtd__lua_host(L)->workstate); /* [state] */
+    lua_pushinteger(L, self_of(L)->workstate); /* [state] */
     return 1;
 }
 
 /* quecIot.setEventCB(eventCb) -> true|false (seed 3.3.4); eventCb({event, errcode [, value]}) */
 static int l_setEventCB(lua_State *L)
 {
-    qtd_lua_t *lh = qtd__lua_host(L);
-    if (!inited(L, lh, "setEventCB")) {
+    cloud_t *c = self_of(L);
+    if (!inited(L, "setEventCB")) {
         return 1;
     }
     if (!lua_isfunction(L, 1)) {
         return fail(L, "setEventCB", "eventCb must be a function");
     }
-    qtd__lua_set_callback(L, QTD_DOM_CLOUD, 1); /* stack unchanged */
-    lua_pushboolean(L, 1);                      /* [fn true] */
+    if (c->api->lua_set_event_callback(c->host, L, QTD_DOM_CLOUD, 1) != 0) {
+        return fail(L, "setEventCB", "the callback cannot be set (out of memory)");
+    }
+    lua_pushboolean(L, 1); /* [fn true] */
     return 1;
 }
 
@@ -253,10 +252,10 @@ static int l_setEventCB(lua_State *L)
 /* quecIot.setProductinfo(product_key, product_secret) -> true|false (seed 3.4.1) */
 static int l_setProductinfo(lua_State *L)
 {
-    qtd_lua_t *lh = qtd__lua_host(L);
+    cloud_t *c = self_of(L);
     size_t pklen;
     size_t pslen;
-    if (!inited(L, lh, "setProductinfo")) {
+    if (!inited(L, "setProductinfo")) {
         return 1;
     }
     const char *pk = arg_str(L, 1, &pklen);
@@ -269,22 +268,22 @@ static int l_setProductinfo(lua_State *L)
         return fail(L, "setProductinfo",
                     "product_secret must be a string of 1..%d printable characters", PS_MAX);
     }
-    if (!kv_put(lh, QTD_KV_PK, pk, pklen) || !kv_put(lh, QTD_KV_PS, ps, pslen)) {
+    if (!kv_put(c, CLOUD_KV_PK, pk, pklen) || !kv_put(c, CLOUD_KV_PS, ps, pslen)) {
         lua_pushboolean(L, 0); /* [pk ps false] */
         return 1;
     }
-    return changed(L, lh, "productinfo");
+    return changed(L, c, "productinfo");
 }
 
 /* quecIot.getProductinfo() -> {pk, ps, protocol_version} | nil (seed 3.4.2; the seed's
  * index 0..2 are 1..3 here) */
 static int l_getProductinfo(lua_State *L)
 {
-    qtd_lua_t *lh = qtd__lua_host(L);
+    cloud_t *c = self_of(L);
     char pk[PK_MAX + 1];
     char ps[PS_MAX + 1];
-    if (kv_read(lh, QTD_KV_PK, pk, sizeof(pk), NULL) != 0 ||
-        kv_read(lh, QTD_KV_PS, ps, sizeof(ps), NULL) != 0) {
+    if (kv_read(c, CLOUD_KV_PK, pk, sizeof(pk), NULL) != 0 ||
+        kv_read(c, CLOUD_KV_PS, ps, sizeof(ps), NULL) != 0) {
         lua_pushnil(L); /* [nil] */
         return 1;
     }
@@ -293,7 +292,7 @@ static int l_getProductinfo(lua_State *L)
     lua_rawseti(L, -2, 1);                         /* [t] */
     lua_pushstring(L, ps);                         /* [t ps] */
     lua_rawseti(L, -2, 2);                         /* [t] */
-    lua_pushliteral(L, QTD_QUEC_PROTOCOL_VERSION); /* [t ver] */
+    lua_pushliteral(L, CLOUD_PROTOCOL_VERSION); /* [t ver] */
     lua_rawseti(L, -2, 3);                         /* [t] */
     return 1;
 }
@@ -364,11 +363,11 @@ static const char *server_check(const char *s, size_t len)
  * 0 = LwM2M is not supported; both optional: type 1 and the production server) */
 static int l_setServer(lua_State *L)
 {
-    qtd_lua_t *lh = qtd__lua_host(L);
+    cloud_t *c = self_of(L);
     lua_Integer type = 1;
     size_t len = 0;
     const char *server = NULL;
-    if (!inited(L, lh, "setServer")) {
+    if (!inited(L, "setServer")) {
         return 1;
     }
     if (!lua_isnoneornil(L, 1)) {
@@ -389,23 +388,23 @@ static int l_setServer(lua_State *L)
             return fail(L, "setServer", "%s", why);
         }
     }
-    if (!kv_put_int(lh, QTD_KV_SERVER_TYPE, type) || !kv_put(lh, QTD_KV_SERVER, server, len)) {
+    if (!kv_put_int(c, CLOUD_KV_SERVER_TYPE, type) || !kv_put(c, CLOUD_KV_SERVER, server, len)) {
         lua_pushboolean(L, 0); /* [... false] */
         return 1;
     }
-    return changed(L, lh, "server");
+    return changed(L, c, "server");
 }
 
 /* quecIot.getServer() -> {type, server} (seed 3.4.4) */
 static int l_getServer(lua_State *L)
 {
-    qtd_lua_t *lh = qtd__lua_host(L);
+    cloud_t *c = self_of(L);
     char server[SERVER_MAX + 1];
-    if (kv_read(lh, QTD_KV_SERVER, server, sizeof(server), NULL) != 0) {
-        snprintf(server, sizeof(server), "%s", QTD_QUEC_DEFAULT_SERVER);
+    if (kv_read(c, CLOUD_KV_SERVER, server, sizeof(server), NULL) != 0) {
+        snprintf(server, sizeof(server), "%s", CLOUD_DEFAULT_SERVER);
     }
     lua_createtable(L, 2, 0);                              /* [t] */
-    lua_pushinteger(L, kv_int(lh, QTD_KV_SERVER_TYPE, 1)); /* [t type] */
+    lua_pushinteger(L, kv_int(c, CLOUD_KV_SERVER_TYPE, 1)); /* [t type] */
     lua_rawseti(L, -2, 1);                                 /* [t] */
     lua_pushstring(L, server);                             /* [t server] */
     lua_rawseti(L, -2, 2);                                 /* [t] */
@@ -415,25 +414,25 @@ static int l_getServer(lua_State *L)
 /* quecIot.setLifetime([seconds]) -> true|false (seed 3.4.5: 1..65535, default 120) */
 static int l_setLifetime(lua_State *L)
 {
-    qtd_lua_t *lh = qtd__lua_host(L);
-    lua_Integer secs = QTD_QUEC_DEFAULT_LIFETIME;
-    if (!inited(L, lh, "setLifetime")) {
+    cloud_t *c = self_of(L);
+    lua_Integer secs = CLOUD_DEFAULT_LIFETIME;
+    if (!inited(L, "setLifetime")) {
         return 1;
     }
     if (!lua_isnoneornil(L, 1) && (!arg_int(L, 1, &secs) || secs < 1 || secs > 65535)) {
         return fail(L, "setLifetime", "life_time must be an integer 1..65535 (seconds)");
     }
-    if (!kv_put_int(lh, QTD_KV_LIFETIME, secs)) {
+    if (!kv_put_int(c, CLOUD_KV_LIFETIME, secs)) {
         lua_pushboolean(L, 0); /* [... false] */
         return 1;
     }
-    return changed(L, lh, "lifetime");
+    return changed(L, c, "lifetime");
 }
 
 /* quecIot.getLifetime() -> seconds (seed 3.4.6) */
 static int l_getLifetime(lua_State *L)
 {
-    lua_Integer secs = kv_int(qtd__lua_host(L), QTD_KV_LIFETIME, QTD_QUEC_DEFAULT_LIFETIME);
+    lua_Integer secs = kv_int(self_of(L), CLOUD_KV_LIFETIME, CLOUD_DEFAULT_LIFETIME);
     lua_pushinteger(L, secs); /* [secs] */
     return 1;
 }
@@ -441,25 +440,25 @@ static int l_getLifetime(lua_State *L)
 /* quecIot.setPdpContextId([contextID]) -> true|false (seed 3.4.7: only 1, the default) */
 static int l_setPdpContextId(lua_State *L)
 {
-    qtd_lua_t *lh = qtd__lua_host(L);
+    cloud_t *c = self_of(L);
     lua_Integer cid = 1;
-    if (!inited(L, lh, "setPdpContextId")) {
+    if (!inited(L, "setPdpContextId")) {
         return 1;
     }
     if (!lua_isnoneornil(L, 1) && (!arg_int(L, 1, &cid) || cid != 1)) {
         return fail(L, "setPdpContextId", "contextID must be 1 (the only context supported)");
     }
-    if (!kv_put_int(lh, QTD_KV_PDPCID, cid)) {
+    if (!kv_put_int(c, CLOUD_KV_PDPCID, cid)) {
         lua_pushboolean(L, 0); /* [... false] */
         return 1;
     }
-    return changed(L, lh, "pdpContextId");
+    return changed(L, c, "pdpContextId");
 }
 
 /* quecIot.getPdpContextId() -> contextID (seed 3.4.8) */
 static int l_getPdpContextId(lua_State *L)
 {
-    lua_pushinteger(L, kv_int(qtd__lua_host(L), QTD_KV_PDPCID, 1)); /* [cid] */
+    lua_pushinteger(L, kv_int(self_of(L), CLOUD_KV_PDPCID, 1)); /* [cid] */
     return 1;
 }
 
@@ -467,10 +466,10 @@ static int l_getPdpContextId(lua_State *L)
  * default false) */
 static int l_setSessionFlag(lua_State *L)
 {
-    qtd_lua_t *lh = qtd__lua_host(L);
+    cloud_t *c = self_of(L);
     bool flag = false;
     lua_Integer n;
-    if (!inited(L, lh, "setSessionFlag")) {
+    if (!inited(L, "setSessionFlag")) {
         return 1;
     }
     if (lua_isboolean(L, 1)) {
@@ -480,25 +479,25 @@ static int l_setSessionFlag(lua_State *L)
     } else if (!lua_isnoneornil(L, 1)) {
         return fail(L, "setSessionFlag", "sessionFlag must be true, false, 0 or 1");
     }
-    if (!kv_put_int(lh, QTD_KV_SESSION, flag ? 1 : 0)) {
+    if (!kv_put_int(c, CLOUD_KV_SESSION, flag ? 1 : 0)) {
         lua_pushboolean(L, 0); /* [... false] */
         return 1;
     }
-    return changed(L, lh, "sessionFlag");
+    return changed(L, c, "sessionFlag");
 }
 
 /* quecIot.getSessionFlag() -> true|false (seed 3.4.10) */
 static int l_getSessionFlag(lua_State *L)
 {
-    lua_pushboolean(L, kv_int(qtd__lua_host(L), QTD_KV_SESSION, 0) != 0); /* [flag] */
+    lua_pushboolean(L, kv_int(self_of(L), CLOUD_KV_SESSION, 0) != 0); /* [flag] */
     return 1;
 }
 
 /* quecIot.getSoftVersion() -> version (seed 3.4.11) */
 static int l_getSoftVersion(lua_State *L)
 {
-    const char *v = qtd__lua_host(L)->soft_version;
-    lua_pushstring(L, v != NULL ? v : QTD_VERSION); /* [version] */
+    cloud_t *c = self_of(L);
+    lua_pushstring(L, c->api->agent_version()); /* [version] */
     return 1;
 }
 
@@ -555,16 +554,16 @@ static int mcu_cmp(const char *a, size_t alen, const char *b, size_t blen)
 }
 
 /* Reads the stored list into buf/list. Returns the count or -1 (logged). */
-static int mcu_load(qtd_lua_t *lh, char *buf, mcu_t *list)
+static int mcu_load(cloud_t *c, char *buf, mcu_t *list)
 {
     size_t len = 0;
-    int rc = kv_read(lh, QTD_KV_MCU, buf, KV_MAX, &len);
+    int rc = kv_read(c, CLOUD_KV_MCU, buf, KV_MAX, &len);
     if (rc == QTD_ENOENT) {
         return 0;
     }
     int n = rc == 0 ? mcu_parse(buf, len, list) : -1;
     if (n < 0) {
-        qtd_log_warn(QTD_LUA_WHO, "quecIot: stored MCU version list is unreadable, ignored");
+        c->api->log(c->host, QTD_LOG_WARN, "quecIot: stored MCU version list is unreadable, ignored");
     }
     return n;
 }
@@ -573,10 +572,10 @@ static int mcu_load(qtd_lua_t *lh, char *buf, mcu_t *list)
  * version 1..64 bytes; setting a known compno again replaces its version) */
 static int l_setMcuVersion(lua_State *L)
 {
-    qtd_lua_t *lh = qtd__lua_host(L);
+    cloud_t *c = self_of(L);
     size_t clen;
     size_t vlen;
-    if (!inited(L, lh, "setMcuVersion")) {
+    if (!inited(L, "setMcuVersion")) {
         return 1;
     }
     const char *compno = arg_str(L, 1, &clen);
@@ -591,7 +590,7 @@ static int l_setMcuVersion(lua_State *L)
     }
     char old[KV_MAX];
     mcu_t list[MCU_MAX + 1];
-    int n = mcu_load(lh, old, list);
+    int n = mcu_load(c, old, list);
     if (n < 0) {
         n = 0; /* start over rather than refuse forever */
     }
@@ -618,20 +617,20 @@ static int l_setMcuVersion(lua_State *L)
                          list[i].version);
         len += (size_t)w; /* MCU_MAX entries of at most 104 bytes fit in KV_MAX */
     }
-    if (!kv_put(lh, QTD_KV_MCU, buf, len)) {
+    if (!kv_put(c, CLOUD_KV_MCU, buf, len)) {
         lua_pushboolean(L, 0); /* [compno version false] */
         return 1;
     }
-    return changed(L, lh, "mcuVersion");
+    return changed(L, c, "mcuVersion");
 }
 
 /* quecIot.getMcuVersion() -> {{compno, version}, ...} sorted by compno (seed 3.4.13) */
 static int l_getMcuVersion(lua_State *L)
 {
-    qtd_lua_t *lh = qtd__lua_host(L);
+    cloud_t *c = self_of(L);
     char buf[KV_MAX];
     mcu_t list[MCU_MAX];
-    int n = mcu_load(lh, buf, list);
+    int n = mcu_load(c, buf, list);
     lua_createtable(L, n > 0 ? n : 0, 0); /* [seq] */
     for (int i = 0; i < n; i++) {
         lua_createtable(L, 2, 0);                          /* [seq pair] */
@@ -652,12 +651,12 @@ static int l_getMcuVersion(lua_State *L)
  */
 static int l_setDkDs(lua_State *L)
 {
-    qtd_lua_t *lh = qtd__lua_host(L);
+    cloud_t *c = self_of(L);
     size_t dklen = 0;
     size_t dslen = 0;
     const char *dk = NULL;
     const char *ds = NULL;
-    if (!inited(L, lh, "setDkDs")) {
+    if (!inited(L, "setDkDs")) {
         return 1;
     }
     if (!lua_isnoneornil(L, 1)) {
@@ -672,8 +671,8 @@ static int l_setDkDs(lua_State *L)
             return fail(L, "setDkDs", "ds must be a string of 0..%d printable characters", DS_MAX);
         }
     }
-    bool is_default = dklen == 0 || (lh->default_dk != NULL && strlen(lh->default_dk) == dklen &&
-                                     memcmp(lh->default_dk, dk, dklen) == 0);
+    bool is_default =
+        dklen == 0 || (strlen(c->default_dk) == dklen && memcmp(c->default_dk, dk, dklen) == 0);
     if (is_default) {
         if (dslen > 0) {
             return fail(L, "setDkDs",
@@ -681,38 +680,38 @@ static int l_setDkDs(lua_State *L)
                         "default DK");
         }
         char cur[DK_MAX + 1];
-        if (kv_read(lh, QTD_KV_DK, cur, sizeof(cur), NULL) == QTD_ENOENT) {
+        if (kv_read(c, CLOUD_KV_DK, cur, sizeof(cur), NULL) == QTD_ENOENT) {
             lua_pushboolean(L, 1); /* [... true]: already on the default DK */
             return 1;
         }
-        if (!kv_put(lh, QTD_KV_DS, NULL, 0) || !kv_put(lh, QTD_KV_DK, NULL, 0)) {
+        if (!kv_put(c, CLOUD_KV_DS, NULL, 0) || !kv_put(c, CLOUD_KV_DK, NULL, 0)) {
             lua_pushboolean(L, 0); /* [... false] */
             return 1;
         }
-        qtd_log_info(QTD_LUA_WHO, "quecIot.setDkDs: back to the default device key");
-        return changed(L, lh, "dkDs");
+        c->api->log(c->host, QTD_LOG_INFO, "quecIot.setDkDs: back to the default device key");
+        return changed(L, c, "dkDs");
     }
-    if (!kv_put(lh, QTD_KV_DK, dk, dklen) || !kv_put(lh, QTD_KV_DS, dslen > 0 ? ds : NULL, dslen)) {
+    if (!kv_put(c, CLOUD_KV_DK, dk, dklen) || !kv_put(c, CLOUD_KV_DS, dslen > 0 ? ds : NULL, dslen)) {
         lua_pushboolean(L, 0); /* [... false] */
         return 1;
     }
-    qtd_log_info(QTD_LUA_WHO, "quecIot.setDkDs: device key %.*s%s", (int)dklen, dk,
-                 dslen > 0 ? " with a device secret" : "");
-    return changed(L, lh, "dkDs");
+    c->api->log(c->host, QTD_LOG_INFO, "quecIot.setDkDs: device key %.*s%s", (int)dklen, dk,
+                dslen > 0 ? " with a device secret" : "");
+    return changed(L, c, "dkDs");
 }
 
 /* quecIot.getDkDs() -> {dk, ds} | nil (seed 3.4.15: only after setDkDs set a non-default
  * DK; ds is "" when none was given) */
 static int l_getDkDs(lua_State *L)
 {
-    qtd_lua_t *lh = qtd__lua_host(L);
+    cloud_t *c = self_of(L);
     char dk[DK_MAX + 1];
     char ds[DS_MAX + 1];
-    if (kv_read(lh, QTD_KV_DK, dk, sizeof(dk), NULL) != 0) {
+    if (kv_read(c, CLOUD_KV_DK, dk, sizeof(dk), NULL) != 0) {
         lua_pushnil(L); /* [nil] */
         return 1;
     }
-    if (kv_read(lh, QTD_KV_DS, ds, sizeof(ds), NULL) != 0) {
+    if (kv_read(c, CLOUD_KV_DS, ds, sizeof(ds), NULL) != 0) {
         ds[0] = '\0';
     }
     lua_createtable(L, 2, 0); /* [t] */
@@ -723,7 +722,7 @@ static int l_getDkDs(lua_State *L)
     return 1;
 }
 
-int luaopen_qtd_quecIot(lua_State *L)
+int qtd_cloud_lua_config_register(cloud_t *c)
 {
     static const luaL_Reg fns[] = {{"init", l_init},
                                    {"setConnmode", l_setConnmode},
@@ -744,8 +743,12 @@ int luaopen_qtd_quecIot(lua_State *L)
                                    {"setMcuVersion", l_setMcuVersion},
                                    {"getMcuVersion", l_getMcuVersion},
                                    {"setDkDs", l_setDkDs},
-                                   {"getDkDs", l_getDkDs},
-                                   {NULL, NULL}};
-    luaL_newlib(L, fns); /* [quecIot] */
-    return 1;
+                                   {"getDkDs", l_getDkDs}};
+    for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+        int rc = c->api->lua_add_function(c->host, CLOUD_LUA_MODULE, fns[i].name, fns[i].func, c);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return 0;
 }

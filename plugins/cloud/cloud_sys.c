@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * System downlinks: status and information reads (0x0031, 0x0041) answered with the host's
+ * values (cloud_devinfo.c), platform exceptions (EXCE_WRITE 0x00A3: throttling becomes event
+ * 8, refused credentials a reconnect with the SDK's floors), and device configuration
+ * (DEV_CONFIG_WRITE 0x00B4: the device secret, session key, server move, new product
+ * key/secret, re-authentication).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cloud.h"
+#include "cloud_auth.h"
+
+#define LOG(c, lvl, ...) (c)->api->log((c)->host, (lvl), __VA_ARGS__)
+
+static void on_values_read(cloud_t *c, const qtd_frame_t *f, const qtd_value_t *tree)
+{
+    (void)tree;
+    uint16_t ids[512];
+    size_t n = 0;
+    bool status = f->cmd == QTD_CMD_STATUS_REQ;
+    if (qtd_cloud_id_list(f, ids, 512, &n) < 0) {
+        qtd_cloud_send_exce(c, QTD_EXCE_UNFORMATTABLE, f->pkgid);
+        return;
+    }
+    qtd_value_t *v = NULL;
+    int rc = status ? qtd_cloud_status_value(c, ids, n, &v) : qtd_cloud_info_value(c, ids, n, &v);
+    if (rc < 0) {
+        /* The platform waits for an answer: say we could not make one. */
+        LOG(c, QTD_LOG_ERROR, "%s read pkgid %u: %s", status ? "status" : "info", f->pkgid,
+            c->api->strerror(rc));
+        qtd_cloud_send_exce(c, QTD_EXCE_UNFORMATTABLE, f->pkgid);
+        return;
+    }
+    rc = qtd_cloud_send_value(c, 1, status ? QTD_CMD_STATUS_RSP : QTD_CMD_INFO_RSP, f->pkgid, v);
+    if (rc < 0) {
+        LOG(c, QTD_LOG_WARN, "%s read pkgid %u: cannot answer: %s", status ? "status" : "info",
+            f->pkgid, c->api->strerror(rc));
+    }
+    qtd_cloud_value_free(c, v);
+}
+
+static bool is_throttle(int64_t code)
+{
+    return code == QTD_CODE_RATE_LIMIT || code == QTD_CODE_QUOTA_LIMIT;
+}
+
+static void on_exce_write(cloud_t *c, const qtd_frame_t *f, const qtd_value_t *tree)
+{
+    (void)f;
+        const qtd_value_t *code = qtd_cloud_find_id(tree, 1);
+    int64_t errcode = code != NULL && code->type == QTD_VAL_INT ? code->u.i : QTD_CODE_FAIL;
+    LOG(c, QTD_LOG_WARN, "platform exception %lld while %s", (long long)errcode,
+        c->registering && !c->online ? "registering" : "connected");
+    if (is_throttle(errcode)) {
+        qtd_cloud_publish_event(c, QTD_EVT_THROTTLE, (int)errcode, NULL);
+        return;
+    }
+    int64_t floor = CLOUD_AUTH_RETRY_FLOOR_MS;
+    if (errcode == QTD_CODE_ALREADY_AUTHED || errcode == QTD_CODE_BAD_AUTH_VERSION || errcode == QTD_CODE_DISABLED || errcode == QTD_CODE_PK_VERSION) {
+        floor = CLOUD_FATAL_RETRY_FLOOR_MS;
+    }
+    if (c->registering && !c->online) {
+        qtd_cloud_fail_and_retry(c, QTD_EVT_AUTH, (int)errcode, QTD_WS_AUTH_FAILED, floor);
+        return;
+    }
+    if (errcode == QTD_CODE_BAD_SECRET) {
+        /* The platform says our DS is wrong: register again (soon). */
+        c->api->kv_del(c->host, CLOUD_KV_DS);
+        floor = 0;
+    }
+    qtd_cloud_fail_and_retry(c, QTD_EVT_CONNECT, (int)errcode, QTD_WS_REGISTER_FAILED, floor);
+}
+
+static void store_text(cloud_t *c, const char *key, const qtd_value_t *v, size_t max)
+{
+    if (v == NULL || v->type != QTD_VAL_STRING || v->u.s.len == 0 || v->u.s.len > max) {
+        return;
+    }
+    c->api->kv_set(c->host, key, v->u.s.ptr, v->u.s.len);
+}
+
+static void on_dev_config(cloud_t *c, const qtd_frame_t *f, const qtd_value_t *tree)
+{
+    (void)f;
+    const qtd_value_t *ds = qtd_cloud_find_id(tree, 5);
+    const qtd_value_t *ds_new = qtd_cloud_find_id(tree, 10);
+    const qtd_value_t *key = qtd_cloud_find_id(tree, 6);
+    const qtd_value_t *server = qtd_cloud_find_id(tree, 1);
+    store_text(c, CLOUD_KV_PK, qtd_cloud_find_id(tree, 7), CLOUD_PK_MAX);
+    store_text(c, CLOUD_KV_PS, qtd_cloud_find_id(tree, 8), CLOUD_PS_MAX);
+    if (ds_new != NULL) {
+        ds = ds_new;
+    }
+    if (ds != NULL && ds->type == QTD_VAL_STRING && ds->u.s.len > 0 &&
+        ds->u.s.len <= CLOUD_DS_MAX) {
+        c->api->kv_set(c->host, CLOUD_KV_DS, ds->u.s.ptr, ds->u.s.len);
+        memcpy(c->id.ds, ds->u.s.ptr, ds->u.s.len);
+        c->id.ds[ds->u.s.len] = '\0';
+        LOG(c, QTD_LOG_INFO, "device secret received and stored");
+        if (c->registering && !c->online) {
+            qtd_cloud_set_workstate(c, QTD_WS_AUTHENTICATED);
+            qtd_cloud_publish_event(c, QTD_EVT_AUTH, QTD_CODE_OK, NULL);
+            qtd_cloud_went_online(c);
+        }
+    }
+    if (key != NULL && key->type == QTD_VAL_STRING && key->u.s.len == 16) {
+        /* The SDK (ql_iotCmdSys.c) takes id 6 as the raw key. */
+        memcpy(c->session_key, key->u.s.ptr, 16);
+        c->session_key_ok = true;
+        LOG(c, QTD_LOG_INFO, "session key received");
+    } else if (key != NULL && key->type == QTD_VAL_STRING && strlen(c->id.ds) >= 16) {
+        /* PROTOCOL.md: encrypted with the DS (one AES block plus padding). */
+        uint8_t iv[16];
+        uint8_t *plain = NULL;
+        size_t n = 0;
+        qtd_auth_iv((const uint8_t *)c->id.ds, strlen(c->id.ds), iv);
+        if (qtd_aes128cbc(false, (const uint8_t *)c->id.ds, iv, (const uint8_t *)key->u.s.ptr,
+                          key->u.s.len, &plain, &n) == 0 &&
+            n == 16) {
+            memcpy(c->session_key, plain, 16);
+            c->session_key_ok = true;
+            LOG(c, QTD_LOG_INFO, "session key received (encrypted with the device secret)");
+        } else {
+            LOG(c, QTD_LOG_WARN, "session key does not decrypt with the device secret");
+        }
+        free(plain);
+    }
+    if (server != NULL && server->type == QTD_VAL_STRUCT) {
+        const qtd_value_t *domain = qtd_cloud_find_id(server, 2);
+        const qtd_value_t *ip = qtd_cloud_find_id(server, 3);
+        const qtd_value_t *port = qtd_cloud_find_id(server, 4);
+        const qtd_value_t *host = domain != NULL && domain->type == QTD_VAL_STRING ? domain : ip;
+        if (host != NULL && host->type == QTD_VAL_STRING && port != NULL &&
+            port->type == QTD_VAL_INT && port->u.i >= 1 && port->u.i <= 65535 &&
+            host->u.s.len > 0 && host->u.s.len <= CLOUD_SERVER_MAX - 16 &&
+            memchr(host->u.s.ptr, '/', host->u.s.len) == NULL) {
+            char s[CLOUD_SERVER_MAX + 1];
+            const char *scheme = strncmp(c->id.server, "mqtts://", 8) == 0 ? "mqtts://" : "";
+            snprintf(s, sizeof(s), "%s%.*s:%lld", scheme, (int)host->u.s.len, host->u.s.ptr,
+                     (long long)port->u.i);
+            c->api->kv_set(c->host, CLOUD_KV_SERVER, s, strlen(s));
+            LOG(c, QTD_LOG_INFO, "platform moved this device to %s", s);
+            qtd_cloud_fail_and_retry(c, QTD_EVT_CONNECT, QTD_CODE_SERVER_CHANGED, QTD_WS_REGISTER_FAILED, 0);
+            c->attempts = 0;
+            return;
+        }
+    }
+    const qtd_value_t *reauth = qtd_cloud_find_id(tree, 9);
+    if (reauth != NULL) {
+        LOG(c, QTD_LOG_INFO, "platform asks to authenticate again: device secret wiped");
+        c->api->kv_del(c->host, CLOUD_KV_DS);
+        qtd_cloud_fail_and_retry(c, QTD_EVT_CONNECT, QTD_CODE_SERVER_CHANGED, QTD_WS_REGISTER_FAILED, 0);
+    }
+}
+
+
+const cloud_downlink_t qtd_cloud_sys_downlinks[] = {
+    {QTD_CMD_STATUS_REQ, false, on_values_read},
+    {QTD_CMD_INFO_REQ, false, on_values_read},
+    {QTD_CMD_EXCE_WRITE, true, on_exce_write},
+    {QTD_CMD_DEV_CONFIG_WRITE, true, on_dev_config},
+    {0, false, NULL},
+};
