@@ -22,7 +22,6 @@
 #include "agent/log.h"
 #include "lua/luahost.h"
 
-
 typedef struct {
     const char *log_level;
     bool syslog;

@@ -123,16 +123,18 @@ int qtd__config_load(qtd_config_t **out, const char *path)
     if (luaL_loadfilex(L, path, "t") != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
         if (msg != NULL && strstr(msg, "cannot open") != NULL) {
-            qtd__config_error(cfg, "%s: cannot read the config file (%s); give an existing "
-                              "file with -c FILE", path, strerror(errno));
+            qtd__config_error(cfg,
+                              "%s: cannot read the config file (%s); give an existing "
+                              "file with -c FILE",
+                              path, strerror(errno));
         } else {
             qtd__config_error(cfg, "%s (fix the Lua syntax at that line)", msg ? msg : "?");
         }
         lua_pop(L, 1); /* message */
         return 0;
     }
-    lua_newtable(L);                     /* chunk, env */
-    lua_pushvalue(L, -1);                /* chunk, env, env */
+    lua_newtable(L);                               /* chunk, env */
+    lua_pushvalue(L, -1);                          /* chunk, env, env */
     cfg->env_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* chunk, env */
     if (lua_setupvalue(L, -2, 1) == NULL) {        /* chunk; _ENV = env */
         lua_pop(L, 1);
@@ -140,8 +142,10 @@ int qtd__config_load(qtd_config_t **out, const char *path)
     lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_EVERY);
     if (lua_pcall(L, 0, 0, 0) != LUA_OK) { /* (nothing) or message */
         const char *msg = lua_tostring(L, -1);
-        qtd__config_error(cfg, "%s (the config file must only assign tables and values; no "
-                          "library function is available)", msg ? msg : "error object");
+        qtd__config_error(cfg,
+                          "%s (the config file must only assign tables and values; no "
+                          "library function is available)",
+                          msg ? msg : "error object");
         lua_pop(L, 1); /* message */
     }
     lua_sethook(L, NULL, 0, 0);
@@ -224,8 +228,7 @@ static int validate_table(qtd_config_t *cfg, int idx, const qtd_cfg_key_t *map, 
                           const char *path);
 
 /* Store one scalar from text (defaults). Returns 0 or -1 if it does not parse. */
-static int set_from_text(qtd_config_t *cfg, const qtd_cfg_key_t *k, const char *txt,
-                         void *field)
+static int set_from_text(qtd_config_t *cfg, const qtd_cfg_key_t *k, const char *txt, void *field)
 {
     char *end = NULL;
     switch (k->type) {
@@ -253,8 +256,7 @@ static int set_from_text(qtd_config_t *cfg, const qtd_cfg_key_t *k, const char *
 }
 
 /* Validate the value at stack top for key k into field. */
-static void validate_value(qtd_config_t *cfg, const qtd_cfg_key_t *k, void *field,
-                           const char *path)
+static void validate_value(qtd_config_t *cfg, const qtd_cfg_key_t *k, void *field, const char *path)
 {
     lua_State *L = cfg->L;
     char want[160];
@@ -275,8 +277,8 @@ static void validate_value(qtd_config_t *cfg, const qtd_cfg_key_t *k, void *fiel
                 goto bad;
             }
         }
-        int64_t v = lua_isinteger(L, -1) ? (int64_t)lua_tointeger(L, -1)
-                                         : (int64_t)lua_tonumber(L, -1);
+        int64_t v =
+            lua_isinteger(L, -1) ? (int64_t)lua_tointeger(L, -1) : (int64_t)lua_tonumber(L, -1);
         if ((k->min != 0 || k->max != 0) && ((double)v < k->min || (double)v > k->max)) {
             goto bad;
         }
@@ -336,8 +338,8 @@ static void validate_value(qtd_config_t *cfg, const qtd_cfg_key_t *k, void *fiel
             lua_geti(L, -1, i); /* ..., array, item */
             if (!lua_istable(L, -1)) {
                 value_text(L, -1, got, sizeof(got));
-                qtd__config_error(cfg, "%s: expected a table { key = value, ... }, got %s",
-                                  sub, got);
+                qtd__config_error(cfg, "%s: expected a table { key = value, ... }, got %s", sub,
+                                  got);
             } else {
                 validate_table(cfg, lua_gettop(L), k->sub,
                                (char *)arr->items + (size_t)(i - 1) * k->item_size, sub);
@@ -378,7 +380,7 @@ static int validate_table(qtd_config_t *cfg, int idx, const qtd_cfg_key_t *map, 
     lua_State *L = cfg->L;
     char full[256];
     /* Unknown keys first, so a misspelling is reported as such, not as a missing key. */
-    lua_pushnil(L); /* ..., nil */
+    lua_pushnil(L);                 /* ..., nil */
     while (lua_next(L, idx) != 0) { /* ..., key, value */
         if (lua_type(L, -2) != LUA_TSTRING) {
             qtd__config_error(cfg, "%s: unexpected list entry; use name = value pairs",
@@ -386,9 +388,8 @@ static int validate_table(qtd_config_t *cfg, int idx, const qtd_cfg_key_t *map, 
         } else if (!is_known_key(map, lua_tostring(L, -2))) {
             char known[768];
             known_list(map, known, sizeof(known));
-            qtd__config_error(cfg, "%s%s%s: unknown key (known keys: %s)", path,
-                              path[0] ? "." : "", lua_tostring(L, -2),
-                              known[0] ? known : "none");
+            qtd__config_error(cfg, "%s%s%s: unknown key (known keys: %s)", path, path[0] ? "." : "",
+                              lua_tostring(L, -2), known[0] ? known : "none");
         }
         lua_pop(L, 1); /* ..., key */
     }
@@ -436,8 +437,7 @@ void qtd__config_ignore(qtd_config_t *cfg, const char *name)
     mark_known(cfg, name);
 }
 
-void qtd__config_section(qtd_config_t *cfg, const char *name, const qtd_cfg_key_t *map,
-                         void *dst)
+void qtd__config_section(qtd_config_t *cfg, const char *name, const qtd_cfg_key_t *map, void *dst)
 {
     lua_State *L = cfg->L;
     mark_known(cfg, name);
@@ -446,7 +446,7 @@ void qtd__config_section(qtd_config_t *cfg, const char *name, const qtd_cfg_key_
         return;
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, cfg->env_ref); /* env */
-    lua_getfield(L, -1, name);                      /* env, section */
+    lua_getfield(L, -1, name);                       /* env, section */
     if (lua_isnil(L, -1)) {
         lua_newtable(L); /* env, nil, {} : validate an empty table = defaults */
         lua_remove(L, -2);
@@ -461,8 +461,7 @@ void qtd__config_section(qtd_config_t *cfg, const char *name, const qtd_cfg_key_
     lua_pop(L, 2); /* (empty) */
 }
 
-void qtd__config_value(qtd_config_t *cfg, const char *name, const qtd_cfg_key_t *k,
-                       void *field)
+void qtd__config_value(qtd_config_t *cfg, const char *name, const qtd_cfg_key_t *k, void *field)
 {
     const qtd_cfg_key_t map[] = {*k, {.type = QTD_CFG_END}};
     mark_known(cfg, name);
@@ -472,7 +471,7 @@ void qtd__config_value(qtd_config_t *cfg, const char *name, const qtd_cfg_key_t 
     }
     lua_State *L = cfg->L;
     lua_rawgeti(L, LUA_REGISTRYINDEX, cfg->env_ref); /* env */
-    lua_getfield(L, -1, name);                      /* env, value */
+    lua_getfield(L, -1, name);                       /* env, value */
     if (lua_isnil(L, -1)) {
         qtd__config_defaults(cfg, map, (char *)field - k->offset);
     } else {
@@ -502,8 +501,8 @@ void qtd__config_check_unknown(qtd_config_t *cfg)
     }
     lua_State *L = cfg->L;
     lua_rawgeti(L, LUA_REGISTRYINDEX, cfg->env_ref); /* env */
-    lua_pushnil(L);                                 /* env, nil */
-    while (lua_next(L, -2) != 0) {                  /* env, key, value */
+    lua_pushnil(L);                                  /* env, nil */
+    while (lua_next(L, -2) != 0) {                   /* env, key, value */
         bool known = false;
         if (lua_type(L, -2) == LUA_TSTRING) {
             for (known_t *k = cfg->known; k != NULL; k = k->next) {
@@ -519,10 +518,10 @@ void qtd__config_check_unknown(qtd_config_t *cfg)
                 used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s",
                                          used ? ", " : "", k->name);
             }
-            qtd__config_error(cfg, "%s: unknown section (known sections: %s; a plugin's "
+            qtd__config_error(cfg,
+                              "%s: unknown section (known sections: %s; a plugin's "
                               "section is named after the plugin and needs it in plugins)",
-                              lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?",
-                              names);
+                              lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?", names);
         }
         lua_pop(L, 1); /* env, key */
     }

@@ -21,12 +21,10 @@ typedef struct qtd_config_s qtd_config_t;
  * object (so the caller prints all errors the same way). Returns: 0, QTD_ENOMEM. */
 int qtd__config_load(qtd_config_t **out, const char *path);
 /* Validate the top-level table `name` (absent: all defaults) into dst (zeroed first). */
-void qtd__config_section(qtd_config_t *cfg, const char *name, const qtd_cfg_key_t *map,
-                         void *dst);
+void qtd__config_section(qtd_config_t *cfg, const char *name, const qtd_cfg_key_t *map, void *dst);
 /* Validate the top-level value `name` as the single key k (e.g. a top-level list) into
  * field; absent means k's default. */
-void qtd__config_value(qtd_config_t *cfg, const char *name, const qtd_cfg_key_t *k,
-                       void *field);
+void qtd__config_value(qtd_config_t *cfg, const char *name, const qtd_cfg_key_t *k, void *field);
 /* Apply defaults of map into dst without any file (used for --help-plugin and tests).
  * Returns: 0, QTD_ECONFIG (a default does not parse: a bug in the map). */
 int qtd__config_defaults(qtd_config_t *cfg, const qtd_cfg_key_t *map, void *dst);

@@ -250,7 +250,8 @@ static int h_service_provide(qtd_host_t *h, const char *name, const void *table,
     }
     qtd_service_t *old = service_find(h->agent, name);
     if (old != NULL) {
-        qtd_log_error("core", "plugin %s: cannot provide service \"%s\": plugin %s provides it "
+        qtd_log_error("core",
+                      "plugin %s: cannot provide service \"%s\": plugin %s provides it "
                       "already; load only one of them",
                       h->name, name, old->owner->desc->name);
         return QTD_EEXIST;
@@ -286,7 +287,8 @@ static int h_service_lookup(qtd_host_t *h, const char *name, size_t min_size, in
             qtd_log_debug("core", "plugin %s: optional service \"%s\" is not provided", h->name,
                           name);
         } else {
-            qtd_log_error("core", "plugin %s needs service \"%s\", which no loaded plugin "
+            qtd_log_error("core",
+                          "plugin %s needs service \"%s\", which no loaded plugin "
                           "provides: add the plugin that provides it to `plugins` in the "
                           "config, or remove %s",
                           h->name, name, h->name);
@@ -295,7 +297,8 @@ static int h_service_lookup(qtd_host_t *h, const char *name, size_t min_size, in
     }
     uint32_t size = *(const uint32_t *)s->table;
     if (size < min_size) {
-        qtd_log_error("core", "plugin %s needs service \"%s\" of at least %zu bytes, but "
+        qtd_log_error("core",
+                      "plugin %s needs service \"%s\" of at least %zu bytes, but "
                       "plugin %s %s provides %u bytes (an older version): upgrade %s",
                       h->name, name, min_size, s->owner->desc->name,
                       s->owner->desc->version ? s->owner->desc->version : "", size,
@@ -304,7 +307,8 @@ static int h_service_lookup(qtd_host_t *h, const char *name, size_t min_size, in
     }
     if (s->owner != h->plugin && qtd__plugin_start(h->agent, s->owner) < 0) {
         if (!quiet) {
-            qtd_log_error("core", "plugin %s needs service \"%s\", but its provider %s "
+            qtd_log_error("core",
+                          "plugin %s needs service \"%s\", but its provider %s "
                           "failed to start (see above)",
                           h->name, name, s->owner->desc->name);
         }

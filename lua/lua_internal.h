@@ -2,7 +2,8 @@
 /*
  * Private to lua/: the layout of the Lua host and the helpers its four files share
  * (sandbox.c builds the state and owns the protected-call path, luahost.c the lifecycle,
- * bus delivery, timers and plugin registrations, convert.c value trees). Nothing outside lua/ includes this header, tests excepted.
+ * bus delivery, timers and plugin registrations, convert.c value trees). Nothing outside lua/
+ * includes this header, tests excepted.
  */
 #ifndef QTD_LUA_LUA_INTERNAL_H
 #define QTD_LUA_LUA_INTERNAL_H

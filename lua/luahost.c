@@ -104,8 +104,7 @@ static int subscribe_domain(qtd_lua_t *lh, int domain, int event)
 
 int qtd__lua_set_event_callback(qtd_lua_t *lh, lua_State *L, int domain, int idx)
 {
-    if (domain <= 0 || domain == QTD_DOM_AGENT ||
-        (!lua_isfunction(L, idx) && !lua_isnil(L, idx))) {
+    if (domain <= 0 || domain == QTD_DOM_AGENT || (!lua_isfunction(L, idx) && !lua_isnil(L, idx))) {
         return QTD_EINVAL;
     }
     int rc = subscribe_domain(lh, domain, 0);
@@ -370,8 +369,8 @@ static int install_one(lua_State *L)
 static int setup_modules(lua_State *L)
 {
     qtd_lua_t *lh = qtd__lua_host(L);
-    luaL_requiref(L, "agent", luaopen_qtd_agent, 1);     /* [agent]; global too */
-    lua_pop(L, 1);                                       /* [] */
+    luaL_requiref(L, "agent", luaopen_qtd_agent, 1); /* [agent]; global too */
+    lua_pop(L, 1);                                   /* [] */
     for (const qtd_lua_reg_t *reg = lh->regs; reg != NULL; reg = reg->next) {
         install_reg(L, reg);
     }
@@ -400,8 +399,8 @@ void qtd__lua_unregister_owner(qtd_lua_t *lh, const void *owner)
     lh->regs_tail = pp;
 }
 
-int qtd__lua_register_owned(qtd_lua_t *lh, const void *owner, const char *module,
-                            const char *name, qtd_lua_cfn fn, void *ud)
+int qtd__lua_register_owned(qtd_lua_t *lh, const void *owner, const char *module, const char *name,
+                            qtd_lua_cfn fn, void *ud)
 {
     if (module == NULL || name == NULL || fn == NULL || module[0] == '\0' || name[0] == '\0') {
         return QTD_EINVAL;

@@ -23,10 +23,10 @@ struct lua_State;
 typedef struct qtd_lua_s qtd_lua_t;
 
 typedef struct qtd_lua_opts_s {
-    const char *script;       /* path of the operator's script; NULL = none */
-    const char *lib_path;     /* directory searched by require("name") -> name.lua; may be NULL */
-    size_t mem_limit;         /* bytes the state may allocate; 0 = no cap */
-    uint64_t instr_limit;     /* VM instructions per call into Lua; 0 = no limit */
+    const char *script;   /* path of the operator's script; NULL = none */
+    const char *lib_path; /* directory searched by require("name") -> name.lua; may be NULL */
+    size_t mem_limit;     /* bytes the state may allocate; 0 = no cap */
+    uint64_t instr_limit; /* VM instructions per call into Lua; 0 = no limit */
 } qtd_lua_opts_t;
 
 /* Strings in opts are copied; empty strings count as NULL. bus may be NULL (no events).
@@ -49,8 +49,8 @@ int qtd__lua_register(qtd_lua_t *lh, const char *module, const char *name, qtd_l
  * of an owner's functions (a plugin whose create() failed). Call it before the script's
  * state exists (functions already installed in a running state stay there).
  * Returns: 0, QTD_EINVAL, QTD_ENOMEM. */
-int qtd__lua_register_owned(qtd_lua_t *lh, const void *owner, const char *module,
-                            const char *name, qtd_lua_cfn fn, void *ud);
+int qtd__lua_register_owned(qtd_lua_t *lh, const void *owner, const char *module, const char *name,
+                            qtd_lua_cfn fn, void *ud);
 void qtd__lua_unregister_owner(qtd_lua_t *lh, const void *owner);
 /* Make the value at idx of L the callback of `domain`'s events (nil clears it) and
  * subscribe to the domain on the bus when not yet done. Call it from a Lua-called C

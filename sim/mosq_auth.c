@@ -438,8 +438,10 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
     if (pl->sims_ready == 0) {
         /* Like the real platform with its backend down: no device gets in before the
          * platform can hear it, or its first uplinks would be acknowledged and lost. */
-        mosquitto_log_printf(MOSQ_LOG_NOTICE, "qtd_mosq_auth: %s refused: the platform is not "
-                             "connected yet", id != NULL ? id : "(none)");
+        mosquitto_log_printf(MOSQ_LOG_NOTICE,
+                             "qtd_mosq_auth: %s refused: the platform is not "
+                             "connected yet",
+                             id != NULL ? id : "(none)");
         return MOSQ_ERR_UNKNOWN;
     }
     return device_auth(pl, ed->client, id, ed->password);

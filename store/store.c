@@ -146,7 +146,8 @@ static int prepare_file(qtd_store_t *st)
         struct stat sb;
         if ((err == EACCES || err == EPERM) && lstat(st->path, &sb) == 0) {
             /* Not corrupt: it holds the device secret and the outbox. Never moved aside. */
-            qtd_log_error(WHO, "%s: cannot open for reading and writing: %s; run the agent as "
+            qtd_log_error(WHO,
+                          "%s: cannot open for reading and writing: %s; run the agent as "
                           "the file's owner (uid %u) or chown it to this user (uid %u)",
                           st->path, strerror(err), (unsigned)sb.st_uid, (unsigned)geteuid());
             return OPEN_FAIL;
@@ -172,7 +173,8 @@ static int prepare_file(qtd_store_t *st)
             continue;
         }
         if (access(side, R_OK | W_OK) != 0) {
-            qtd_log_error(WHO, "%s: not readable and writable: %s; run the agent as the "
+            qtd_log_error(WHO,
+                          "%s: not readable and writable: %s; run the agent as the "
                           "database's owner or chown the data directory to this user",
                           side, strerror(errno));
             return OPEN_FAIL;

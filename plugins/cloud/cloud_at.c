@@ -84,8 +84,7 @@ int qtd_cloud_at_open(cloud_t *c)
     c->at_lock_ok = true;
     /* Like a module: the IMEI is the default device key. Blocking, but the loop is not
      * running yet and each command has a short timeout. */
-    if (qtd_modem_imei(c->cfg->at_port, (int)c->cfg->at_baud, 500, c->imei, sizeof(c->imei)) !=
-        0) {
+    if (qtd_modem_imei(c->cfg->at_port, (int)c->cfg->at_baud, 500, c->imei, sizeof(c->imei)) != 0) {
         c->imei[0] = '\0';
     }
     uv_timer_init(c->loop, &c->modem_timer);
@@ -115,8 +114,8 @@ static void command_work(uv_work_t *w)
     cloud_at_req_t *r = w->data;
     cloud_t *c = r->c;
     uv_mutex_lock(&c->at_lock);
-    int rc = qtd_modem_command(c->cfg->at_port, (int)c->cfg->at_baud, r->cmd,
-                               (int)r->timeout_ms, r->resp, sizeof(r->resp));
+    int rc = qtd_modem_command(c->cfg->at_port, (int)c->cfg->at_baud, r->cmd, (int)r->timeout_ms,
+                               r->resp, sizeof(r->resp));
     uv_mutex_unlock(&c->at_lock);
     r->status = rc == 0 ? 0 : rc == -EIO ? QTD_EIO : rc == -ENOENT ? QTD_ENOENT : QTD_ETIMEDOUT;
 }

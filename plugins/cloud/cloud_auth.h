@@ -21,25 +21,25 @@ int qtd_auth_rand(char out[QTD_AUTH_RAND_LEN + 1]);
 /* "1;FLAG;RAND;SIGN", SIGN = Base64(SHA256("DS;PS;RAND")), FLAG "%04d" of flag (0 or 1).
  * Returns: 0, -EINVAL (flag not 0/1, empty ds/ps, rand empty or holding ';'), -E2BIG (out
  * too small; out is then ""), -EIO (OpenSSL failed). */
-int qtd_auth_login_password(const char *ds, const char *ps, const char *rand, int flag,
-                            char *out, size_t n);
+int qtd_auth_login_password(const char *ds, const char *ps, const char *rand, int flag, char *out,
+                            size_t n);
 
 /* "0;FLAG;PK;ENC", ENC = Base64(AES-128-CBC(key = PS[0:16], IV = SHA256(PS)[0:16] (of all
  * of PS), PKCS#7, "DK;RAND;" + Base64(SHA256("DK;PS;RAND")))). PS must be at least 16 bytes;
  * pk, dk and rand non-empty without ';'.
  * Returns: 0, -EINVAL, -E2BIG (out is then ""), -EIO (OpenSSL failed), -ENOMEM. */
-int qtd_auth_register_password(const char *pk, const char *ps, const char *dk,
-                               const char *rand, int flag, char *out, size_t n);
+int qtd_auth_register_password(const char *pk, const char *ps, const char *dk, const char *rand,
+                               int flag, char *out, size_t n);
 
 /* Parsed password (the server side). Strings point into `buf`. */
 typedef struct qtd_auth_parsed_s {
     int kind; /* 0 registration, 1 login */
     int flag; /* 0 or 1 */
     char buf[QTD_AUTH_PASSWORD_MAX + 1];
-    const char *rand;  /* login */
-    const char *sign;  /* login */
-    const char *pk;    /* registration */
-    const char *enc;   /* registration */
+    const char *rand; /* login */
+    const char *sign; /* login */
+    const char *pk;   /* registration */
+    const char *enc;  /* registration */
 } qtd_auth_parsed_t;
 
 /* Split a password into its four non-empty ';'-separated fields, the first "0" or "1".

@@ -78,8 +78,8 @@ static void on_frame(cloud_t *c, const qtd_frame_t *f)
     if (h->ttlv) {
         size_t off = 0;
         if (qtd_ttlv_decode(f->payload, f->len, &tree, &off) < 0) {
-            LOG(c, QTD_LOG_WARN, "downlink 0x%04x pkgid %u: bad TTLV at byte %zu", f->cmd,
-                f->pkgid, off);
+            LOG(c, QTD_LOG_WARN, "downlink 0x%04x pkgid %u: bad TTLV at byte %zu", f->cmd, f->pkgid,
+                off);
             qtd_cloud_send_exce(c, QTD_EXCE_UNFORMATTABLE, f->pkgid);
             return;
         }
@@ -115,8 +115,10 @@ void qtd_cloud_on_message(cloud_t *c, const mq_event_t *ev)
     int reason = 0;
     if (qtd_frame_decode(data, len, &f, &storage, &reason) < 0) {
         if (reason != 0) { /* 0: out of memory, not the frame's fault */
-            LOG(c, QTD_LOG_WARN, "malformed downlink (%zu bytes, reason %d) answered with "
-                "0x00A4", len, reason);
+            LOG(c, QTD_LOG_WARN,
+                "malformed downlink (%zu bytes, reason %d) answered with "
+                "0x00A4",
+                len, reason);
             qtd_cloud_send_exce(c, reason, f.pkgid);
         }
     } else {
@@ -125,4 +127,3 @@ void qtd_cloud_on_message(cloud_t *c, const mq_event_t *ev)
     free(storage);
     free(plain);
 }
-

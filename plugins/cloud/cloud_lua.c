@@ -112,8 +112,8 @@ static int l_passTransSend(lua_State *L)
         return refuse(L, c, "passTransSend", "data must be a non-empty string of bytes");
     }
     return result(L, c, "passTransSend",
-                  qtd_cloud_send(c, mode, QTD_CMD_PASS_EVENT, 0, (const uint8_t *)data, len),
-                  mode, QTD_CODE_FAIL);
+                  qtd_cloud_send(c, mode, QTD_CMD_PASS_EVENT, 0, (const uint8_t *)data, len), mode,
+                  QTD_CODE_FAIL);
 }
 
 static int report(lua_State *L, const char *fn, uint16_t cmd, int data_idx, uint16_t pkgid)
@@ -126,8 +126,9 @@ static int report(lua_State *L, const char *fn, uint16_t cmd, int data_idx, uint
     qtd_value_t *v = NULL;
     int rc = tsl_value(L, c, data_idx, &v);
     if (rc < 0) {
-        return refuse(L, c, fn, "data must be a non-empty table {id = value, ...} with ids "
-                                "1..8191 and values boolean, number, string or table");
+        return refuse(L, c, fn,
+                      "data must be a non-empty table {id = value, ...} with ids "
+                      "1..8191 and values boolean, number, string or table");
     }
     rc = qtd_cloud_send_value(c, mode, cmd, pkgid, v);
     c->api->value_free(c->host, v);
@@ -178,8 +179,9 @@ static int values_call(lua_State *L, const char *fn, bool status, bool report_it
     uint16_t ids[MAX_IDS];
     int n = ids_arg(L, 1, ids, status ? 7 : 14);
     if (n < 0) {
-        return refuse(L, c, fn, status ? "expected a list of status ids 1..7"
-                                       : "expected a list of info ids 1..14");
+        return refuse(L, c, fn,
+                      status ? "expected a list of status ids 1..7"
+                             : "expected a list of info ids 1..14");
     }
     qtd_value_t *v = NULL;
     int rc = status ? qtd_cloud_status_value(c, ids, (size_t)n, &v)
@@ -189,12 +191,12 @@ static int values_call(lua_State *L, const char *fn, bool status, bool report_it
     }
     if (report_it && v->u.list.count == 0) {
         qtd_cloud_value_free(c, v);
-        return refuse(L, c, fn, "none of these ids has a value on this host (modem values "
-                                "need an AT port; see docs/protocol.md)");
+        return refuse(L, c, fn,
+                      "none of these ids has a value on this host (modem values "
+                      "need an AT port; see docs/protocol.md)");
     }
     if (report_it) {
-        rc = qtd_cloud_send_value(c, 1, status ? QTD_CMD_STATUS_EVENT : QTD_CMD_INFO_EVENT, 0,
-                                  v);
+        rc = qtd_cloud_send_value(c, 1, status ? QTD_CMD_STATUS_EVENT : QTD_CMD_INFO_EVENT, 0, v);
         qtd_cloud_value_free(c, v);
         return result(L, c, fn, rc, 0, 0);
     }

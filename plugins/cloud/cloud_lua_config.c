@@ -63,7 +63,7 @@ static int fail(lua_State *L, const char *fn, const char *fmt, ...)
 static bool inited(lua_State *L, const char *fn)
 {
     bool yes = lua_getfield(L, LUA_REGISTRYINDEX, INITED_KEY) == LUA_TBOOLEAN; /* [... f] */
-    lua_pop(L, 1);                                                              /* [...] */
+    lua_pop(L, 1);                                                             /* [...] */
     if (yes) {
         return true;
     }
@@ -129,8 +129,7 @@ static int kv_read(cloud_t *c, const char *key, char *buf, size_t cap, size_t *l
     }
     if (n >= cap) {
         c->api->free(c->host, val);
-        c->api->log(c->host, QTD_LOG_ERROR, "quecIot: stored %s is too long (%zu bytes)", key,
-                    n);
+        c->api->log(c->host, QTD_LOG_ERROR, "quecIot: stored %s is too long (%zu bytes)", key, n);
         return QTD_E2BIG;
     }
     memcpy(buf, val, n);
@@ -188,8 +187,8 @@ static int changed(lua_State *L, cloud_t *c, const char *setting)
 static int l_init(lua_State *L)
 {
     cloud_t *c = self_of(L);
-    lua_pushboolean(L, 1);                              /* [true] */
-    lua_setfield(L, LUA_REGISTRYINDEX, INITED_KEY);     /* registry.inited = true; [] */
+    lua_pushboolean(L, 1);                          /* [true] */
+    lua_setfield(L, LUA_REGISTRYINDEX, INITED_KEY); /* registry.inited = true; [] */
     if (c->workstate == QTD_WS_UNINITIALIZED) {
         qtd_cloud_set_workstate(c, QTD_WS_INITIALIZED);
     }
@@ -287,13 +286,13 @@ static int l_getProductinfo(lua_State *L)
         lua_pushnil(L); /* [nil] */
         return 1;
     }
-    lua_createtable(L, 3, 0);                      /* [t] */
-    lua_pushstring(L, pk);                         /* [t pk] */
-    lua_rawseti(L, -2, 1);                         /* [t] */
-    lua_pushstring(L, ps);                         /* [t ps] */
-    lua_rawseti(L, -2, 2);                         /* [t] */
+    lua_createtable(L, 3, 0);                   /* [t] */
+    lua_pushstring(L, pk);                      /* [t pk] */
+    lua_rawseti(L, -2, 1);                      /* [t] */
+    lua_pushstring(L, ps);                      /* [t ps] */
+    lua_rawseti(L, -2, 2);                      /* [t] */
     lua_pushliteral(L, CLOUD_PROTOCOL_VERSION); /* [t ver] */
-    lua_rawseti(L, -2, 3);                         /* [t] */
+    lua_rawseti(L, -2, 3);                      /* [t] */
     return 1;
 }
 
@@ -403,11 +402,11 @@ static int l_getServer(lua_State *L)
     if (kv_read(c, CLOUD_KV_SERVER, server, sizeof(server), NULL) != 0) {
         snprintf(server, sizeof(server), "%s", CLOUD_DEFAULT_SERVER);
     }
-    lua_createtable(L, 2, 0);                              /* [t] */
+    lua_createtable(L, 2, 0);                               /* [t] */
     lua_pushinteger(L, kv_int(c, CLOUD_KV_SERVER_TYPE, 1)); /* [t type] */
-    lua_rawseti(L, -2, 1);                                 /* [t] */
-    lua_pushstring(L, server);                             /* [t server] */
-    lua_rawseti(L, -2, 2);                                 /* [t] */
+    lua_rawseti(L, -2, 1);                                  /* [t] */
+    lua_pushstring(L, server);                              /* [t server] */
+    lua_rawseti(L, -2, 2);                                  /* [t] */
     return 1;
 }
 
@@ -563,7 +562,8 @@ static int mcu_load(cloud_t *c, char *buf, mcu_t *list)
     }
     int n = rc == 0 ? mcu_parse(buf, len, list) : -1;
     if (n < 0) {
-        c->api->log(c->host, QTD_LOG_WARN, "quecIot: stored MCU version list is unreadable, ignored");
+        c->api->log(c->host, QTD_LOG_WARN,
+                    "quecIot: stored MCU version list is unreadable, ignored");
     }
     return n;
 }
@@ -691,7 +691,8 @@ static int l_setDkDs(lua_State *L)
         c->api->log(c->host, QTD_LOG_INFO, "quecIot.setDkDs: back to the default device key");
         return changed(L, c, "dkDs");
     }
-    if (!kv_put(c, CLOUD_KV_DK, dk, dklen) || !kv_put(c, CLOUD_KV_DS, dslen > 0 ? ds : NULL, dslen)) {
+    if (!kv_put(c, CLOUD_KV_DK, dk, dklen) ||
+        !kv_put(c, CLOUD_KV_DS, dslen > 0 ? ds : NULL, dslen)) {
         lua_pushboolean(L, 0); /* [... false] */
         return 1;
     }

@@ -45,8 +45,8 @@ static bool digits_line(const char *resp, char *out, size_t n, size_t min, size_
         while (isdigit((unsigned char)p[len])) {
             len++;
         }
-        if (len >= min && len <= max && len < n && (p[len] == '\r' || p[len] == '\n' ||
-                                                    p[len] == '\0')) {
+        if (len >= min && len <= max && len < n &&
+            (p[len] == '\r' || p[len] == '\n' || p[len] == '\0')) {
             memcpy(out, p, len);
             out[len] = '\0';
             return true;
@@ -313,15 +313,14 @@ int qtd_modem_query(const char *port, int baud, int timeout_ms, qtd_modem_info_t
         const char *cmd;
         bool (*parse)(const char *, qtd_modem_info_t *);
     } queries[] = {
-        {"AT+CGSN", qtd_modem_parse_cgsn},   {"AT+CSQ", qtd_modem_parse_csq},
-        {"AT+CIMI", qtd_modem_parse_cimi},   {"AT+QCCID", qtd_modem_parse_ccid},
-        {"AT+CNUM", qtd_modem_parse_cnum},   {"AT+QENG=\"servingcell\"", qtd_modem_parse_qeng},
+        {"AT+CGSN", qtd_modem_parse_cgsn}, {"AT+CSQ", qtd_modem_parse_csq},
+        {"AT+CIMI", qtd_modem_parse_cimi}, {"AT+QCCID", qtd_modem_parse_ccid},
+        {"AT+CNUM", qtd_modem_parse_cnum}, {"AT+QENG=\"servingcell\"", qtd_modem_parse_qeng},
     };
     char resp[1024];
     int answered = 0;
     for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
-        if (ask(fd, queries[i].cmd, resp, sizeof(resp), timeout_ms) &&
-            queries[i].parse(resp, m)) {
+        if (ask(fd, queries[i].cmd, resp, sizeof(resp), timeout_ms) && queries[i].parse(resp, m)) {
             answered++;
         }
     }

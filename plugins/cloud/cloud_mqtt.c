@@ -32,8 +32,8 @@ struct mq_bridge_s {
     bool connected;
 };
 
-static void push(conn_t *cn, mq_kind_t kind, int code, int token, const char *topic,
-                 int topic_len, const void *payload, size_t len)
+static void push(conn_t *cn, mq_kind_t kind, int code, int token, const char *topic, int topic_len,
+                 const void *payload, size_t len)
 {
     mq_bridge_t *mq = cn->mq;
     mq_event_t *ev = calloc(1, sizeof(*ev));
@@ -134,8 +134,7 @@ static void on_connect_fail(void *ctx, MQTTAsync_failureData *resp)
         msg = text;
     }
     uv_mutex_unlock(&cn->mq->lock);
-    push(ctx, MQ_CONNECT_FAILED, resp != NULL ? resp->code : MQTTASYNC_FAILURE, 0, msg, 0, NULL,
-         0);
+    push(ctx, MQ_CONNECT_FAILED, resp != NULL ? resp->code : MQTTASYNC_FAILURE, 0, msg, 0, NULL, 0);
 }
 
 static void on_subscribe_ok(void *ctx, MQTTAsync_successData *resp)
@@ -275,8 +274,8 @@ int qtd_cloud_mq_connect(mq_bridge_t *mq, const char *uri, const char *cid, cons
     MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
     co.sendWhileDisconnected = 0;
     co.MQTTVersion = MQTTVERSION_3_1_1;
-    int rc = MQTTAsync_createWithOptions(&cn->client, uri, cid, MQTTCLIENT_PERSISTENCE_NONE, NULL,
-                                         &co);
+    int rc =
+        MQTTAsync_createWithOptions(&cn->client, uri, cid, MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
     if (rc != MQTTASYNC_SUCCESS) {
         free(cn);
         destroy_conn(old);
@@ -328,8 +327,7 @@ int qtd_cloud_mq_subscribe(mq_bridge_t *mq, const char *topic, int qos)
     r.onSuccess = on_subscribe_ok;
     r.onFailure = on_subscribe_fail;
     r.context = mq->conn;
-    return MQTTAsync_subscribe(mq->conn->client, topic, qos, &r) == MQTTASYNC_SUCCESS ? 0
-                                                                                      : QTD_EIO;
+    return MQTTAsync_subscribe(mq->conn->client, topic, qos, &r) == MQTTASYNC_SUCCESS ? 0 : QTD_EIO;
 }
 
 int qtd_cloud_mq_publish(mq_bridge_t *mq, const char *topic, int qos, const void *p, size_t n,

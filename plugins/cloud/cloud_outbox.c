@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The uplink path and the outbox pump. qtd_cloud_send frames an uplink and either sends it
- * at once (mode 0) or stores it. Every uplink with mode >= 1 is a row of the store's outbox before it is
- * handed to MQTT; once per loop turn (and after each acknowledgement) the pump commits the
+ * at once (mode 0) or stores it. Every uplink with mode >= 1 is a row of the store's outbox before
+ * it is handed to MQTT; once per loop turn (and after each acknowledgement) the pump commits the
  * store and sends rows in id order while the in-flight window has room. A row is deleted
  * when the broker acknowledges it (PUBACK/PUBCOMP), which raises 4/10200, 4/10210 or
  * 4/10220. After a reconnect everything unacknowledged goes again, oldest first: delivery
@@ -221,4 +221,3 @@ int qtd_cloud_send_value(cloud_t *c, int mode, uint16_t cmd, uint16_t pkgid, con
     free(buf);
     return rc;
 }
-

@@ -19,15 +19,14 @@
 #include "cloud_frame.h"
 #include "cloud_ttlv.h"
 
-
 #define LOG(c, lvl, ...) (c)->api->log((c)->host, (lvl), __VA_ARGS__)
 
 /* ---- events and states ---- */
 
 void qtd_cloud_publish_event(cloud_t *c, int event, int errcode, const qtd_value_t *value)
 {
-    qtd_event_t ev = {.size = sizeof(ev), .domain = QTD_DOM_CLOUD, .event = event,
-                      .errcode = errcode};
+    qtd_event_t ev = {
+        .size = sizeof(ev), .domain = QTD_DOM_CLOUD, .event = event, .errcode = errcode};
     if (value != NULL) {
         ev.value = *value;
     }
@@ -54,8 +53,11 @@ static int server_uri(const char *server, char *uri, size_t n)
     static const struct {
         const char *prefix;
         const char *scheme;
-    } map[] = {{"mqtts://", "ssl"}, {"ssl://", "ssl"}, {"mqtt://", "tcp"},
-               {"tcp://", "tcp"},   {"http://", "tcp"}};
+    } map[] = {{"mqtts://", "ssl"},
+               {"ssl://", "ssl"},
+               {"mqtt://", "tcp"},
+               {"tcp://", "tcp"},
+               {"http://", "tcp"}};
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
         size_t pl = strlen(map[i].prefix);
         if (strncasecmp(server, map[i].prefix, pl) == 0) {
@@ -165,15 +167,17 @@ static void connect_now(cloud_t *c)
     int rc = qtd_auth_rand(rnd);
     c->registering = id->ds[0] == '\0';
     if (rc == 0 && c->registering) {
-        rc = qtd_auth_register_password(id->pk, id->ps, id->dk, rnd, id->session_flag,
-                                        password, sizeof(password));
+        rc = qtd_auth_register_password(id->pk, id->ps, id->dk, rnd, id->session_flag, password,
+                                        sizeof(password));
     } else if (rc == 0) {
         rc = qtd_auth_login_password(id->ds, id->ps, rnd, id->session_flag, password,
                                      sizeof(password));
     }
     if (rc < 0) {
-        LOG(c, QTD_LOG_ERROR, "cannot build the %s password: %s (product secret of at least "
-            "16 characters?)", c->registering ? "registration" : "login", c->api->strerror(rc));
+        LOG(c, QTD_LOG_ERROR,
+            "cannot build the %s password: %s (product secret of at least "
+            "16 characters?)",
+            c->registering ? "registration" : "login", c->api->strerror(rc));
         qtd_cloud_set_workstate(c, QTD_WS_AUTH_FAILED);
         qtd_cloud_publish_event(c, QTD_EVT_AUTH, QTD_CODE_INTERNAL, NULL);
         return;
@@ -182,13 +186,14 @@ static void connect_now(cloud_t *c)
     LOG(c, QTD_LOG_INFO, "%s to %s as %s", c->registering ? "registering" : "logging in", uri,
         c->cid);
     qtd_cloud_set_workstate(c, c->registering ? QTD_WS_AUTHENTICATING : QTD_WS_REGISTERING);
-    rc = qtd_cloud_mq_connect(c->mq, uri, c->cid, password, (int)id->lifetime,
-                              (int)c->cfg->window, c->cfg->ca_file, c->cfg->ca_path);
+    rc = qtd_cloud_mq_connect(c->mq, uri, c->cid, password, (int)id->lifetime, (int)c->cfg->window,
+                              c->cfg->ca_file, c->cfg->ca_path);
     memset(password, 0, sizeof(password));
     if (rc < 0) {
         LOG(c, QTD_LOG_ERROR, "cannot start the MQTT connection: %s", c->api->strerror(rc));
-        qtd_cloud_fail_and_retry(c, c->registering ? QTD_EVT_AUTH : QTD_EVT_CONNECT, QTD_CODE_INTERNAL,
-                       c->registering ? QTD_WS_AUTH_FAILED : QTD_WS_REGISTER_FAILED, 0);
+        qtd_cloud_fail_and_retry(c, c->registering ? QTD_EVT_AUTH : QTD_EVT_CONNECT,
+                                 QTD_CODE_INTERNAL,
+                                 c->registering ? QTD_WS_AUTH_FAILED : QTD_WS_REGISTER_FAILED, 0);
     }
 }
 
@@ -329,7 +334,8 @@ void qtd_cloud_on_settings(cloud_t *c)
      * with: a new one needs a new connection. */
     LOG(c, QTD_LOG_INFO, "identity, server or session settings changed: reconnecting");
     c->attempts = 0;
-    qtd_cloud_fail_and_retry(c, QTD_EVT_CONNECT, QTD_CODE_SERVER_CHANGED, QTD_WS_REGISTER_FAILED, 0);
+    qtd_cloud_fail_and_retry(c, QTD_EVT_CONNECT, QTD_CODE_SERVER_CHANGED, QTD_WS_REGISTER_FAILED,
+                             0);
 }
 
 void qtd_cloud_on_mq(cloud_t *c, const mq_event_t *ev)
@@ -338,12 +344,14 @@ void qtd_cloud_on_mq(cloud_t *c, const mq_event_t *ev)
     case MQ_CONNECTED:
         LOG(c, QTD_LOG_DEBUG, "connected, subscribing %s", c->sub_topic);
         if (qtd_cloud_mq_subscribe(c->mq, c->sub_topic, 1) < 0) {
-            qtd_cloud_fail_and_retry(c, QTD_EVT_SUBSCRIBE, QTD_CODE_FAIL, QTD_WS_SUBSCRIBE_FAILED, 0);
+            qtd_cloud_fail_and_retry(c, QTD_EVT_SUBSCRIBE, QTD_CODE_FAIL, QTD_WS_SUBSCRIBE_FAILED,
+                                     0);
         }
         break;
     case MQ_SUBSCRIBED:
         if (ev->code == 0x80) {
-            qtd_cloud_fail_and_retry(c, QTD_EVT_SUBSCRIBE, QTD_CODE_FAIL, QTD_WS_SUBSCRIBE_FAILED, 0);
+            qtd_cloud_fail_and_retry(c, QTD_EVT_SUBSCRIBE, QTD_CODE_FAIL, QTD_WS_SUBSCRIBE_FAILED,
+                                     0);
         } else if (c->registering) {
             uv_timer_start(&c->reg_timer, on_register_timeout,
                            (uint64_t)c->cfg->register_timeout_s * 1000, 0);
@@ -355,23 +363,26 @@ void qtd_cloud_on_mq(cloud_t *c, const mq_event_t *ev)
         if (ev->code == 3) {
             /* Server unavailable says nothing about our secret: keep it, retry later. */
             LOG(c, QTD_LOG_WARN, "broker unavailable (CONNACK 3)");
-            qtd_cloud_fail_and_retry(c, c->registering ? QTD_EVT_AUTH : QTD_EVT_CONNECT, QTD_CODE_NETWORK,
-                           c->registering ? QTD_WS_AUTH_FAILED : QTD_WS_REGISTER_FAILED, 0);
+            qtd_cloud_fail_and_retry(
+                c, c->registering ? QTD_EVT_AUTH : QTD_EVT_CONNECT, QTD_CODE_NETWORK,
+                c->registering ? QTD_WS_AUTH_FAILED : QTD_WS_REGISTER_FAILED, 0);
         } else if (ev->code >= 1 && ev->code <= 5) {
             LOG(c, QTD_LOG_WARN, "connection refused by the broker (CONNACK %d)", ev->code);
             if (!c->registering) {
                 /* The DS is not accepted: wipe it and register again. */
                 c->api->kv_del(c->host, CLOUD_KV_DS);
-                qtd_cloud_fail_and_retry(c, QTD_EVT_CONNECT, QTD_CODE_BAD_SECRET, QTD_WS_REGISTER_FAILED, 0);
+                qtd_cloud_fail_and_retry(c, QTD_EVT_CONNECT, QTD_CODE_BAD_SECRET,
+                                         QTD_WS_REGISTER_FAILED, 0);
             } else {
-                qtd_cloud_fail_and_retry(c, QTD_EVT_AUTH, QTD_CODE_FAIL, QTD_WS_AUTH_FAILED, CLOUD_AUTH_RETRY_FLOOR_MS);
+                qtd_cloud_fail_and_retry(c, QTD_EVT_AUTH, QTD_CODE_FAIL, QTD_WS_AUTH_FAILED,
+                                         CLOUD_AUTH_RETRY_FLOOR_MS);
             }
         } else {
             LOG(c, QTD_LOG_WARN, "cannot connect to %s: %s (Paho %d)", c->id.server,
-                ev->topic != NULL ? ev->topic : "refused, unreachable or TLS failure",
-                ev->code);
-            qtd_cloud_fail_and_retry(c, c->registering ? QTD_EVT_AUTH : QTD_EVT_CONNECT, QTD_CODE_NETWORK,
-                           c->registering ? QTD_WS_AUTH_FAILED : QTD_WS_REGISTER_FAILED, 0);
+                ev->topic != NULL ? ev->topic : "refused, unreachable or TLS failure", ev->code);
+            qtd_cloud_fail_and_retry(
+                c, c->registering ? QTD_EVT_AUTH : QTD_EVT_CONNECT, QTD_CODE_NETWORK,
+                c->registering ? QTD_WS_AUTH_FAILED : QTD_WS_REGISTER_FAILED, 0);
         }
         break;
     case MQ_LOST:

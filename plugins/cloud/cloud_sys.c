@@ -50,7 +50,7 @@ static bool is_throttle(int64_t code)
 static void on_exce_write(cloud_t *c, const qtd_frame_t *f, const qtd_value_t *tree)
 {
     (void)f;
-        const qtd_value_t *code = qtd_cloud_find_id(tree, 1);
+    const qtd_value_t *code = qtd_cloud_find_id(tree, 1);
     int64_t errcode = code != NULL && code->type == QTD_VAL_INT ? code->u.i : QTD_CODE_FAIL;
     LOG(c, QTD_LOG_WARN, "platform exception %lld while %s", (long long)errcode,
         c->registering && !c->online ? "registering" : "connected");
@@ -59,7 +59,8 @@ static void on_exce_write(cloud_t *c, const qtd_frame_t *f, const qtd_value_t *t
         return;
     }
     int64_t floor = CLOUD_AUTH_RETRY_FLOOR_MS;
-    if (errcode == QTD_CODE_ALREADY_AUTHED || errcode == QTD_CODE_BAD_AUTH_VERSION || errcode == QTD_CODE_DISABLED || errcode == QTD_CODE_PK_VERSION) {
+    if (errcode == QTD_CODE_ALREADY_AUTHED || errcode == QTD_CODE_BAD_AUTH_VERSION ||
+        errcode == QTD_CODE_DISABLED || errcode == QTD_CODE_PK_VERSION) {
         floor = CLOUD_FATAL_RETRY_FLOOR_MS;
     }
     if (c->registering && !c->online) {
@@ -143,7 +144,8 @@ static void on_dev_config(cloud_t *c, const qtd_frame_t *f, const qtd_value_t *t
                      (long long)port->u.i);
             c->api->kv_set(c->host, CLOUD_KV_SERVER, s, strlen(s));
             LOG(c, QTD_LOG_INFO, "platform moved this device to %s", s);
-            qtd_cloud_fail_and_retry(c, QTD_EVT_CONNECT, QTD_CODE_SERVER_CHANGED, QTD_WS_REGISTER_FAILED, 0);
+            qtd_cloud_fail_and_retry(c, QTD_EVT_CONNECT, QTD_CODE_SERVER_CHANGED,
+                                     QTD_WS_REGISTER_FAILED, 0);
             c->attempts = 0;
             return;
         }
@@ -152,10 +154,10 @@ static void on_dev_config(cloud_t *c, const qtd_frame_t *f, const qtd_value_t *t
     if (reauth != NULL) {
         LOG(c, QTD_LOG_INFO, "platform asks to authenticate again: device secret wiped");
         c->api->kv_del(c->host, CLOUD_KV_DS);
-        qtd_cloud_fail_and_retry(c, QTD_EVT_CONNECT, QTD_CODE_SERVER_CHANGED, QTD_WS_REGISTER_FAILED, 0);
+        qtd_cloud_fail_and_retry(c, QTD_EVT_CONNECT, QTD_CODE_SERVER_CHANGED,
+                                 QTD_WS_REGISTER_FAILED, 0);
     }
 }
-
 
 const cloud_downlink_t qtd_cloud_sys_downlinks[] = {
     {QTD_CMD_STATUS_REQ, false, on_values_read},

@@ -16,8 +16,8 @@ typedef struct {
 } gnss_cfg_t;
 
 static const qtd_cfg_key_t gnss_keys[] = {
-    {QTD_CFG_STRING, "source", "none", offsetof(gnss_cfg_t, source), "where NMEA comes from",
-     0, 0, "none|serial|gpsd|file", NULL, 0},
+    {QTD_CFG_STRING, "source", "none", offsetof(gnss_cfg_t, source), "where NMEA comes from", 0, 0,
+     "none|serial|gpsd|file", NULL, 0},
     {QTD_CFG_STRING, "device", "", offsetof(gnss_cfg_t, device),
      "serial device, gpsd host:port or file path, by source", 0, 0, NULL, NULL, 0},
     {QTD_CFG_INT, "baud", "9600", offsetof(gnss_cfg_t, baud), "serial speed", 0, 0,
@@ -25,8 +25,7 @@ static const qtd_cfg_key_t gnss_keys[] = {
     {.type = QTD_CFG_END},
 };
 
-static int gnss_create(const qtd_host_api_t *api, qtd_host_t *host, const void *config,
-                       void **self)
+static int gnss_create(const qtd_host_api_t *api, qtd_host_t *host, const void *config, void **self)
 {
     const gnss_cfg_t *cfg = config;
     if (strcmp(cfg->source, "none") != 0 && cfg->device[0] == '\0') {

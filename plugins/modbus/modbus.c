@@ -24,26 +24,26 @@ typedef struct {
 } modbus_cfg_t;
 
 static const qtd_cfg_key_t port_keys[] = {
-    {QTD_CFG_STRING, "name", NULL, offsetof(modbus_port_t, name),
-     "name the register maps refer to", 0, 0, NULL, NULL, 0},
+    {QTD_CFG_STRING, "name", NULL, offsetof(modbus_port_t, name), "name the register maps refer to",
+     0, 0, NULL, NULL, 0},
     {QTD_CFG_STRING, "mode", "rtu", offsetof(modbus_port_t, mode), "serial RTU or TCP", 0, 0,
      "rtu|tcp", NULL, 0},
     {QTD_CFG_STRING, "device", "", offsetof(modbus_port_t, device),
      "serial device for rtu (e.g. /dev/ttyS1)", 0, 0, NULL, NULL, 0},
     {QTD_CFG_INT, "baud", "9600", offsetof(modbus_port_t, baud), "serial speed for rtu", 0, 0,
      "1200|2400|4800|9600|19200|38400|57600|115200", NULL, 0},
-    {QTD_CFG_STRING, "parity", "N", offsetof(modbus_port_t, parity), "serial parity for rtu",
-     0, 0, "N|E|O", NULL, 0},
-    {QTD_CFG_STRING, "host", "127.0.0.1", offsetof(modbus_port_t, host),
-     "server address for tcp", 0, 0, NULL, NULL, 0},
-    {QTD_CFG_INT, "port", "502", offsetof(modbus_port_t, port), "server port for tcp", 1,
-     65535, NULL, NULL, 0},
+    {QTD_CFG_STRING, "parity", "N", offsetof(modbus_port_t, parity), "serial parity for rtu", 0, 0,
+     "N|E|O", NULL, 0},
+    {QTD_CFG_STRING, "host", "127.0.0.1", offsetof(modbus_port_t, host), "server address for tcp",
+     0, 0, NULL, NULL, 0},
+    {QTD_CFG_INT, "port", "502", offsetof(modbus_port_t, port), "server port for tcp", 1, 65535,
+     NULL, NULL, 0},
     {.type = QTD_CFG_END},
 };
 
 static const qtd_cfg_key_t modbus_keys[] = {
-    {QTD_CFG_ARRAY, "ports", NULL, offsetof(modbus_cfg_t, ports), "serial lines and TCP servers",
-     0, 0, NULL, port_keys, sizeof(modbus_port_t)},
+    {QTD_CFG_ARRAY, "ports", NULL, offsetof(modbus_cfg_t, ports), "serial lines and TCP servers", 0,
+     0, NULL, port_keys, sizeof(modbus_port_t)},
     {QTD_CFG_INT, "poll_ms", "1000", offsetof(modbus_cfg_t, poll_ms),
      "default polling period of register maps, ms", 10, 86400000, NULL, NULL, 0},
     {.type = QTD_CFG_END},

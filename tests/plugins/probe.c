@@ -30,8 +30,8 @@ typedef struct {
 } probe_t;
 
 static const qtd_cfg_key_t probe_keys[] = {
-    {QTD_CFG_INT, "marker", "7", offsetof(probe_cfg_t, marker), "a number logged at start", 0,
-     1000, NULL, NULL, 0},
+    {QTD_CFG_INT, "marker", "7", offsetof(probe_cfg_t, marker), "a number logged at start", 0, 1000,
+     NULL, NULL, 0},
     {.type = QTD_CFG_END},
 };
 

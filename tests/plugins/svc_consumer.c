@@ -28,8 +28,8 @@ static const qtd_cfg_key_t consumer_keys[] = {
      "service name to look up", 0, 0, NULL, NULL, 0},
     {QTD_CFG_INT, "min_size", "0", offsetof(consumer_cfg_t, min_size),
      "table size needed (0: the whole table)", 0, 1024, NULL, NULL, 0},
-    {QTD_CFG_INT, "add", "2", offsetof(consumer_cfg_t, add), "number added at start", 0, 1000,
-     NULL, NULL, 0},
+    {QTD_CFG_INT, "add", "2", offsetof(consumer_cfg_t, add), "number added at start", 0, 1000, NULL,
+     NULL, 0},
     {QTD_CFG_BOOL, "optional", "false", offsetof(consumer_cfg_t, optional),
      "the service is optional", 0, 0, NULL, NULL, 0},
     {.type = QTD_CFG_END},
@@ -66,8 +66,7 @@ static int consumer_start(void *self)
         return rc;
     }
     int64_t total = counter->add(provider, c->cfg->add);
-    c->api->log(c->host, QTD_LOG_INFO, "total %lld from %s", (long long)total,
-                c->cfg->service);
+    c->api->log(c->host, QTD_LOG_INFO, "total %lld from %s", (long long)total, c->cfg->service);
     return 0;
 }
 

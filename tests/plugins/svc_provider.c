@@ -31,8 +31,8 @@ static const qtd_cfg_key_t provider_keys[] = {
      "service name to provide", 0, 0, NULL, NULL, 0},
     {QTD_CFG_INT, "size", "0", offsetof(provider_cfg_t, size),
      "table size advertised (0: the whole table)", 0, 1024, NULL, NULL, 0},
-    {QTD_CFG_BOOL, "fail_start", "false", offsetof(provider_cfg_t, fail_start),
-     "start() fails", 0, 0, NULL, NULL, 0},
+    {QTD_CFG_BOOL, "fail_start", "false", offsetof(provider_cfg_t, fail_start), "start() fails", 0,
+     0, NULL, NULL, 0},
     {.type = QTD_CFG_END},
 };
 

@@ -203,9 +203,15 @@ static int t_where(lua_State *L)
 
 static void register_test_module(fx_t *fx)
 {
-    static const luaL_Reg fns[] = {
-        {"mark", t_mark},         {"say", t_say},     {"load", t_load}, {"tick", t_tick},
-        {"bytecode", t_bytecode}, {"setcb", t_setcb}, {"ud", t_ud},     {"default_dk", t_default_dk}, {NULL, NULL}};
+    static const luaL_Reg fns[] = {{"mark", t_mark},
+                                   {"say", t_say},
+                                   {"load", t_load},
+                                   {"tick", t_tick},
+                                   {"bytecode", t_bytecode},
+                                   {"setcb", t_setcb},
+                                   {"ud", t_ud},
+                                   {"default_dk", t_default_dk},
+                                   {NULL, NULL}};
     for (const luaL_Reg *f = fns; f->name != NULL; f++) {
         assert_int_equal(qtd__lua_register(fx->lh, "test", f->name, f->func, fx), 0);
     }
@@ -480,6 +486,5 @@ static bool log_line_has(fx_t *fx, const char *a, const char *b)
             fail_msg("not in the log: %s", (needle));                                              \
         }                                                                                          \
     } while (0)
-
 
 #endif /* QTD_TESTS_UNIT_LUA_FIXTURE_H */

@@ -16,7 +16,8 @@ static int cloud_setup(void **state)
     return rc;
 }
 
-/* ---- quecIot configuration (seed 3.3-3.4) ---------------------------------------------------------- */
+/* ---- quecIot configuration (seed 3.3-3.4)
+ * ---------------------------------------------------------- */
 
 static void quecIot_setters_and_getters_accept_valid_values(void **state)
 {

@@ -38,12 +38,12 @@ static const qtd_cfg_key_t port_keys[] = {
 };
 
 static const qtd_cfg_key_t keys[] = {
-    {QTD_CFG_INT, "lifetime", "120", offsetof(sect_t, lifetime), "keepalive", 1, 65535, NULL,
-     NULL, 0},
+    {QTD_CFG_INT, "lifetime", "120", offsetof(sect_t, lifetime), "keepalive", 1, 65535, NULL, NULL,
+     0},
     {QTD_CFG_BOOL, "tls", "true", offsetof(sect_t, tls), "use TLS", 0, 0, NULL, NULL, 0},
     {QTD_CFG_DOUBLE, "ratio", "0.5", offsetof(sect_t, ratio), "a ratio", 0, 1, NULL, NULL, 0},
-    {QTD_CFG_STRING, "server", "iot-south.quectel.com:1883", offsetof(sect_t, server), "server",
-     0, 0, NULL, NULL, 0},
+    {QTD_CFG_STRING, "server", "iot-south.quectel.com:1883", offsetof(sect_t, server), "server", 0,
+     0, NULL, NULL, 0},
     {QTD_CFG_ARRAY, "ports", NULL, offsetof(sect_t, ports), "ports", 0, 0, NULL, port_keys,
      sizeof(port_t)},
     {.type = QTD_CFG_END},
@@ -140,7 +140,8 @@ static void config_wrong_type_names_expected_form(void **state)
 static void config_out_of_range_is_refused(void **state)
 {
     (void)state;
-    expect_error("cloud = { lifetime = 0 }", "cloud.lifetime: expected an integer in 1..65535, got 0");
+    expect_error("cloud = { lifetime = 0 }",
+                 "cloud.lifetime: expected an integer in 1..65535, got 0");
     expect_error("cloud = { lifetime = 65536 }", "got 65536");
     expect_error("cloud = { ratio = 1.5 }", "cloud.ratio: expected a number in 0..1, got 1.5");
 }
@@ -162,8 +163,9 @@ static void config_array_items_have_indexed_paths(void **state)
 static void config_array_values_are_written(void **state)
 {
     (void)state;
-    const char *path = tu_write(dir, "arr.lua", "cloud = { ports = { { name = \"a\" }, "
-                                                "{ name = \"b\", mode = \"tcp\", port = 1502 } } }");
+    const char *path = tu_write(dir, "arr.lua",
+                                "cloud = { ports = { { name = \"a\" }, "
+                                "{ name = \"b\", mode = \"tcp\", port = 1502 } } }");
     qtd_config_t *cfg = NULL;
     assert_int_equal(qtd__config_load(&cfg, path), 0);
     sect_t s;

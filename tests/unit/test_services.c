@@ -200,8 +200,7 @@ static void services_two_providers_of_one_name_are_refused(void **state)
     assert_int_equal(qtd__plugins_create(&fx.a), 0);
     static const uint32_t table[4] = {sizeof(table), 0, 0, 0};
     const qtd_host_api_t *api = qtd__host_api();
-    assert_int_equal(api->service_provide(&probe->host, "test.counter", table, NULL),
-                     QTD_EEXIST);
+    assert_int_equal(api->service_provide(&probe->host, "test.counter", table, NULL), QTD_EEXIST);
     assert_int_equal(api->service_provide(&probe->host, "", table, NULL), QTD_EINVAL);
     static const uint32_t tiny = 4;
     assert_int_equal(api->service_provide(&probe->host, "test.tiny", &tiny, NULL), QTD_EINVAL);

@@ -1143,7 +1143,7 @@ static void store_newer_schema_still_opens(void **state)
     XX(store_recovers_from_garbage_pages)                                                          \
     XX(store_recovers_from_truncated_db)                                                           \
     XX(store_recovers_twice_keeps_both)                                                            \
-    XX(store_unreadable_file_is_kept_and_fails_eio)                                                      \
+    XX(store_unreadable_file_is_kept_and_fails_eio)                                                \
     XX(store_unmovable_unreadable_file_fails_eio)                                                  \
     XX(store_migrates_from_version_1)                                                              \
     XX(store_newer_schema_still_opens)

@@ -63,12 +63,12 @@ struct qtd_value_s {
  * receives it. The bus copies an event (value tree included) when it is published.
  */
 typedef struct qtd_event_s {
-    uint32_t size;       /* sizeof(qtd_event_t) as the publisher knew it */
-    int32_t domain;      /* QTD_DOM_* */
-    int32_t event;       /* event number within the domain */
-    int32_t errcode;     /* the domain's code */
-    qtd_value_t value;   /* QTD_VAL_NONE when there is none */
-    const char *source;  /* name of the publisher ("core", "lua", plugin name); set by the bus */
+    uint32_t size;      /* sizeof(qtd_event_t) as the publisher knew it */
+    int32_t domain;     /* QTD_DOM_* */
+    int32_t event;      /* event number within the domain */
+    int32_t errcode;    /* the domain's code */
+    qtd_value_t value;  /* QTD_VAL_NONE when there is none */
+    const char *source; /* name of the publisher ("core", "lua", plugin name); set by the bus */
     void *reserved[4];
 } qtd_event_t;
 

@@ -58,15 +58,15 @@ typedef enum {
 
 typedef struct qtd_cfg_key_s qtd_cfg_key_t;
 struct qtd_cfg_key_s {
-    int type;                  /* qtd_cfg_type_t */
-    const char *name;          /* key inside the section */
-    const char *def;           /* default as text ("502", "true", "rtu"); NULL: required */
-    size_t offset;             /* offsetof() in the plugin's config struct */
-    const char *help;          /* one line for --help-plugin and the docs */
-    double min, max;           /* INT/DOUBLE range (inclusive) */
-    const char *choices;       /* allowed values separated by '|', or NULL */
-    const qtd_cfg_key_t *sub;  /* ARRAY: the item table */
-    size_t item_size;          /* ARRAY: sizeof one item struct */
+    int type;                 /* qtd_cfg_type_t */
+    const char *name;         /* key inside the section */
+    const char *def;          /* default as text ("502", "true", "rtu"); NULL: required */
+    size_t offset;            /* offsetof() in the plugin's config struct */
+    const char *help;         /* one line for --help-plugin and the docs */
+    double min, max;          /* INT/DOUBLE range (inclusive) */
+    const char *choices;      /* allowed values separated by '|', or NULL */
+    const qtd_cfg_key_t *sub; /* ARRAY: the item table */
+    size_t item_size;         /* ARRAY: sizeof one item struct */
 };
 
 typedef struct qtd_cfg_array_s {
@@ -80,8 +80,8 @@ typedef int (*qtd_lua_cfn)(struct lua_State *L);
 /* service_lookup flags. */
 enum { QTD_SERVICE_OPTIONAL = 1 };
 /* Called for each outbox row in id order; return non-zero to stop the walk. */
-typedef int (*qtd_outbox_cb)(void *arg, int64_t id, const char *topic, int qos,
-                             const void *payload, size_t len);
+typedef int (*qtd_outbox_cb)(void *arg, int64_t id, const char *topic, int qos, const void *payload,
+                             size_t len);
 
 /*
  * Host services. Append-only: new members go at the end and `size` tells a plugin which
@@ -110,8 +110,8 @@ typedef struct qtd_host_api_s {
 
     /* Timers: repeat_ms 0 = one-shot. timer_stop() stops and frees; the callback of a
      * stopped timer is never called again. */
-    int (*timer_start)(qtd_host_t *h, qtd_timer_t **out, uint64_t timeout_ms,
-                       uint64_t repeat_ms, qtd_timer_cb cb, void *arg);
+    int (*timer_start)(qtd_host_t *h, qtd_timer_t **out, uint64_t timeout_ms, uint64_t repeat_ms,
+                       qtd_timer_cb cb, void *arg);
     void (*timer_stop)(qtd_host_t *h, qtd_timer_t *t);
 
     /* Event bus. publish (loop thread) and post (any thread) copy the event; delivery is
@@ -134,10 +134,9 @@ typedef struct qtd_host_api_s {
      * QTD_DOM_AGENT/QTD_AGENT_DROPPED published). peek walks rows with id > after_id in
      * order, at most limit rows (0 = all), streaming. Returns: 0, QTD_EINVAL, QTD_EIO, and
      * for put QTD_EMSGSIZE (one payload larger than the cap). */
-    int (*outbox_put)(qtd_host_t *h, const char *topic, int qos, const void *payload,
-                      size_t len, int64_t *id);
-    int (*outbox_peek)(qtd_host_t *h, int64_t after_id, size_t limit, qtd_outbox_cb cb,
-                       void *arg);
+    int (*outbox_put)(qtd_host_t *h, const char *topic, int qos, const void *payload, size_t len,
+                      int64_t *id);
+    int (*outbox_peek)(qtd_host_t *h, int64_t after_id, size_t limit, qtd_outbox_cb cb, void *arg);
     int (*outbox_del)(qtd_host_t *h, int64_t id);
     int (*outbox_count)(qtd_host_t *h, uint64_t *rows, uint64_t *bytes);
 
@@ -146,7 +145,7 @@ typedef struct qtd_host_api_s {
      * created by the first registration that names it (a platform plugin registers the
      * platform SDK's module this way). */
     int (*lua_add_function)(qtd_host_t *h, const char *module, const char *name, qtd_lua_cfn fn,
-                        void *ud);
+                            void *ud);
     /* Convert the Lua value at idx to a value tree (tables keyed by integers -> STRUCT,
      * sequences -> ARRAY); free with value_free. Push a tree as Lua values. */
     int (*lua_to_value)(qtd_host_t *h, struct lua_State *L, int idx, qtd_value_t **out);
@@ -198,8 +197,7 @@ typedef struct qtd_host_api_s {
 typedef struct qtd_plugin_ops_s {
     uint32_t size;
     /* Create the instance from its validated config (borrowed until destroy). */
-    int (*create)(const qtd_host_api_t *api, qtd_host_t *host, const void *config,
-                  void **self);
+    int (*create)(const qtd_host_api_t *api, qtd_host_t *host, const void *config, void **self);
     void (*destroy)(void *self);
     /* start() after every plugin is created and the script loaded; stop() in reverse order
      * at shutdown, for every created plugin (also one never started, when start-up failed):

@@ -44,9 +44,9 @@ typedef struct qtd_download_api_s {
      * download until done runs.
      * Returns: 0, QTD_EINVAL (url or path), QTD_ENOMEM, QTD_EBUSY (one already runs into
      * path), QTD_ECANCELED (the provider is stopping). */
-    int (*start)(void *self, const char *url, const char *path,
-                 const qtd_download_check_t *check, qtd_download_progress_cb progress,
-                 qtd_download_done_cb done, void *arg, qtd_download_t **out);
+    int (*start)(void *self, const char *url, const char *path, const qtd_download_check_t *check,
+                 qtd_download_progress_cb progress, qtd_download_done_cb done, void *arg,
+                 qtd_download_t **out);
     /* Stop a running download; its done callback follows with QTD_ECANCELED. The bytes on
      * disk stay for a later resume. */
     void (*cancel)(void *self, qtd_download_t *d);

@@ -130,8 +130,7 @@ typedef struct qtd_thing_api_s {
     uint32_t size; /* sizeof(qtd_thing_api_t) as the provider was built */
     uint32_t reserved;
     /* Thing-model values (seed phymodelReport): v is a STRUCT of id -> value. */
-    int (*tsl_report)(void *self, const char *pk, const char *dk, int mode,
-                      const qtd_value_t *v);
+    int (*tsl_report)(void *self, const char *pk, const char *dk, int mode, const qtd_value_t *v);
     /* The answer to a platform read (seed phymodelAck): the read's pkgid (1..65534). */
     int (*tsl_ack)(void *self, const char *pk, const char *dk, int mode, uint16_t pkgid,
                    const qtd_value_t *v);
@@ -140,8 +139,7 @@ typedef struct qtd_thing_api_s {
                      size_t len);
     /* NMEA or $LBS sentences, each ending with ';' ("$GPGGA,...*47;$GPRMC,...*6A;"), sent as
      * LOC_REPORT (seed locReportOutside; mode 1 is the SDK's). */
-    int (*loc_report)(void *self, const char *pk, const char *dk, int mode,
-                      const char *sentences);
+    int (*loc_report)(void *self, const char *pk, const char *dk, int mode, const char *sentences);
     /* Connect a sub-device through this gateway (seed subDevConn): ds NULL or "" first
      * authenticates it and obtains its secret. Results as QTD_DOM_SUBDEV events. */
     int (*subdev_connect)(void *self, const char *pk, const char *ps, const char *dk,
