@@ -328,7 +328,7 @@ static int start_everything(runtime_t *rt)
 {
     qtd_agent_t *a = &rt->a;
     /* Handles first: begin_shutdown() closes them whatever fails below. */
-    uv_prepare_init(a->loop, &rt->commit);
+    (void)uv_prepare_init(a->loop, &rt->commit);
     rt->commit.data = rt;
     uv_signal_init(a->loop, &rt->sig_int);
     uv_signal_init(a->loop, &rt->sig_term);
@@ -377,7 +377,7 @@ static int start_everything(runtime_t *rt)
         return 1;
     }
 
-    uv_prepare_start(&rt->commit, on_commit);
+    (void)uv_prepare_start(&rt->commit, on_commit);
 
     /* Create plugins (they register Lua functions, subscribe and provide services here). */
     if (qtd__plugins_create(a) < 0) {

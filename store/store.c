@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The agent's store on SQLite: opening (file mode 0600, WAL, schema migrations from
- * store/schema.sql, corruption recovery), the kv table and the outbox with its disk cap.
+ * The agent's store on SQLite, its life: opening (file mode 0600, WAL, schema migrations
+ * from store/schema.sql, corruption recovery), group commit and closing. The kv table and
+ * the outbox with its disk cap are in store_data.c.
  * Writes are group-committed: the first write after a commit opens BEGIN IMMEDIATE and
  * qtd_store_commit() (once per loop turn) ends it; reads on the same connection see the
  * uncommitted rows. The outbox row and byte totals and the dropped counter are kept in memory
@@ -27,53 +28,16 @@
 
 #include "agent/alloc.h"
 #include "agent/log.h"
+#include "store/store_internal.h"
 #include "store_schema.h"
 
-#define WHO "store"
 #define BUSY_TIMEOUT_MS 5000
-#define DROP_LOG_INTERVAL_S 60
 #define MAX_MIGRATIONS 64
 
-/* Prepared statements kept for the life of the store (the hot paths). */
-#define STMT_MAP(XX)                                                                               \
-    XX(KV_GET, "SELECT value FROM kv WHERE key = ?1")                                              \
-    XX(KV_SET, "INSERT OR REPLACE INTO kv (key, value) VALUES (?1, ?2)")                           \
-    XX(KV_DEL, "DELETE FROM kv WHERE key = ?1")                                                    \
-    XX(OB_PUT, "INSERT INTO outbox (created, topic, qos, payload) VALUES (?1, ?2, ?3, ?4)")        \
-    XX(OB_PEEK, "SELECT id, topic, qos, payload FROM outbox WHERE id > ?1 ORDER BY id LIMIT ?2")   \
-    XX(OB_LEN, "SELECT length(payload) FROM outbox WHERE id = ?1")                                 \
-    XX(OB_DEL, "DELETE FROM outbox WHERE id = ?1")                                                 \
-    XX(OB_OLDEST, "SELECT id, length(payload) FROM outbox ORDER BY id")                            \
-    XX(OB_DROP, "DELETE FROM outbox WHERE id <= ?1")                                               \
-    XX(DROPPED_ADD, "UPDATE meta SET value = value + ?1 WHERE key = 'outbox_dropped'")
-
-enum {
-#define STMT_ENUM_(name, sql) STMT_##name,
-    STMT_MAP(STMT_ENUM_)
-#undef STMT_ENUM_
-        STMT_COUNT
-};
-
-static const char *const stmt_sql[STMT_COUNT] = {
+const char *const qtd__store_stmt_sql[STMT_COUNT] = {
 #define STMT_SQL_(name, sql) sql,
     STMT_MAP(STMT_SQL_)
 #undef STMT_SQL_
-};
-
-struct qtd_store_s {
-    sqlite3 *db;
-    char *path;
-    qtd_store_opts_t opts;
-    int version;
-    uint64_t rows;    /* outbox rows, committed or not, as this connection sees them */
-    uint64_t bytes;   /* sum of the payload lengths of those rows */
-    uint64_t dropped; /* meta.outbox_dropped */
-    /* Cap warnings are rate-limited: the first drop is logged at once, later ones are
-     * summed and logged at most every DROP_LOG_INTERVAL_S seconds (and at close). */
-    bool drop_logged;
-    int64_t drop_logged_at;
-    uint64_t drop_unlogged;
-    sqlite3_stmt *stmt[STMT_COUNT];
 };
 
 /* What an attempt to open the database came to. */
@@ -85,7 +49,7 @@ typedef struct migration_s {
     size_t len;
 } migration_t;
 
-static int64_t now_monotonic_s(void)
+int64_t qtd__store_now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -93,7 +57,7 @@ static int64_t now_monotonic_s(void)
 }
 
 /* Log the error of the last SQLite call on st->db once and map it to a QTD_E* code. */
-static int db_error(qtd_store_t *st, const char *what)
+int qtd__store_db_error(qtd_store_t *st, const char *what)
 {
     qtd_log_error(WHO, "%s: %s failed: %s (sqlite %d)", st->path, what, sqlite3_errmsg(st->db),
                   sqlite3_extended_errcode(st->db));
@@ -110,7 +74,7 @@ static bool is_corrupt(int rc)
 /* Result of an open step: OPEN_BAD for corruption, else OPEN_FAIL (after logging). */
 static int open_step_failed(qtd_store_t *st, const char *what, int rc)
 {
-    db_error(st, what);
+    qtd__store_db_error(st, what);
     return is_corrupt(rc) ? OPEN_BAD : OPEN_FAIL;
 }
 
@@ -407,10 +371,10 @@ static int open_db(qtd_store_t *st, const char **why)
         return ret;
     }
     for (int i = 0; i < STMT_COUNT; i++) {
-        rc = sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i],
-                                NULL);
+        rc = sqlite3_prepare_v3(st->db, qtd__store_stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                                &st->stmt[i], NULL);
         if (rc != SQLITE_OK) {
-            return open_step_failed(st, stmt_sql[i], rc);
+            return open_step_failed(st, qtd__store_stmt_sql[i], rc);
         }
     }
     /* Walks every outbox row (lengths only): also a check that the table is readable. */
@@ -514,23 +478,23 @@ fail:
 }
 
 /* Open the group-commit transaction unless one is open. */
-static int begin_write(qtd_store_t *st)
+int qtd__store_begin_write(qtd_store_t *st)
 {
     if (!sqlite3_get_autocommit(st->db)) {
         return 0;
     }
     if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-        return db_error(st, "BEGIN IMMEDIATE");
+        return qtd__store_db_error(st, "BEGIN IMMEDIATE");
     }
     return 0;
 }
 
 /* After a failed write: the in-memory totals follow what the database now holds. */
-static void write_failed(qtd_store_t *st)
+void qtd__store_write_failed(qtd_store_t *st)
 {
     int rc = resync(st);
     if (rc != SQLITE_OK) {
-        db_error(st, "re-reading outbox totals");
+        qtd__store_db_error(st, "re-reading outbox totals");
     }
 }
 
@@ -545,11 +509,11 @@ int qtd_store_commit(qtd_store_t *st)
     if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
         return 0;
     }
-    int err = db_error(st, "COMMIT");
+    int err = qtd__store_db_error(st, "COMMIT");
     if (sqlite3_get_autocommit(st->db)) {
         /* SQLite rolled the transaction back (I/O error, disk full). */
         qtd_log_error(WHO, "%s: the writes of this loop turn are lost", st->path);
-        write_failed(st);
+        qtd__store_write_failed(st);
     }
     /* Otherwise (busy) the transaction stays open and the next commit retries it. */
     return err;
@@ -560,7 +524,7 @@ int qtd_store_schema_version(qtd_store_t *st)
     return st != NULL ? st->version : 0;
 }
 
-static void flush_drop_log(qtd_store_t *st)
+void qtd__store_flush_drop_log(qtd_store_t *st)
 {
     if (st->drop_unlogged == 0) {
         return;
@@ -570,7 +534,7 @@ static void flush_drop_log(qtd_store_t *st)
                  "(%" PRIu64 " dropped in total)",
                  st->opts.outbox_cap_bytes, st->drop_unlogged, st->dropped);
     st->drop_unlogged = 0;
-    st->drop_logged_at = now_monotonic_s();
+    st->drop_logged_at = qtd__store_now_s();
 }
 
 void qtd_store_close(qtd_store_t *st)
@@ -583,7 +547,7 @@ void qtd_store_close(qtd_store_t *st)
             qtd_log_error(WHO, "%s: closing: pending writes rolled back", st->path);
             sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
         }
-        flush_drop_log(st);
+        qtd__store_flush_drop_log(st);
         for (int i = 0; i < STMT_COUNT; i++) {
             sqlite3_finalize(st->stmt[i]);
             st->stmt[i] = NULL;
@@ -600,308 +564,4 @@ void qtd_store_close(qtd_store_t *st)
     }
     qtd_free(st->path);
     qtd_free(st);
-}
-
-/* Bind a blob that is never SQL NULL (a zero-length blob when len is 0). */
-static int bind_blob(sqlite3_stmt *s, int i, const void *p, size_t len)
-{
-    if (len == 0) {
-        return sqlite3_bind_zeroblob(s, i, 0);
-    }
-    return sqlite3_bind_blob64(s, i, p, (sqlite3_uint64)len, SQLITE_STATIC);
-}
-
-/* Step a statement that returns no row, then reset it and clear its bindings. */
-static int step_done(qtd_store_t *st, sqlite3_stmt *s, const char *what)
-{
-    int rc = sqlite3_step(s);
-    int err = rc == SQLITE_DONE ? 0 : db_error(st, what);
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return err;
-}
-
-int qtd_store_kv_get(qtd_store_t *st, const char *key, char **val, size_t *len)
-{
-    if (st == NULL || key == NULL || val == NULL) {
-        return QTD_EINVAL;
-    }
-    *val = NULL;
-    sqlite3_stmt *s = st->stmt[STMT_KV_GET];
-    int err = 0;
-    if (sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC) != SQLITE_OK) {
-        err = db_error(st, "kv_get bind");
-        goto done;
-    }
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_DONE) {
-        err = QTD_ENOENT;
-        goto done;
-    }
-    if (rc != SQLITE_ROW) {
-        err = db_error(st, "kv_get");
-        goto done;
-    }
-    const void *p = sqlite3_column_blob(s, 0);
-    size_t n = (size_t)sqlite3_column_bytes(s, 0);
-    char *buf = qtd_malloc(n + 1);
-    if (buf == NULL) {
-        err = QTD_ENOMEM;
-        goto done;
-    }
-    if (n > 0) {
-        memcpy(buf, p, n);
-    }
-    buf[n] = '\0';
-    *val = buf;
-    if (len != NULL) {
-        *len = n;
-    }
-
-done:
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return err;
-}
-
-int qtd_store_kv_set(qtd_store_t *st, const char *key, const void *val, size_t len)
-{
-    if (st == NULL || key == NULL || (val == NULL && len > 0)) {
-        return QTD_EINVAL;
-    }
-    int err = begin_write(st);
-    if (err != 0) {
-        return err;
-    }
-    sqlite3_stmt *s = st->stmt[STMT_KV_SET];
-    if (sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC) != SQLITE_OK ||
-        bind_blob(s, 2, val, len) != SQLITE_OK) {
-        err = db_error(st, "kv_set bind");
-        sqlite3_reset(s);
-        sqlite3_clear_bindings(s);
-        return err;
-    }
-    return step_done(st, s, "kv_set");
-}
-
-int qtd_store_kv_del(qtd_store_t *st, const char *key)
-{
-    if (st == NULL || key == NULL) {
-        return QTD_EINVAL;
-    }
-    int err = begin_write(st);
-    if (err != 0) {
-        return err;
-    }
-    sqlite3_stmt *s = st->stmt[STMT_KV_DEL];
-    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-    err = step_done(st, s, "kv_del");
-    if (err == 0 && sqlite3_changes(st->db) == 0) {
-        err = QTD_ENOENT;
-    }
-    return err;
-}
-
-/* Note rows dropped by the cap: counter already bumped; log (rate-limited) and call on_drop. */
-static void report_drop(qtd_store_t *st, uint64_t n)
-{
-    int64_t now = now_monotonic_s();
-    st->drop_unlogged += n;
-    if (!st->drop_logged) {
-        qtd_log_warn(WHO,
-                     "outbox reached its cap of %" PRIu64 " bytes: dropped the %" PRIu64
-                     " oldest rows (%" PRIu64 " dropped in total); further drops are logged "
-                     "at most every %ds",
-                     st->opts.outbox_cap_bytes, n, st->dropped, DROP_LOG_INTERVAL_S);
-        st->drop_logged = true;
-        st->drop_unlogged = 0;
-        st->drop_logged_at = now;
-    } else if (now - st->drop_logged_at >= DROP_LOG_INTERVAL_S) {
-        flush_drop_log(st);
-    }
-    if (st->opts.on_drop != NULL) {
-        st->opts.on_drop(st->opts.on_drop_arg, n);
-    }
-}
-
-/* Delete the oldest rows until at least need payload bytes are freed (inside the open
- * transaction), and count them in meta.outbox_dropped. */
-static int drop_oldest(qtd_store_t *st, uint64_t need)
-{
-    sqlite3_stmt *s = st->stmt[STMT_OB_OLDEST];
-    uint64_t freed = 0, n = 0;
-    int64_t last = 0;
-    int rc = SQLITE_ROW;
-    while (freed < need && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        last = sqlite3_column_int64(s, 0);
-        freed += (uint64_t)sqlite3_column_int64(s, 1);
-        n++;
-    }
-    int err = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : db_error(st, "outbox cap scan");
-    sqlite3_reset(s);
-    if (err != 0 || n == 0) {
-        return err;
-    }
-    s = st->stmt[STMT_OB_DROP];
-    sqlite3_bind_int64(s, 1, last);
-    err = step_done(st, s, "outbox cap delete");
-    if (err != 0) {
-        return err;
-    }
-    if (st->version >= 2) {
-        s = st->stmt[STMT_DROPPED_ADD];
-        sqlite3_bind_int64(s, 1, (sqlite3_int64)n);
-        err = step_done(st, s, "outbox dropped counter");
-        if (err != 0) {
-            return err;
-        }
-    }
-    st->rows -= n;
-    st->bytes -= freed;
-    st->dropped += n;
-    report_drop(st, n);
-    return 0;
-}
-
-int qtd_store_outbox_put(qtd_store_t *st, const char *topic, int qos, const void *payload,
-                         size_t len, int64_t *id)
-{
-    if (st == NULL || topic == NULL || (payload == NULL && len > 0)) {
-        return QTD_EINVAL;
-    }
-    uint64_t cap = st->opts.outbox_cap_bytes;
-    if ((cap != 0 && len > cap) || len > (size_t)sqlite3_limit(st->db, SQLITE_LIMIT_LENGTH, -1)) {
-        qtd_log_warn(WHO,
-                     "outbox: payload of %zu bytes for %s refused: larger than the cap of "
-                     "%" PRIu64 " bytes",
-                     len, topic,
-                     cap != 0 ? cap : (uint64_t)sqlite3_limit(st->db, SQLITE_LIMIT_LENGTH, -1));
-        return QTD_EMSGSIZE;
-    }
-    int err = begin_write(st);
-    if (err != 0) {
-        return err;
-    }
-    if (cap != 0 && st->bytes + len > cap) {
-        err = drop_oldest(st, st->bytes + len - cap);
-        if (err != 0) {
-            goto fail;
-        }
-    }
-    sqlite3_stmt *s = st->stmt[STMT_OB_PUT];
-    sqlite3_bind_int64(s, 1, (sqlite3_int64)time(NULL));
-    sqlite3_bind_text(s, 2, topic, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 3, qos);
-    if (bind_blob(s, 4, payload, len) != SQLITE_OK) {
-        err = db_error(st, "outbox_put bind");
-        sqlite3_clear_bindings(s);
-        goto fail;
-    }
-    err = step_done(st, s, "outbox_put");
-    if (err != 0) {
-        goto fail;
-    }
-    st->rows++;
-    st->bytes += len;
-    if (id != NULL) {
-        *id = (int64_t)sqlite3_last_insert_rowid(st->db);
-    }
-    return 0;
-
-fail:
-    write_failed(st);
-    return err;
-}
-
-int qtd_store_outbox_peek(qtd_store_t *st, int64_t after_id, size_t limit, qtd_outbox_cb cb,
-                          void *arg)
-{
-    if (st == NULL || cb == NULL) {
-        return QTD_EINVAL;
-    }
-    sqlite3_stmt *s = st->stmt[STMT_OB_PEEK];
-    sqlite3_stmt *own = NULL;
-    if (sqlite3_stmt_busy(s)) {
-        /* Called from inside another walk's callback: use a statement of our own. */
-        if (sqlite3_prepare_v2(st->db, stmt_sql[STMT_OB_PEEK], -1, &own, NULL) != SQLITE_OK) {
-            return db_error(st, "outbox_peek prepare");
-        }
-        s = own;
-    }
-    sqlite3_bind_int64(s, 1, after_id);
-    sqlite3_bind_int64(s, 2, limit == 0 || limit > INT64_MAX ? -1 : (sqlite3_int64)limit);
-    int err = 0;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(s, 0);
-        const unsigned char *topic = sqlite3_column_text(s, 1);
-        int qos = sqlite3_column_int(s, 2);
-        const void *payload = sqlite3_column_blob(s, 3);
-        size_t len = (size_t)sqlite3_column_bytes(s, 3);
-        if (cb(arg, id, topic != NULL ? (const char *)topic : "", qos,
-               payload != NULL ? payload : "", len) != 0) {
-            rc = SQLITE_DONE;
-            break;
-        }
-    }
-    if (rc != SQLITE_DONE) {
-        err = db_error(st, "outbox_peek");
-    }
-    if (own != NULL) {
-        sqlite3_finalize(own);
-    } else {
-        sqlite3_reset(s);
-    }
-    return err;
-}
-
-int qtd_store_outbox_del(qtd_store_t *st, int64_t id)
-{
-    if (st == NULL) {
-        return QTD_EINVAL;
-    }
-    sqlite3_stmt *s = st->stmt[STMT_OB_LEN];
-    sqlite3_bind_int64(s, 1, id);
-    int rc = sqlite3_step(s);
-    int64_t len = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    int err = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : db_error(st, "outbox_del lookup");
-    sqlite3_reset(s);
-    if (err != 0 || rc == SQLITE_DONE) {
-        return err; /* already gone: fine */
-    }
-    err = begin_write(st);
-    if (err != 0) {
-        return err;
-    }
-    s = st->stmt[STMT_OB_DEL];
-    sqlite3_bind_int64(s, 1, id);
-    err = step_done(st, s, "outbox_del");
-    if (err != 0) {
-        write_failed(st);
-        return err;
-    }
-    if (sqlite3_changes(st->db) > 0) {
-        st->rows--;
-        st->bytes -= (uint64_t)len;
-    }
-    return 0;
-}
-
-int qtd_store_outbox_count(qtd_store_t *st, uint64_t *rows, uint64_t *bytes)
-{
-    if (st == NULL) {
-        return QTD_EINVAL;
-    }
-    if (rows != NULL) {
-        *rows = st->rows;
-    }
-    if (bytes != NULL) {
-        *bytes = st->bytes;
-    }
-    return 0;
-}
-
-uint64_t qtd_store_outbox_dropped(qtd_store_t *st)
-{
-    return st != NULL ? st->dropped : 0;
 }

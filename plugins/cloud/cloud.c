@@ -104,15 +104,15 @@ static int cloud_create(const qtd_host_api_t *api, qtd_host_t *host, const void 
     } else {
         (void)qtd_cloud_host_dk(c->default_dk, sizeof(c->default_dk));
     }
-    uv_timer_init(c->loop, &c->retry_timer);
-    uv_timer_init(c->loop, &c->stable_timer);
-    uv_timer_init(c->loop, &c->reg_timer);
-    uv_timer_init(c->loop, &c->kick_timer);
+    (void)uv_timer_init(c->loop, &c->retry_timer);
+    (void)uv_timer_init(c->loop, &c->stable_timer);
+    (void)uv_timer_init(c->loop, &c->reg_timer);
+    (void)uv_timer_init(c->loop, &c->kick_timer);
     c->kick_timer.data = c;
-    uv_timer_start(&c->kick_timer, on_kick, 2000, 2000);
-    uv_prepare_init(c->loop, &c->pump);
+    (void)uv_timer_start(&c->kick_timer, on_kick, 2000, 2000);
+    (void)uv_prepare_init(c->loop, &c->pump);
     c->retry_timer.data = c->stable_timer.data = c->reg_timer.data = c->pump.data = c;
-    uv_prepare_start(&c->pump, on_pump);
+    (void)uv_prepare_start(&c->pump, on_pump);
     qtd_cloud_load_identity(c);
     *self = c;
     return 0;

@@ -87,10 +87,10 @@ int qtd_cloud_at_open(cloud_t *c)
     if (qtd_modem_imei(c->cfg->at_port, (int)c->cfg->at_baud, 500, c->imei, sizeof(c->imei)) != 0) {
         c->imei[0] = '\0';
     }
-    uv_timer_init(c->loop, &c->modem_timer);
+    (void)uv_timer_init(c->loop, &c->modem_timer);
     c->modem_timer.data = c;
     c->modem_timer_open = true;
-    uv_timer_start(&c->modem_timer, on_poll_timer, 0, (uint64_t)c->cfg->modem_poll_s * 1000);
+    (void)uv_timer_start(&c->modem_timer, on_poll_timer, 0, (uint64_t)c->cfg->modem_poll_s * 1000);
     return 0;
 }
 

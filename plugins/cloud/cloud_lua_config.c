@@ -176,7 +176,9 @@ static bool kv_put_int(cloud_t *c, const char *key, lua_Integer v)
 static int changed(lua_State *L, cloud_t *c, const char *setting)
 {
     c->api->log(c->host, QTD_LOG_DEBUG, "setting %s changed", setting);
-    qtd_cloud_request(c, CLOUD_REQ_SETTINGS);
+    if (qtd_cloud_request(c, CLOUD_REQ_SETTINGS) != 0) {
+        c->api->log(c->host, QTD_LOG_WARN, "quecIot: too many requests in one loop turn");
+    }
     lua_pushboolean(L, 1); /* [... true] */
     return 1;
 }

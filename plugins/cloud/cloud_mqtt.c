@@ -32,11 +32,22 @@ struct mq_bridge_s {
     bool connected;
 };
 
+/* Memory through the host (counted for this plugin; safe on Paho's threads). */
+static void *mq_calloc(const mq_bridge_t *mq, size_t n)
+{
+    return mq->c->api->calloc(mq->c->host, 1, n);
+}
+
+static void mq_free(const mq_bridge_t *mq, void *p)
+{
+    mq->c->api->free(mq->c->host, p);
+}
+
 static void push(conn_t *cn, mq_kind_t kind, int code, int token, const char *topic, int topic_len,
                  const void *payload, size_t len)
 {
     mq_bridge_t *mq = cn->mq;
-    mq_event_t *ev = calloc(1, sizeof(*ev));
+    mq_event_t *ev = mq_calloc(mq, sizeof(*ev));
     if (ev == NULL) {
         return; /* out of memory on a library thread: the session times out and retries */
     }
@@ -46,14 +57,14 @@ static void push(conn_t *cn, mq_kind_t kind, int code, int token, const char *to
     ev->token = token;
     if (topic != NULL) {
         size_t tl = topic_len > 0 ? (size_t)topic_len : strlen(topic);
-        ev->topic = malloc(tl + 1);
+        ev->topic = mq_calloc(mq, tl + 1);
         if (ev->topic != NULL) {
             memcpy(ev->topic, topic, tl);
             ev->topic[tl] = '\0';
         }
     }
     if (len > 0) {
-        ev->payload = malloc(len);
+        ev->payload = mq_calloc(mq, len);
         if (ev->payload != NULL) {
             memcpy(ev->payload, payload, len);
             ev->len = len;
@@ -70,11 +81,11 @@ static void push(conn_t *cn, mq_kind_t kind, int code, int token, const char *to
     uv_async_send(&mq->async);
 }
 
-static void free_event(mq_event_t *ev)
+static void free_event(const mq_bridge_t *mq, mq_event_t *ev)
 {
-    free(ev->topic);
-    free(ev->payload);
-    free(ev);
+    mq_free(mq, ev->topic);
+    mq_free(mq, ev->payload);
+    mq_free(mq, ev);
 }
 
 /* ---- Paho callbacks (Paho's threads) ---- */
@@ -209,27 +220,27 @@ static void on_async(uv_async_t *h)
                 }
                 qtd_cloud_on_mq(mq->c, ev);
             }
-            free_event(ev);
+            free_event(mq, ev);
         }
     }
 }
 
 int qtd_cloud_mq_create(cloud_t *c, mq_bridge_t **out)
 {
-    mq_bridge_t *mq = calloc(1, sizeof(*mq));
+    mq_bridge_t *mq = c->api->calloc(c->host, 1, sizeof(*mq));
     if (mq == NULL) {
         return QTD_ENOMEM;
     }
     mq->c = c;
     int rc = uv_mutex_init(&mq->lock);
     if (rc < 0) {
-        free(mq);
+        mq_free(mq, mq);
         return rc;
     }
     rc = uv_async_init(c->loop, &mq->async, on_async);
     if (rc < 0) {
         uv_mutex_destroy(&mq->lock);
-        free(mq);
+        mq_free(mq, mq);
         return rc;
     }
     mq->async.data = mq;
@@ -243,7 +254,7 @@ static void destroy_conn(conn_t *cn)
 {
     if (cn != NULL) {
         MQTTAsync_destroy(&cn->client);
-        free(cn);
+        mq_free(cn->mq, cn);
     }
 }
 
@@ -264,7 +275,7 @@ int qtd_cloud_mq_connect(mq_bridge_t *mq, const char *uri, const char *cid, cons
     conn_t *old = mq->conn;
     mq->conn = NULL;
     mq->connected = false;
-    conn_t *cn = calloc(1, sizeof(*cn));
+    conn_t *cn = mq_calloc(mq, sizeof(*cn));
     if (cn == NULL) {
         destroy_conn(old);
         return QTD_ENOMEM;
@@ -277,7 +288,7 @@ int qtd_cloud_mq_connect(mq_bridge_t *mq, const char *uri, const char *cid, cons
     int rc =
         MQTTAsync_createWithOptions(&cn->client, uri, cid, MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
     if (rc != MQTTASYNC_SUCCESS) {
-        free(cn);
+        mq_free(mq, cn);
         destroy_conn(old);
         return rc == MQTTASYNC_BAD_PROTOCOL ? QTD_EINVAL : QTD_EIO;
     }
@@ -414,8 +425,8 @@ void qtd_cloud_mq_free(mq_bridge_t *mq)
     while (mq->head != NULL) {
         mq_event_t *ev = mq->head;
         mq->head = ev->next;
-        free_event(ev);
+        free_event(mq, ev);
     }
     uv_mutex_destroy(&mq->lock);
-    free(mq);
+    mq_free(mq, mq);
 }

@@ -141,7 +141,14 @@ void qtd_cloud_pump_acked(cloud_t *c, int token, bool ok)
         memmove(&c->inflight[i], &c->inflight[i + 1], (c->n_inflight - i - 1) * sizeof(done));
         c->n_inflight--;
         if (ok) {
-            c->api->outbox_del(c->host, done.row);
+            int rc = c->api->outbox_del(c->host, done.row);
+            if (rc < 0) {
+                /* At least once: the row goes again after a restart. */
+                c->api->log(c->host, QTD_LOG_WARN,
+                            "outbox row %lld acknowledged but not "
+                            "deleted: %s",
+                            (long long)done.row, c->api->strerror(rc));
+            }
             c->stat_acked++;
             raise_sent(c, done.cmd, true);
         } else {

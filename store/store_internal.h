@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Private to store/: the layout of the store and the helpers its two files share (store.c
+ * opens, commits and closes; store_data.c reads and writes the kv table and the outbox).
+ * Nothing outside store/ includes this header.
+ */
+#ifndef QTD_STORE_STORE_INTERNAL_H
+#define QTD_STORE_STORE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+#define WHO "store"
+#define DROP_LOG_INTERVAL_S 60
+
+/* Prepared statements kept for the life of the store (the hot paths). */
+#define STMT_MAP(XX)                                                                               \
+    XX(KV_GET, "SELECT value FROM kv WHERE key = ?1")                                              \
+    XX(KV_SET, "INSERT OR REPLACE INTO kv (key, value) VALUES (?1, ?2)")                           \
+    XX(KV_DEL, "DELETE FROM kv WHERE key = ?1")                                                    \
+    XX(OB_PUT, "INSERT INTO outbox (created, topic, qos, payload) VALUES (?1, ?2, ?3, ?4)")        \
+    XX(OB_PEEK, "SELECT id, topic, qos, payload FROM outbox WHERE id > ?1 ORDER BY id LIMIT ?2")   \
+    XX(OB_LEN, "SELECT length(payload) FROM outbox WHERE id = ?1")                                 \
+    XX(OB_DEL, "DELETE FROM outbox WHERE id = ?1")                                                 \
+    XX(OB_OLDEST, "SELECT id, length(payload) FROM outbox ORDER BY id")                            \
+    XX(OB_DROP, "DELETE FROM outbox WHERE id <= ?1")                                               \
+    XX(DROPPED_ADD, "UPDATE meta SET value = value + ?1 WHERE key = 'outbox_dropped'")
+
+enum {
+#define STMT_ENUM_(name, sql) STMT_##name,
+    STMT_MAP(STMT_ENUM_)
+#undef STMT_ENUM_
+        STMT_COUNT
+};
+
+struct qtd_store_s {
+    sqlite3 *db;
+    char *path;
+    qtd_store_opts_t opts;
+    int version;
+    uint64_t rows;    /* outbox rows, committed or not, as this connection sees them */
+    uint64_t bytes;   /* sum of the payload lengths of those rows */
+    uint64_t dropped; /* meta.outbox_dropped */
+    /* Cap warnings are rate-limited: the first drop is logged at once, later ones are
+     * summed and logged at most every DROP_LOG_INTERVAL_S seconds (and at close). */
+    bool drop_logged;
+    int64_t drop_logged_at;
+    uint64_t drop_unlogged;
+    sqlite3_stmt *stmt[STMT_COUNT];
+};
+
+/* The SQL of each statement (store.c). */
+extern const char *const qtd__store_stmt_sql[STMT_COUNT];
+
+/* Log the error of the last SQLite call on st->db once and map it to a QTD_E* code. */
+int qtd__store_db_error(qtd_store_t *st, const char *what);
+/* Open the group-commit transaction unless one is open. Returns: 0, QTD_EIO. */
+int qtd__store_begin_write(qtd_store_t *st);
+/* After a failed write: the in-memory totals follow what the database now holds. */
+void qtd__store_write_failed(qtd_store_t *st);
+/* Log the drops not logged yet (rate-limited cap warnings). */
+void qtd__store_flush_drop_log(qtd_store_t *st);
+/* Monotonic seconds. */
+int64_t qtd__store_now_s(void);
+
+#endif /* QTD_STORE_STORE_INTERNAL_H */
