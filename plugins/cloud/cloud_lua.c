@@ -34,9 +34,8 @@ static const char *why(int rc)
     case QTD_ENOENT:
         return "no product key yet: call quecIot.setProductinfo(pk, ps) first";
     case QTD_EINVAL:
-        return "the data cannot be encoded: ids 1..8191, at most 15 decimal places per "
-               "number (round floats, e.g. math.floor(x * 100 + 0.5) / 100), integers within "
-               "64 bits, nesting at most 16";
+        return "the data cannot be encoded: ids 1..8191, numbers finite and below 2^64 in "
+               "magnitude, nesting at most 16";
     case QTD_EMSGSIZE:
         return "the message is larger than the frame (64 KiB) or the outbox cap";
     default:

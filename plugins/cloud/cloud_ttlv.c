@@ -5,10 +5,13 @@
  * 0/1); a flags byte and a 1..8 byte magnitude for numbers (type 2: bit 7 negative, bits 6..3
  * decimal places, bits 2..0 magnitude length - 1); a u16 length and the bytes for type 3; a
  * u16 count and that many nodes for structs (type 4), which are arrays when every child has
- * id 0. Numbers are exact decimals: a whole double goes out as its exact integer, any other
- * as its shortest round-trip decimal (what printf/strtod agree on), never rounded further;
- * decimals come back correctly rounded (strtod). Pure code: no I/O, no logging, no
- * agent functions (malloc/free only), shared by the plugin, the simulator, tests and fuzzers.
+ * id 0. A whole double goes out as its exact integer, any other as its shortest round-trip
+ * decimal (what printf/strtod agree on) when that needs at most 15 places, else rounded to
+ * nearest at 15 places (fewer when the magnitude would pass 64 bits): like the SDK, a
+ * float is never refused, only NaN, infinities and |v| >= 2^64. Decimals come back
+ * correctly rounded (strtod); a whole magnitude beyond int64 comes back as a double. Pure code: no
+ * I/O, no logging, no agent functions (malloc/free only), shared by the plugin, the simulator,
+ * tests and fuzzers.
  */
 #include "cloud_ttlv.h"
 
@@ -89,11 +92,41 @@ static int put_number(wbuf_t *w, unsigned tag, bool neg, uint64_t mag, unsigned 
 }
 
 /*
- * The shortest decimal that strtod maps back to a (finite, > 0, not a whole number), as
- * mag * 10^-places. Tries 1..17 significant digits with %.*e; the first text that reads back
- * equal is the shortest one. Refuses more than 15 places.
+ * a rounded to nearest at `places` decimal places (printf's exact rounding), as
+ * mag * 10^-places with trailing zeros dropped. Returns 0, or -ERANGE when the magnitude does
+ * not fit 64 bits at that many places.
  */
-static int shortest_decimal(double a, uint64_t *mag, unsigned *places)
+static int rounded_decimal(double a, unsigned places, uint64_t *mag, unsigned *out_places)
+{
+    char text[400];
+    snprintf(text, sizeof(text), "%.*f", (int)places, a);
+    uint64_t m = 0;
+    for (const char *s = text; *s != '\0'; s++) {
+        if (*s < '0' || *s > '9') {
+            continue; /* the point */
+        }
+        unsigned d = (unsigned)(*s - '0');
+        if (m > (UINT64_MAX - d) / 10) {
+            return -ERANGE;
+        }
+        m = m * 10 + d;
+    }
+    while (places > 0 && m % 10 == 0) {
+        m /= 10;
+        places--;
+    }
+    *mag = m;
+    *out_places = places;
+    return 0;
+}
+
+/*
+ * a (finite, > 0, not a whole number) as mag * 10^-places: its shortest round-trip decimal
+ * (the first of 1..17 significant digits with %.*e that strtod reads back equal) when that
+ * needs at most 15 places; otherwise, as the SDK never refuses a float, a rounded to nearest
+ * at 15 places, then at fewer places until the magnitude fits 64 bits.
+ */
+static int float_decimal(double a, uint64_t *mag, unsigned *places)
 {
     char text[48];
     int prec;
@@ -103,9 +136,6 @@ static int shortest_decimal(double a, uint64_t *mag, unsigned *places)
             break;
         }
     }
-    if (prec > 16) { /* cannot happen for IEEE doubles; refuse rather than round */
-        return -EINVAL;
-    }
     char digits[24];
     size_t k = 0;
     const char *s = text;
@@ -114,28 +144,29 @@ static int shortest_decimal(double a, uint64_t *mag, unsigned *places)
             digits[k++] = *s;
         }
     }
-    if (*s == '\0' || k == 0) {
-        return -EINVAL;
+    if (prec <= 16 && *s != '\0' && k > 0) {
+        long exp10 = strtol(s + 1, NULL, 10);
+        while (k > 1 && digits[k - 1] == '0') {
+            k--;
+        }
+        /* value = digits[0].digits[1..k-1] * 10^exp10 = digits * 10^(exp10 - (k - 1)) */
+        long scale = exp10 - (long)(k - 1);
+        if (scale < 0 && -scale <= MAX_PLACES) {
+            uint64_t m = 0;
+            for (size_t i = 0; i < k; i++) {
+                m = m * 10 + (uint64_t)(digits[i] - '0'); /* k <= 17: no overflow */
+            }
+            *mag = m;
+            *places = (unsigned)-scale;
+            return 0;
+        }
     }
-    long exp10 = strtol(s + 1, NULL, 10);
-    while (k > 1 && digits[k - 1] == '0') {
-        k--;
+    for (int p = MAX_PLACES; p >= 0; p--) {
+        if (rounded_decimal(a, (unsigned)p, mag, places) == 0) {
+            return 0;
+        }
     }
-    /* value = digits[0].digits[1..k-1] * 10^exp10 = digits * 10^(exp10 - (k - 1)) */
-    long scale = exp10 - (long)(k - 1);
-    uint64_t m = 0;
-    for (size_t i = 0; i < k; i++) {
-        m = m * 10 + (uint64_t)(digits[i] - '0'); /* k <= 17: no overflow */
-    }
-    if (scale >= 0) {
-        return -EINVAL; /* a whole number: not reached, the caller takes those exactly */
-    }
-    if (-scale > MAX_PLACES) {
-        return -EINVAL;
-    }
-    *mag = m;
-    *places = (unsigned)-scale;
-    return 0;
+    return -EINVAL; /* not reached: a < 2^64 fits at 0 places */
 }
 
 static int encode_node(wbuf_t *w, const qtd_value_t *v, unsigned id, int depth);
@@ -183,16 +214,13 @@ static int encode_node(wbuf_t *w, const qtd_value_t *v, unsigned id, int depth)
         if (!isfinite(d)) {
             return -EINVAL;
         }
-        if (a >= 0x1p63) {
-            /* With 0 places the receiver reads an int64: -2^63 is the only one left. */
-            if (!neg || a != 0x1p63) {
-                return -EINVAL;
-            }
-            mag = (uint64_t)1 << 63;
-        } else if ((double)(uint64_t)a == a) {
+        if (a >= 0x1p64) {
+            return -EINVAL; /* the magnitude has 64 bits at most */
+        }
+        if ((double)(uint64_t)a == a) {
             mag = (uint64_t)a; /* a whole number: exactly, with 0 places */
         } else {
-            rc = shortest_decimal(a, &mag, &places);
+            rc = float_decimal(a, &mag, &places);
             if (rc < 0) {
                 return rc;
             }
@@ -318,20 +346,19 @@ static int decode_number(rbuf_t *r, size_t start, qtd_value_t *v)
     }
     r->pos += 1 + bytes;
 
-    if (places == 0) {
+    if (places == 0 && mag <= (uint64_t)INT64_MAX + (neg ? 1u : 0u)) {
         v->type = QTD_VAL_INT;
         if (neg) {
-            if (mag > (uint64_t)INT64_MAX + 1) {
-                return bad(r, start, -EINVAL);
-            }
             v->u.i = mag == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)mag;
         } else {
-            if (mag > (uint64_t)INT64_MAX) {
-                return bad(r, start, -EINVAL);
-            }
             v->u.i = (int64_t)mag;
         }
         return 0;
+    }
+    /* A whole magnitude beyond int64 (the SDK's 64-bit magnitudes) comes back as a double;
+     * one whose nearest double is 2^64 cannot be carried (the encoder refuses it too). */
+    if (places == 0 && (double)mag >= 0x1p64) {
+        return bad(r, start, -EINVAL);
     }
     /* mag / 10^places, correctly rounded by strtod (repeated division is not). */
     char text[40];

@@ -528,19 +528,28 @@ static void ttlv_number_int64_min(void **state)
                       vint(1, INT64_MIN));
 }
 
-static void ttlv_number_beyond_int64_refused(void **state)
+static void ttlv_number_beyond_int64(void **state)
 {
     (void)state;
-    /* 0 places means an int64: 2^63 positive and 2^63 + 1 negative do not fit */
-    expect_decode_refused(B(0x00, 0x0A, 0x07, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00),
-                          -EINVAL, 0);
-    expect_decode_refused(B(0x00, 0x0A, 0x87, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01),
-                          -EINVAL, 0);
-    /* an integral double the receiver could not read as int64 is refused, not rounded */
-    expect_node_refused(vdbl(1, 9.3e18), -EINVAL);
-    expect_node_refused(vdbl(1, -9.3e18), -EINVAL);
-    /* ... but one inside the range goes out as an integer: 9e18 = 7C E6 6C 50 E2 84 00 00 */
+    /* 0 places with a magnitude beyond int64 (2^63, and 2^63 + 1 negative): a double */
+    expect_decode_one(B(0x00, 0x0A, 0x07, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00),
+                      vdbl(1, 0x1p63));
+    expect_decode_one(B(0x00, 0x0A, 0x87, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01),
+                      vdbl(1, -9223372036854775809.0));
+    /* a whole double up to 2^64 goes out as its 64-bit magnitude, as the SDK's does:
+     * 9.3e18 = 81 10 3C B9 FB 22 00 00 */
+    expect_node(vdbl(1, 9.3e18),
+                B(0x00, 0x0A, 0x07, 0x81, 0x10, 0x3C, 0xB9, 0xFB, 0x22, 0x00, 0x00));
+    expect_node(vdbl(1, -9.3e18),
+                B(0x00, 0x0A, 0x87, 0x81, 0x10, 0x3C, 0xB9, 0xFB, 0x22, 0x00, 0x00));
+    /* 9e18 = 7C E6 6C 50 E2 84 00 00 */
     expect_node(vdbl(1, 9e18), B(0x00, 0x0A, 0x07, 0x7C, 0xE6, 0x6C, 0x50, 0xE2, 0x84, 0x00, 0x00));
+    /* a magnitude whose nearest double is 2^64 is refused both ways */
+    expect_decode_refused(B(0x00, 0x0A, 0x07, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF),
+                          -EINVAL, 0);
+    /* the largest double below 2^64 */
+    expect_node(vdbl(1, 0x1.fffffffffffffp63),
+                B(0x00, 0x0A, 0x07, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xF8, 0x00));
 }
 
 static void ttlv_number_integral_double_has_no_places(void **state)
@@ -560,10 +569,11 @@ static void ttlv_number_whole_double_sent_exactly(void **state)
      * 1.8446744073693317e18; a whole number goes out as its exact integer, as the SDK does */
     expect_node(vdbl(1, 1844674407369331712.0),
                 B(0x00, 0x0A, 0x07, 0x19, 0x99, 0x99, 0x99, 0x99, 0x80, 0xD4, 0x00));
-    /* -2^63 is the one double of magnitude 2^63 an int64 holds */
+    /* 2^63 either way: the magnitude 80 00 .. 00 */
     expect_node(vdbl(1, -0x1p63),
                 B(0x00, 0x0A, 0x87, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00));
-    expect_node_refused(vdbl(1, 0x1p63), -EINVAL);
+    expect_node(vdbl(1, 0x1p63),
+                B(0x00, 0x0A, 0x07, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00));
 }
 
 static void ttlv_number_fewest_places(void **state)
@@ -594,12 +604,23 @@ static void ttlv_number_15_places(void **state)
     expect_node(vdbl(1, -1e-15), B(0x00, 0x0A, 0xF8, 0x01));
 }
 
-static void ttlv_number_16_places_refused(void **state)
+static void ttlv_number_beyond_15_places_rounded(void **state)
 {
     (void)state;
-    expect_node_refused(vdbl(1, 0.1234567890123456), -EINVAL);
-    expect_node_refused(vdbl(1, 1e-16), -EINVAL);
-    expect_node_refused(vdbl(1, 5e-324), -EINVAL);
+    /* A float is never refused for its places (the SDK scales and sends it): rounded to
+     * nearest at 15 places. 0.1 + 0.2 = 0.30000000000000004 goes out as 3 * 10^-1. */
+    expect_node(vdbl(1, 0.1 + 0.2), B(0x00, 0x0A, 0x08, 0x03));
+    /* 0.1234567890123456 -> 0.123456789012346 = 70 48 86 0D DF 7A * 10^-15 */
+    expect_node(vdbl(1, 0.1234567890123456),
+                B(0x00, 0x0A, 0x7D, 0x70, 0x48, 0x86, 0x0D, 0xDF, 0x7A));
+    /* 2/3 = 0.666666666666667 (02 5E 54 6D D9 AA AB) * 10^-15, and negative */
+    expect_node(vdbl(1, 2.0 / 3), B(0x00, 0x0A, 0x7E, 0x02, 0x5E, 0x54, 0x6D, 0xD9, 0xAA, 0xAB));
+    expect_node(vdbl(1, -2.0 / 3), B(0x00, 0x0A, 0xFE, 0x02, 0x5E, 0x54, 0x6D, 0xD9, 0xAA, 0xAB));
+    /* 6e-16 rounds to 1 * 10^-15; below half of that, to 0 */
+    expect_node(vdbl(1, 6e-16), B(0x00, 0x0A, 0x78, 0x01));
+    expect_node(vdbl(1, 1e-16), B(0x00, 0x0A, 0x00, 0x00));
+    expect_node(vdbl(1, -1e-16), B(0x00, 0x0A, 0x00, 0x00));
+    expect_node(vdbl(1, 5e-324), B(0x00, 0x0A, 0x00, 0x00));
 }
 
 static void ttlv_number_1e300_refused(void **state)
@@ -608,6 +629,9 @@ static void ttlv_number_1e300_refused(void **state)
     expect_node_refused(vdbl(1, 1e300), -EINVAL);
     expect_node_refused(vdbl(1, -1e300), -EINVAL);
     expect_node_refused(vdbl(1, 1e20), -EINVAL);
+    /* 2^64 is the first magnitude that does not fit */
+    expect_node_refused(vdbl(1, 0x1p64), -EINVAL);
+    expect_node_refused(vdbl(1, -0x1p64), -EINVAL);
 }
 
 static void ttlv_number_nan_inf_refused(void **state)
@@ -932,12 +956,12 @@ static void ttlv_decoded_strings_are_nul_terminated(void **state)
     X(ttlv_number_negative)                                                                        \
     X(ttlv_number_int64_max)                                                                       \
     X(ttlv_number_int64_min)                                                                       \
-    X(ttlv_number_beyond_int64_refused)                                                            \
+    X(ttlv_number_beyond_int64)                                                                    \
     X(ttlv_number_integral_double_has_no_places)                                                   \
     X(ttlv_number_whole_double_sent_exactly)                                                       \
     X(ttlv_number_fewest_places)                                                                   \
     X(ttlv_number_15_places)                                                                       \
-    X(ttlv_number_16_places_refused)                                                               \
+    X(ttlv_number_beyond_15_places_rounded)                                                        \
     X(ttlv_number_1e300_refused)                                                                   \
     X(ttlv_number_nan_inf_refused)                                                                 \
     X(ttlv_number_double_round_trip)                                                               \
