@@ -19,6 +19,7 @@
 #include <uv.h>
 
 #include "cloud_frame.h"
+#include "cloud_fsm.h"
 #include "cloud_modem.h"
 #include "qthingd/modem.h"
 #include "qthingd/plugin.h"
@@ -44,10 +45,6 @@
 #define CLOUD_DEFAULT_LIFETIME 120
 #define CLOUD_PROTOCOL_VERSION "1.3.0"
 
-/* Reconnection floors by error class (the SDK's levels). */
-#define CLOUD_AUTH_RETRY_FLOOR_MS 30000   /* refused credentials */
-#define CLOUD_FATAL_RETRY_FLOOR_MS 600000 /* disabled device, PK changed */
-
 #define CLOUD_PK_MAX 32
 #define CLOUD_PS_MAX 32
 #define CLOUD_DK_MAX 16
@@ -71,15 +68,15 @@ typedef struct {
 
 /* What the Paho threads hand over to the loop. */
 typedef enum {
-    MQ_CONNECTED = 1,   /* CONNACK 0 */
-    MQ_CONNECT_FAILED,  /* code: CONNACK return code (1..5) or a Paho error (< 0); topic:
-                           Paho's text of the failure, may be NULL */
-    MQ_SUBSCRIBED,      /* code: granted QoS, 0x80 = refused */
-    MQ_LOST,            /* connection lost */
-    MQ_MESSAGE,         /* topic, payload */
-    MQ_PUBLISHED,       /* token: completed (PUBACK/PUBCOMP for QoS >= 1) */
-    MQ_PUBLISH_FAILED,  /* token */
-    MQ_DISCONNECTED     /* our own disconnect finished */
+    MQ_CONNECTED = 1,  /* CONNACK 0 */
+    MQ_CONNECT_FAILED, /* code: CONNACK return code (1..5) or a Paho error (< 0); topic:
+                          Paho's text of the failure, may be NULL */
+    MQ_SUBSCRIBED,     /* code: granted QoS, 0x80 = refused */
+    MQ_LOST,           /* connection lost */
+    MQ_MESSAGE,        /* topic, payload */
+    MQ_PUBLISHED,      /* token: completed (PUBACK/PUBCOMP for QoS >= 1) */
+    MQ_PUBLISH_FAILED, /* token */
+    MQ_DISCONNECTED    /* our own disconnect finished */
 } mq_kind_t;
 
 typedef struct mq_event_s {
@@ -132,24 +129,24 @@ struct cloud_s {
     const cloud_cfg_t *cfg;
     uv_loop_t *loop;
     mq_bridge_t *mq;
-    uv_timer_t retry_timer;   /* reconnect backoff */
-    uv_timer_t stable_timer;  /* resets the backoff after a stable session */
-    uv_timer_t reg_timer;     /* registration: waiting for the DS */
-    uv_timer_t kick_timer;    /* every 2 s: pump again whatever stalled it (a failed commit) */
-    uv_prepare_t pump;        /* commit + send once per loop turn, before the loop sleeps:
-                                 what a timer or callback queued goes out at once */
+    uv_timer_t retry_timer;  /* reconnect backoff */
+    uv_timer_t stable_timer; /* resets the backoff after a stable session */
+    uv_timer_t reg_timer;    /* registration: waiting for the DS */
+    uv_timer_t kick_timer;   /* every 2 s: pump again whatever stalled it (a failed commit) */
+    uv_prepare_t pump;       /* commit + send once per loop turn, before the loop sleeps:
+                                what a timer or callback queued goes out at once */
     bool stopping;
 
     cloud_req_t reqs[CLOUD_REQ_MAX]; /* script requests of this loop turn */
     size_t n_reqs;
-    int lua_connmode; /* what the script asked last (getConnmode) */
+    int lua_connmode;                  /* what the script asked last (getConnmode) */
     char default_dk[CLOUD_DK_MAX + 1]; /* the IMEI, else the host's id (cloud_identity.c) */
 
-    int connmode;   /* the mode the session follows (seed 3.3.1) */
-    int workstate;  /* seed 3.3.3 */
-    bool registering; /* this connection uses the registration password */
-    bool online;      /* subscribed: data may flow */
-    uint32_t attempts; /* consecutive failed attempts, for the backoff */
+    int connmode;           /* the mode the session follows (seed 3.3.1) */
+    int workstate;          /* seed 3.3.3 */
+    bool registering;       /* this connection uses the registration password */
+    bool online;            /* subscribed: data may flow */
+    uint32_t attempts;      /* consecutive failed attempts, for the backoff */
     int64_t backoff_min_ms; /* floor of the next delay, by error class */
     identity_t id;
     uint8_t session_key[16];
@@ -171,14 +168,14 @@ struct cloud_s {
     uv_work_t modem_work;
     bool modem_timer_open;
     bool modem_busy;
-    int modem_rc;                 /* of the last query; written by the worker */
-    qtd_modem_info_t modem_next;  /* the worker's result */
-    qtd_modem_info_t modem;       /* what reports use; valid when modem_ok */
+    int modem_rc;                /* of the last query; written by the worker */
+    qtd_modem_info_t modem_next; /* the worker's result */
+    qtd_modem_info_t modem;      /* what reports use; valid when modem_ok */
     bool modem_ok;
-    char imei[24];                /* read at create(), "" when no modem answered */
-    uv_mutex_t at_lock;           /* one AT dialogue at a time on the port */
+    char imei[24];      /* read at create(), "" when no modem answered */
+    uv_mutex_t at_lock; /* one AT dialogue at a time on the port */
     bool at_lock_ok;
-    cloud_at_req_t *at_reqs;      /* modem.h commands under way */
+    cloud_at_req_t *at_reqs; /* modem.h commands under way */
 };
 
 /* cloud_mqtt.c: the Paho bridge. */
@@ -209,11 +206,8 @@ int qtd_cloud_request(cloud_t *c, cloud_req_t req);
 void qtd_cloud_run_requests(cloud_t *c);
 /* A quecIot setting changed: reconnect when it touches the live connection's identity. */
 void qtd_cloud_on_settings(cloud_t *c);
-/* Drop the connection after an error (event, errcode, new work state) and try again after
- * floor_ms plus the backoff. */
-void qtd_cloud_fail_and_retry(cloud_t *c, int event, int errcode, int state, int64_t floor_ms);
-/* Subscribed (login) or given a DS (registration): data may flow. */
-void qtd_cloud_went_online(cloud_t *c);
+/* Feed one input to the session's state machine (cloud_fsm.c) and carry out its actions. */
+void qtd_cloud_fsm_input(cloud_t *c, const cloud_fsm_input_t *in);
 /* The uplink topic for a topic type ("bus", ...) with the current identity. */
 void qtd_cloud_uplink_topic(const cloud_t *c, const char *type, char *topic, size_t n);
 void qtd_cloud_set_connmode(cloud_t *c, int mode);
@@ -225,16 +219,15 @@ void qtd_cloud_set_workstate(cloud_t *c, int state);
 int qtd_cloud_send(cloud_t *c, int mode, uint16_t cmd, uint16_t pkgid, const uint8_t *payload,
                    size_t len);
 /* TTLV-encode a STRUCT value and send it (as qtd_cloud_send). */
-int qtd_cloud_send_value(cloud_t *c, int mode, uint16_t cmd, uint16_t pkgid,
-                         const qtd_value_t *v);
+int qtd_cloud_send_value(cloud_t *c, int mode, uint16_t cmd, uint16_t pkgid, const qtd_value_t *v);
 
 /* cloud_outbox.c */
 /* Publish one frame now, encrypted with the session key when the session flag is on.
  * Returns as qtd_cloud_mq_publish. */
 int qtd_cloud_publish_frame(cloud_t *c, const char *topic, int qos, const uint8_t *frame,
                             size_t len, int *token);
-void qtd_cloud_pump(cloud_t *c);          /* send what the window allows */
-void qtd_cloud_pump_reset(cloud_t *c);    /* new connection: everything unacked goes again */
+void qtd_cloud_pump(cloud_t *c);       /* send what the window allows */
+void qtd_cloud_pump_reset(cloud_t *c); /* new connection: everything unacked goes again */
 void qtd_cloud_pump_acked(cloud_t *c, int token, bool ok);
 
 /* cloud_downlink.c: one downlink message (decrypted, decoded, dispatched by command). */
@@ -256,8 +249,8 @@ typedef struct {
 } cloud_downlink_t;
 
 /* Feature areas: the handlers each one adds to the dispatch table. */
-extern const cloud_downlink_t qtd_cloud_tsl_downlinks[];   /* cloud_tsl.c, ends with cmd 0 */
-extern const cloud_downlink_t qtd_cloud_sys_downlinks[];   /* cloud_sys.c, ends with cmd 0 */
+extern const cloud_downlink_t qtd_cloud_tsl_downlinks[]; /* cloud_tsl.c, ends with cmd 0 */
+extern const cloud_downlink_t qtd_cloud_sys_downlinks[]; /* cloud_sys.c, ends with cmd 0 */
 
 /* cloud_lua.c (seed 3.5) and cloud_lua_config.c (seed 3.3-3.4) */
 int qtd_cloud_lua_register(cloud_t *c);
