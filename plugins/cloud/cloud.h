@@ -19,6 +19,7 @@
 #include <uv.h>
 
 #include "cloud_frame.h"
+#include "cloud_fsm.h"
 #include "cloud_modem.h"
 #include "qthingd/modem.h"
 #include "qthingd/plugin.h"
@@ -43,10 +44,6 @@
 #define CLOUD_DEFAULT_SERVER "iot-south.quectel.com:1883"
 #define CLOUD_DEFAULT_LIFETIME 120
 #define CLOUD_PROTOCOL_VERSION "1.3.0"
-
-/* Reconnection floors by error class (the SDK's levels). */
-#define CLOUD_AUTH_RETRY_FLOOR_MS 30000   /* refused credentials */
-#define CLOUD_FATAL_RETRY_FLOOR_MS 600000 /* disabled device, PK changed */
 
 #define CLOUD_PK_MAX 32
 #define CLOUD_PS_MAX 32
@@ -209,11 +206,8 @@ int qtd_cloud_request(cloud_t *c, cloud_req_t req);
 void qtd_cloud_run_requests(cloud_t *c);
 /* A quecIot setting changed: reconnect when it touches the live connection's identity. */
 void qtd_cloud_on_settings(cloud_t *c);
-/* Drop the connection after an error (event, errcode, new work state) and try again after
- * floor_ms plus the backoff. */
-void qtd_cloud_fail_and_retry(cloud_t *c, int event, int errcode, int state, int64_t floor_ms);
-/* Subscribed (login) or given a DS (registration): data may flow. */
-void qtd_cloud_went_online(cloud_t *c);
+/* Feed one input to the session's state machine (cloud_fsm.c) and carry out its actions. */
+void qtd_cloud_fsm_input(cloud_t *c, const cloud_fsm_input_t *in);
 /* The uplink topic for a topic type ("bus", ...) with the current identity. */
 void qtd_cloud_uplink_topic(const cloud_t *c, const char *type, char *topic, size_t n);
 void qtd_cloud_set_connmode(cloud_t *c, int mode);

@@ -84,11 +84,9 @@ static int server_uri(const char *server, char *uri, size_t n)
 
 /* ---- connecting ---- */
 
-static void connect_now(cloud_t *c);
-
 static void on_retry(uv_timer_t *t)
 {
-    connect_now(t->data);
+    qtd_cloud_fsm_input(t->data, &(cloud_fsm_input_t){.kind = CLOUD_IN_RETRY_DUE});
 }
 
 static uint64_t random_below(uint64_t n)
@@ -106,7 +104,7 @@ static uint64_t random_below(uint64_t n)
 /* Next attempt: floor + full jitter over an exponentially growing, capped window. */
 static void schedule_retry(cloud_t *c, int64_t floor_ms)
 {
-    if (c->stopping || c->connmode != 1) {
+    if (c->stopping) {
         return;
     }
     uv_timer_stop(&c->stable_timer);
@@ -132,19 +130,9 @@ static void go_offline(cloud_t *c)
     qtd_cloud_pump_reset(c);
 }
 
-/* Drop the connection after an error and try again later. */
-void qtd_cloud_fail_and_retry(cloud_t *c, int event, int errcode, int state, int64_t floor_ms)
-{
-    go_offline(c);
-    qtd_cloud_mq_abandon(c->mq);
-    qtd_cloud_set_workstate(c, state);
-    qtd_cloud_publish_event(c, event, errcode, NULL);
-    schedule_retry(c, floor_ms);
-}
-
 static void connect_now(cloud_t *c)
 {
-    if (c->stopping || c->connmode != 1) {
+    if (c->stopping) {
         return;
     }
     qtd_cloud_load_identity(c);
@@ -152,21 +140,21 @@ static void connect_now(cloud_t *c)
     char uri[CLOUD_SERVER_MAX + 16];
     if (id->pk[0] == '\0' || id->ps[0] == '\0') {
         LOG(c, QTD_LOG_ERROR, "no product key/secret: call quecIot.setProductinfo(pk, ps)");
-        qtd_cloud_set_workstate(c, QTD_WS_AUTH_FAILED);
-        qtd_cloud_publish_event(c, QTD_EVT_AUTH, QTD_CODE_NO_PRODUCT, NULL);
+        qtd_cloud_fsm_input(
+            c, &(cloud_fsm_input_t){.kind = CLOUD_IN_CONFIG_INVALID, .code = QTD_CODE_NO_PRODUCT});
         return; /* retried when the settings change */
     }
     if (server_uri(id->server, uri, sizeof(uri)) < 0) {
         LOG(c, QTD_LOG_ERROR, "server \"%s\" is not host:port (quecIot.setServer)", id->server);
-        qtd_cloud_set_workstate(c, QTD_WS_AUTH_FAILED);
-        qtd_cloud_publish_event(c, QTD_EVT_AUTH, QTD_CODE_NO_BOOTSTRAP, NULL);
+        qtd_cloud_fsm_input(c, &(cloud_fsm_input_t){.kind = CLOUD_IN_CONFIG_INVALID,
+                                                    .code = QTD_CODE_NO_BOOTSTRAP});
         return;
     }
     char rnd[QTD_AUTH_RAND_LEN + 1];
     char password[QTD_AUTH_PASSWORD_MAX];
     int rc = qtd_auth_rand(rnd);
-    c->registering = id->ds[0] == '\0';
-    if (rc == 0 && c->registering) {
+    bool registering = id->ds[0] == '\0';
+    if (rc == 0 && registering) {
         rc = qtd_auth_register_password(id->pk, id->ps, id->dk, rnd, id->session_flag, password,
                                         sizeof(password));
     } else if (rc == 0) {
@@ -177,30 +165,27 @@ static void connect_now(cloud_t *c)
         LOG(c, QTD_LOG_ERROR,
             "cannot build the %s password: %s (product secret of at least "
             "16 characters?)",
-            c->registering ? "registration" : "login", c->api->strerror(rc));
-        qtd_cloud_set_workstate(c, QTD_WS_AUTH_FAILED);
-        qtd_cloud_publish_event(c, QTD_EVT_AUTH, QTD_CODE_INTERNAL, NULL);
+            registering ? "registration" : "login", c->api->strerror(rc));
+        qtd_cloud_fsm_input(
+            c, &(cloud_fsm_input_t){.kind = CLOUD_IN_PASSWORD_FAILED, .registering = registering});
         return;
     }
     c->session_key_ok = false;
-    LOG(c, QTD_LOG_INFO, "%s to %s as %s", c->registering ? "registering" : "logging in", uri,
-        c->cid);
-    qtd_cloud_set_workstate(c, c->registering ? QTD_WS_AUTHENTICATING : QTD_WS_REGISTERING);
+    LOG(c, QTD_LOG_INFO, "%s to %s as %s", registering ? "registering" : "logging in", uri, c->cid);
+    qtd_cloud_fsm_input(
+        c, &(cloud_fsm_input_t){.kind = CLOUD_IN_CONNECT_STARTED, .registering = registering});
     rc = qtd_cloud_mq_connect(c->mq, uri, c->cid, password, (int)id->lifetime, (int)c->cfg->window,
                               c->cfg->ca_file, c->cfg->ca_path);
     memset(password, 0, sizeof(password));
     if (rc < 0) {
         LOG(c, QTD_LOG_ERROR, "cannot start the MQTT connection: %s", c->api->strerror(rc));
-        qtd_cloud_fail_and_retry(c, c->registering ? QTD_EVT_AUTH : QTD_EVT_CONNECT,
-                                 QTD_CODE_INTERNAL,
-                                 c->registering ? QTD_WS_AUTH_FAILED : QTD_WS_REGISTER_FAILED, 0);
+        qtd_cloud_fsm_input(c, &(cloud_fsm_input_t){.kind = CLOUD_IN_CONNECT_START_FAILED});
     }
 }
 
 static void on_stable(uv_timer_t *t)
 {
-    cloud_t *c = t->data;
-    c->attempts = 0;
+    qtd_cloud_fsm_input(t->data, &(cloud_fsm_input_t){.kind = CLOUD_IN_STABLE});
 }
 
 static void on_register_timeout(uv_timer_t *t)
@@ -208,7 +193,7 @@ static void on_register_timeout(uv_timer_t *t)
     cloud_t *c = t->data;
     LOG(c, QTD_LOG_WARN, "no device secret from the platform within %lld s of registering",
         (long long)c->cfg->register_timeout_s);
-    qtd_cloud_fail_and_retry(c, QTD_EVT_AUTH, QTD_CODE_UNKNOWN, QTD_WS_AUTH_FAILED, 0);
+    qtd_cloud_fsm_input(c, &(cloud_fsm_input_t){.kind = CLOUD_IN_REGISTER_TIMEOUT});
 }
 
 static void report_status_and_info(cloud_t *c)
@@ -226,13 +211,10 @@ static void report_status_and_info(cloud_t *c)
     }
 }
 
-void qtd_cloud_went_online(cloud_t *c)
+/* Subscribed (login) or given a DS (registration): data may flow. */
+static void go_online(cloud_t *c)
 {
     uv_timer_stop(&c->reg_timer);
-    qtd_cloud_set_workstate(c, QTD_WS_REGISTERED);
-    qtd_cloud_publish_event(c, QTD_EVT_CONNECT, QTD_CODE_OK, NULL);
-    qtd_cloud_set_workstate(c, QTD_WS_SUBSCRIBED);
-    qtd_cloud_publish_event(c, QTD_EVT_SUBSCRIBE, QTD_CODE_OK, NULL);
     c->online = true;
     uv_timer_start(&c->stable_timer, on_stable, (uint64_t)c->cfg->stable_s * 1000, 0);
     LOG(c, QTD_LOG_INFO, "online as %s", c->cid);
@@ -241,31 +223,90 @@ void qtd_cloud_went_online(cloud_t *c)
     c->pump_wanted = true;
 }
 
+static bool same_identity(const identity_t *a, const identity_t *b)
+{
+    return strcmp(a->pk, b->pk) == 0 && strcmp(a->ps, b->ps) == 0 && strcmp(a->dk, b->dk) == 0 &&
+           strcmp(a->ds, b->ds) == 0 && strcmp(a->server, b->server) == 0 &&
+           a->lifetime == b->lifetime && a->session_flag == b->session_flag;
+}
+
+/* Carry out one action of the state machine. */
+static void run_action(cloud_t *c, const cloud_fsm_act_t *a)
+{
+    switch (a->kind) {
+    case CLOUD_ACT_STATE:
+        qtd_cloud_set_workstate(c, (int)a->arg);
+        break;
+    case CLOUD_ACT_EVENT:
+        qtd_cloud_publish_event(c, a->event, (int)a->arg, NULL);
+        break;
+    case CLOUD_ACT_CONNECT:
+        connect_now(c);
+        break;
+    case CLOUD_ACT_SUBSCRIBE:
+        LOG(c, QTD_LOG_DEBUG, "connected, subscribing %s", c->sub_topic);
+        if (qtd_cloud_mq_subscribe(c->mq, c->sub_topic, 1) < 0) {
+            qtd_cloud_fsm_input(c, &(cloud_fsm_input_t){.kind = CLOUD_IN_SUBSCRIBE_FAILED});
+        }
+        break;
+    case CLOUD_ACT_ABANDON:
+        qtd_cloud_mq_abandon(c->mq);
+        break;
+    case CLOUD_ACT_DISCONNECT: {
+        bool sent = qtd_cloud_mq_disconnect(c->mq);
+        qtd_cloud_fsm_input(c,
+                            &(cloud_fsm_input_t){.kind = CLOUD_IN_DISCONNECT_RESULT, .sent = sent});
+        break;
+    }
+    case CLOUD_ACT_CANCEL_RETRY:
+        uv_timer_stop(&c->retry_timer);
+        break;
+    case CLOUD_ACT_SCHEDULE_RETRY:
+        schedule_retry(c, a->arg);
+        break;
+    case CLOUD_ACT_RESET_BACKOFF:
+        c->attempts = 0;
+        break;
+    case CLOUD_ACT_WIPE_DS:
+        c->api->kv_del(c->host, CLOUD_KV_DS);
+        break;
+    case CLOUD_ACT_LOAD_IDENTITY:
+        qtd_cloud_load_identity(c);
+        break;
+    case CLOUD_ACT_START_REGISTER_TIMER:
+        uv_timer_start(&c->reg_timer, on_register_timeout,
+                       (uint64_t)c->cfg->register_timeout_s * 1000, 0);
+        break;
+    case CLOUD_ACT_GO_ONLINE:
+        go_online(c);
+        break;
+    case CLOUD_ACT_GO_OFFLINE:
+        go_offline(c);
+        break;
+    }
+}
+
+void qtd_cloud_fsm_input(cloud_t *c, const cloud_fsm_input_t *in)
+{
+    cloud_fsm_t st = {.workstate = c->workstate,
+                      .connmode = c->connmode,
+                      .registering = c->registering,
+                      .online = c->online};
+    cloud_fsm_t next;
+    cloud_fsm_out_t out;
+    cloud_fsm_step(&st, in, &next, &out);
+    /* The work state and online follow their actions, in order; an action may feed the
+     * machine again (a connection attempt), so nothing is copied back afterwards. */
+    c->connmode = next.connmode;
+    c->registering = next.registering;
+    for (size_t i = 0; i < out.n; i++) {
+        run_action(c, &out.act[i]);
+    }
+}
+
 void qtd_cloud_set_connmode(cloud_t *c, int mode)
 {
-    if (mode == c->connmode) {
-        return;
-    }
-    c->connmode = mode;
-    if (mode == 1) {
-        c->attempts = 0;
-        connect_now(c);
-        return;
-    }
-    uv_timer_stop(&c->retry_timer);
-    go_offline(c);
-    bool attempt = c->workstate == QTD_WS_AUTHENTICATING || c->workstate == QTD_WS_AUTHENTICATED ||
-                   c->workstate == QTD_WS_REGISTERING || c->workstate == QTD_WS_REGISTERED;
-    if (qtd_cloud_mq_disconnect(c->mq)) {
-        qtd_cloud_set_workstate(c, QTD_WS_LOGGING_OUT); /* MQ_DISCONNECTED -> 11, 7/10200 */
-    } else if (attempt) {
-        /* A connection under way was dropped: logged out, like the SDK. */
-        qtd_cloud_set_workstate(c, QTD_WS_LOGGING_OUT);
-        qtd_cloud_set_workstate(c, QTD_WS_LOGGED_OUT);
-        qtd_cloud_publish_event(c, QTD_EVT_LOGOUT, QTD_CODE_OK, NULL);
-    } else {
-        qtd_cloud_set_workstate(c, QTD_WS_INITIALIZED); /* waiting to retry: nothing to close */
-    }
+    qtd_cloud_fsm_input(c, &(cloud_fsm_input_t){.kind = CLOUD_IN_CONNMODE, .mode = mode});
 }
 
 int qtd_cloud_request(cloud_t *c, cloud_req_t req)
@@ -302,93 +343,51 @@ void qtd_cloud_run_requests(cloud_t *c)
     }
 }
 
-static bool same_identity(const identity_t *a, const identity_t *b)
-{
-    return strcmp(a->pk, b->pk) == 0 && strcmp(a->ps, b->ps) == 0 && strcmp(a->dk, b->dk) == 0 &&
-           strcmp(a->ds, b->ds) == 0 && strcmp(a->server, b->server) == 0 &&
-           a->lifetime == b->lifetime && a->session_flag == b->session_flag;
-}
-
 void qtd_cloud_on_settings(cloud_t *c)
 {
-    bool live = c->online || c->workstate == QTD_WS_AUTHENTICATING ||
-                c->workstate == QTD_WS_AUTHENTICATED || c->workstate == QTD_WS_REGISTERING ||
-                c->workstate == QTD_WS_REGISTERED;
-    if (!live) {
-        /* Used at the next connection; retry now one that was refused for lack of it. */
-        qtd_cloud_load_identity(c);
-        if (c->connmode == 1 && c->workstate == QTD_WS_AUTH_FAILED &&
-            !uv_is_active((uv_handle_t *)&c->retry_timer)) {
-            c->attempts = 0;
-            connect_now(c);
+    cloud_fsm_input_t in = {.kind = CLOUD_IN_SETTINGS,
+                            .retry_armed = uv_is_active((uv_handle_t *)&c->retry_timer)};
+    cloud_fsm_t st = {.workstate = c->workstate, .online = c->online};
+    if (cloud_fsm_live(&st)) {
+        /* Compared only while live: otherwise the identity is simply reloaded. */
+        identity_t now;
+        memset(&now, 0, sizeof(now));
+        qtd_cloud_read_identity(c, &now);
+        in.identity_changed = !same_identity(&now, &c->id);
+        if (in.identity_changed) {
+            LOG(c, QTD_LOG_INFO, "identity, server or session settings changed: reconnecting");
         }
-        return;
     }
-    identity_t now;
-    memset(&now, 0, sizeof(now));
-    qtd_cloud_read_identity(c, &now);
-    if (same_identity(&now, &c->id)) {
-        return;
-    }
-    /* Topics, passwords and the session key belong to the identity the connection was made
-     * with: a new one needs a new connection. */
-    LOG(c, QTD_LOG_INFO, "identity, server or session settings changed: reconnecting");
-    c->attempts = 0;
-    qtd_cloud_fail_and_retry(c, QTD_EVT_CONNECT, QTD_CODE_SERVER_CHANGED, QTD_WS_REGISTER_FAILED,
-                             0);
+    qtd_cloud_fsm_input(c, &in);
 }
 
 void qtd_cloud_on_mq(cloud_t *c, const mq_event_t *ev)
 {
     switch (ev->kind) {
     case MQ_CONNECTED:
-        LOG(c, QTD_LOG_DEBUG, "connected, subscribing %s", c->sub_topic);
-        if (qtd_cloud_mq_subscribe(c->mq, c->sub_topic, 1) < 0) {
-            qtd_cloud_fail_and_retry(c, QTD_EVT_SUBSCRIBE, QTD_CODE_FAIL, QTD_WS_SUBSCRIBE_FAILED,
-                                     0);
-        }
+        qtd_cloud_fsm_input(c, &(cloud_fsm_input_t){.kind = CLOUD_IN_MQ_CONNECTED});
         break;
     case MQ_SUBSCRIBED:
-        if (ev->code == 0x80) {
-            qtd_cloud_fail_and_retry(c, QTD_EVT_SUBSCRIBE, QTD_CODE_FAIL, QTD_WS_SUBSCRIBE_FAILED,
-                                     0);
-        } else if (c->registering) {
-            uv_timer_start(&c->reg_timer, on_register_timeout,
-                           (uint64_t)c->cfg->register_timeout_s * 1000, 0);
-        } else {
-            qtd_cloud_went_online(c);
-        }
+        qtd_cloud_fsm_input(c, &(cloud_fsm_input_t){.kind = ev->code == 0x80
+                                                                ? CLOUD_IN_SUBSCRIBE_FAILED
+                                                                : CLOUD_IN_SUBSCRIBED});
         break;
     case MQ_CONNECT_FAILED:
         if (ev->code == 3) {
-            /* Server unavailable says nothing about our secret: keep it, retry later. */
             LOG(c, QTD_LOG_WARN, "broker unavailable (CONNACK 3)");
-            qtd_cloud_fail_and_retry(
-                c, c->registering ? QTD_EVT_AUTH : QTD_EVT_CONNECT, QTD_CODE_NETWORK,
-                c->registering ? QTD_WS_AUTH_FAILED : QTD_WS_REGISTER_FAILED, 0);
         } else if (ev->code >= 1 && ev->code <= 5) {
             LOG(c, QTD_LOG_WARN, "connection refused by the broker (CONNACK %d)", ev->code);
-            if (!c->registering) {
-                /* The DS is not accepted: wipe it and register again. */
-                c->api->kv_del(c->host, CLOUD_KV_DS);
-                qtd_cloud_fail_and_retry(c, QTD_EVT_CONNECT, QTD_CODE_BAD_SECRET,
-                                         QTD_WS_REGISTER_FAILED, 0);
-            } else {
-                qtd_cloud_fail_and_retry(c, QTD_EVT_AUTH, QTD_CODE_FAIL, QTD_WS_AUTH_FAILED,
-                                         CLOUD_AUTH_RETRY_FLOOR_MS);
-            }
         } else {
             LOG(c, QTD_LOG_WARN, "cannot connect to %s: %s (Paho %d)", c->id.server,
                 ev->topic != NULL ? ev->topic : "refused, unreachable or TLS failure", ev->code);
-            qtd_cloud_fail_and_retry(
-                c, c->registering ? QTD_EVT_AUTH : QTD_EVT_CONNECT, QTD_CODE_NETWORK,
-                c->registering ? QTD_WS_AUTH_FAILED : QTD_WS_REGISTER_FAILED, 0);
         }
+        qtd_cloud_fsm_input(
+            c, &(cloud_fsm_input_t){.kind = CLOUD_IN_CONNACK_FAILED, .code = ev->code});
         break;
     case MQ_LOST:
         LOG(c, QTD_LOG_WARN, "connection lost%s%s", ev->topic ? ": " : "",
             ev->topic ? ev->topic : "");
-        qtd_cloud_fail_and_retry(c, QTD_EVT_CONNECT, QTD_CODE_NETWORK, QTD_WS_REGISTER_FAILED, 0);
+        qtd_cloud_fsm_input(c, &(cloud_fsm_input_t){.kind = CLOUD_IN_LOST});
         break;
     case MQ_MESSAGE:
         qtd_cloud_on_message(c, ev);
@@ -400,13 +399,10 @@ void qtd_cloud_on_mq(cloud_t *c, const mq_event_t *ev)
         /* Going on would send later rows first; start over from the oldest instead. */
         qtd_cloud_pump_acked(c, ev->token, false);
         LOG(c, QTD_LOG_WARN, "a publish failed (Paho %d): reconnecting", ev->code);
-        qtd_cloud_fail_and_retry(c, QTD_EVT_CONNECT, QTD_CODE_NETWORK, QTD_WS_REGISTER_FAILED, 0);
+        qtd_cloud_fsm_input(c, &(cloud_fsm_input_t){.kind = CLOUD_IN_PUBLISH_FAILED});
         break;
     case MQ_DISCONNECTED:
-        if (c->connmode == 0) {
-            qtd_cloud_set_workstate(c, QTD_WS_LOGGED_OUT);
-            qtd_cloud_publish_event(c, QTD_EVT_LOGOUT, QTD_CODE_OK, NULL);
-        }
+        qtd_cloud_fsm_input(c, &(cloud_fsm_input_t){.kind = CLOUD_IN_DISCONNECTED});
         break;
     }
 }

@@ -42,11 +42,6 @@ static void on_values_read(cloud_t *c, const qtd_frame_t *f, const qtd_value_t *
     qtd_cloud_value_free(c, v);
 }
 
-static bool is_throttle(int64_t code)
-{
-    return code == QTD_CODE_RATE_LIMIT || code == QTD_CODE_QUOTA_LIMIT;
-}
-
 static void on_exce_write(cloud_t *c, const qtd_frame_t *f, const qtd_value_t *tree)
 {
     (void)f;
@@ -54,25 +49,7 @@ static void on_exce_write(cloud_t *c, const qtd_frame_t *f, const qtd_value_t *t
     int64_t errcode = code != NULL && code->type == QTD_VAL_INT ? code->u.i : QTD_CODE_FAIL;
     LOG(c, QTD_LOG_WARN, "platform exception %lld while %s", (long long)errcode,
         c->registering && !c->online ? "registering" : "connected");
-    if (is_throttle(errcode)) {
-        qtd_cloud_publish_event(c, QTD_EVT_THROTTLE, (int)errcode, NULL);
-        return;
-    }
-    int64_t floor = CLOUD_AUTH_RETRY_FLOOR_MS;
-    if (errcode == QTD_CODE_ALREADY_AUTHED || errcode == QTD_CODE_BAD_AUTH_VERSION ||
-        errcode == QTD_CODE_DISABLED || errcode == QTD_CODE_PK_VERSION) {
-        floor = CLOUD_FATAL_RETRY_FLOOR_MS;
-    }
-    if (c->registering && !c->online) {
-        qtd_cloud_fail_and_retry(c, QTD_EVT_AUTH, (int)errcode, QTD_WS_AUTH_FAILED, floor);
-        return;
-    }
-    if (errcode == QTD_CODE_BAD_SECRET) {
-        /* The platform says our DS is wrong: register again (soon). */
-        c->api->kv_del(c->host, CLOUD_KV_DS);
-        floor = 0;
-    }
-    qtd_cloud_fail_and_retry(c, QTD_EVT_CONNECT, (int)errcode, QTD_WS_REGISTER_FAILED, floor);
+    qtd_cloud_fsm_input(c, &(cloud_fsm_input_t){.kind = CLOUD_IN_EXCEPTION, .code = errcode});
 }
 
 static void store_text(cloud_t *c, const char *key, const qtd_value_t *v, size_t max)
@@ -101,11 +78,7 @@ static void on_dev_config(cloud_t *c, const qtd_frame_t *f, const qtd_value_t *t
         memcpy(c->id.ds, ds->u.s.ptr, ds->u.s.len);
         c->id.ds[ds->u.s.len] = '\0';
         LOG(c, QTD_LOG_INFO, "device secret received and stored");
-        if (c->registering && !c->online) {
-            qtd_cloud_set_workstate(c, QTD_WS_AUTHENTICATED);
-            qtd_cloud_publish_event(c, QTD_EVT_AUTH, QTD_CODE_OK, NULL);
-            qtd_cloud_went_online(c);
-        }
+        qtd_cloud_fsm_input(c, &(cloud_fsm_input_t){.kind = CLOUD_IN_DS_RECEIVED});
     }
     if (key != NULL && key->type == QTD_VAL_STRING && key->u.s.len == 16) {
         /* The SDK (ql_iotCmdSys.c) takes id 6 as the raw key. */
@@ -144,18 +117,14 @@ static void on_dev_config(cloud_t *c, const qtd_frame_t *f, const qtd_value_t *t
                      (long long)port->u.i);
             c->api->kv_set(c->host, CLOUD_KV_SERVER, s, strlen(s));
             LOG(c, QTD_LOG_INFO, "platform moved this device to %s", s);
-            qtd_cloud_fail_and_retry(c, QTD_EVT_CONNECT, QTD_CODE_SERVER_CHANGED,
-                                     QTD_WS_REGISTER_FAILED, 0);
-            c->attempts = 0;
+            qtd_cloud_fsm_input(c, &(cloud_fsm_input_t){.kind = CLOUD_IN_SERVER_MOVED});
             return;
         }
     }
     const qtd_value_t *reauth = qtd_cloud_find_id(tree, 9);
     if (reauth != NULL) {
         LOG(c, QTD_LOG_INFO, "platform asks to authenticate again: device secret wiped");
-        c->api->kv_del(c->host, CLOUD_KV_DS);
-        qtd_cloud_fail_and_retry(c, QTD_EVT_CONNECT, QTD_CODE_SERVER_CHANGED,
-                                 QTD_WS_REGISTER_FAILED, 0);
+        qtd_cloud_fsm_input(c, &(cloud_fsm_input_t){.kind = CLOUD_IN_REAUTH});
     }
 }
 
