@@ -20,7 +20,8 @@
 #include "agent/bus.h"
 #include "qthingd/errors.h"
 
-#define MAX_DEPTH 16
+/* Tables below the top one (the top is depth 0), as the wire codec counts structs. */
+#define MAX_DEPTH QTD_VALUE_MAX_NESTING
 #define MAX_TSL_ID 8191
 
 static int to_value(lua_State *L, int idx, qtd_value_t *v, int depth);
@@ -35,7 +36,7 @@ static int cmp_id(const void *a, const void *b)
 /* The table at idx (absolute) into v (zeroed by the caller). */
 static int table_to_value(lua_State *L, int idx, qtd_value_t *v, int depth)
 {
-    if (depth >= MAX_DEPTH || !lua_checkstack(L, 4)) {
+    if (depth > MAX_DEPTH || !lua_checkstack(L, 4)) {
         return QTD_EINVAL;
     }
     /* First pass: count the keys and check they are integers. */
@@ -170,7 +171,7 @@ static void push_value(lua_State *L, const qtd_value_t *v, int depth)
         break;
     case QTD_VAL_STRUCT:
     case QTD_VAL_ARRAY: {
-        if (depth >= MAX_DEPTH) {
+        if (depth > MAX_DEPTH) {
             luaL_error(L, "value nested deeper than %d levels", MAX_DEPTH);
         }
         luaL_checkstack(L, 3, "value tree");

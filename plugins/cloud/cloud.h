@@ -27,6 +27,8 @@
 
 /* The Lua module this plugin registers: the platform SDK's, name for name. */
 #define CLOUD_LUA_MODULE "quecIot"
+/* Our own functions beside it (cloud.setDevStatus). */
+#define CLOUD_LUA_EXTRA_MODULE "cloud"
 
 /* Store kv keys of the quecIot settings (values are text). */
 #define CLOUD_KV_PK "quecIot.pk"                   /* product key */
@@ -172,6 +174,11 @@ struct cloud_s {
     qtd_modem_info_t modem_next; /* the worker's result */
     qtd_modem_info_t modem;      /* what reports use; valid when modem_ok */
     bool modem_ok;
+    uint64_t malformed_at; /* rate limit of the malformed downlink lines: window start */
+    unsigned malformed_lines;
+    uint64_t malformed_quiet;
+    double script_status[8]; /* status ids 1..7 the script supplies (cloud.setDevStatus) */
+    bool script_status_set[8];
     char imei[24];      /* read at create(), "" when no modem answered */
     uv_mutex_t at_lock; /* one AT dialogue at a time on the port */
     bool at_lock_ok;
@@ -232,6 +239,13 @@ void qtd_cloud_pump_acked(cloud_t *c, int token, bool ok);
 
 /* cloud_downlink.c: one downlink message (decrypted, decoded, dispatched by command). */
 void qtd_cloud_on_message(cloud_t *c, const mq_event_t *ev);
+/* A malformed downlink: answered with EXCE_EVENT {1 reason, 2 pkgid} and logged as
+ * "malformed downlink <what>", at most CLOUD_MALFORMED_LOG_LINES lines per
+ * CLOUD_MALFORMED_LOG_MS (the others are counted in the next line). */
+#define CLOUD_MALFORMED_LOG_MS 10000
+#define CLOUD_MALFORMED_LOG_LINES 5
+void qtd_cloud_malformed(cloud_t *c, int reason, uint16_t pkgid, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Answer a malformed or unsupported downlink with EXCE_EVENT {1 reason, 2 pkgid}. */
 void qtd_cloud_send_exce(cloud_t *c, int reason, uint16_t pkgid);
 /* The child of a STRUCT with this id, or NULL. */

@@ -6,7 +6,8 @@
  * directory, the model from the device tree or DMI, the agent's version, MCU versions set by
  * the script, the protocol versions. What a modem would give (RSSI, RSRP, RSRQ, SNR, cell,
  * ICCID, MCC, MNC, LAC, phone number, IMSI) is "not available" until an AT port is
- * configured: such ids are left out of reports and answers (docs/protocol.md).
+ * configured: such ids are left out of reports and answers (docs/protocol.md). Status values
+ * the script supplies (cloud.setDevStatus) take the place of the host's.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -128,45 +129,79 @@ void qtd_cloud_value_free(cloud_t *c, qtd_value_t *v)
     c->api->free(c->host, v);
 }
 
+/* The host's own value of status id 1..7 into *v (id set). Returns whether it has one. */
+static bool host_status(cloud_t *c, uint16_t id, qtd_value_t *v)
+{
+    char dir[300];
+    char line[64];
+    char path[400];
+    const qtd_modem_info_t *m = c->modem_ok ? &c->modem : NULL;
+    *v = (qtd_value_t){.type = QTD_VAL_INT, .id = id};
+    switch (id) {
+    case 1:
+    case 2:
+        if (battery_dir(dir, sizeof(dir)) != 0) {
+            return false;
+        }
+        snprintf(path, sizeof(path), "%s/%s", dir, id == 1 ? "capacity" : "voltage_now");
+        if (read_line(path, line, sizeof(line)) != 0) {
+            return false;
+        }
+        if (id == 1) {
+            v->u.i = strtoll(line, NULL, 10);
+        } else {
+            /* microvolts -> volts, kept to the millivolt */
+            v->type = QTD_VAL_DOUBLE;
+            v->u.d = (double)(strtoll(line, NULL, 10) / 1000) / 1000.0;
+        }
+        return true;
+    case 4: {
+        struct statvfs fs;
+        if (statvfs(c->api->data_dir(c->host), &fs) != 0) {
+            return false;
+        }
+        v->u.i = (int64_t)fs.f_bavail * (int64_t)fs.f_frsize;
+        return true;
+    }
+    /* 3 RSSI, 5 RSRP, 6 RSRQ, 7 SNR: from the modem (cloud.at_port) when it answers. */
+    case 3:
+        v->u.i = m != NULL ? m->rssi_dbm : 0;
+        return m != NULL && m->has_rssi;
+    case 5:
+        v->u.i = m != NULL ? m->rsrp : 0;
+        return m != NULL && m->has_rsrp;
+    case 6:
+        v->u.i = m != NULL ? m->rsrq : 0;
+        return m != NULL && m->has_rsrq;
+    case 7:
+        v->u.i = m != NULL ? m->snr : 0;
+        return m != NULL && m->has_snr;
+    default:
+        return false;
+    }
+}
+
 int qtd_cloud_status_value(cloud_t *c, const uint16_t *ids, size_t n, qtd_value_t **out)
 {
     builder_t b = {.n = 0};
-    char dir[300];
-    char line[64];
-    bool battery = battery_dir(dir, sizeof(dir)) == 0;
-    char path[400];
-    if (battery && wanted(ids, n, 1)) {
-        snprintf(path, sizeof(path), "%s/capacity", dir);
-        if (read_line(path, line, sizeof(line)) == 0) {
-            add_int(&b, 1, strtoll(line, NULL, 10));
+    for (uint16_t id = 1; id <= 7; id++) {
+        if (!wanted(ids, n, id)) {
+            continue;
         }
-    }
-    if (battery && wanted(ids, n, 2)) {
-        snprintf(path, sizeof(path), "%s/voltage_now", dir);
-        if (read_line(path, line, sizeof(line)) == 0) {
-            /* microvolts -> volts, kept to the millivolt */
-            b.items[b.n] = (qtd_value_t){.type = QTD_VAL_DOUBLE, .id = 2};
-            b.items[b.n].u.d = (double)(strtoll(line, NULL, 10) / 1000) / 1000.0;
+        if (c->script_status_set[id]) {
+            /* What the script supplies (cloud.setDevStatus) wins over the host's value. */
+            double d = c->script_status[id];
+            b.items[b.n] = (qtd_value_t){.type = QTD_VAL_DOUBLE, .id = id};
+            if (d == (double)(int64_t)d) {
+                b.items[b.n].type = QTD_VAL_INT;
+                b.items[b.n].u.i = (int64_t)d;
+            } else {
+                b.items[b.n].u.d = d;
+            }
+            b.n++;
+        } else if (host_status(c, id, &b.items[b.n])) {
             b.n++;
         }
-    }
-    struct statvfs fs;
-    if (wanted(ids, n, 4) && statvfs(c->api->data_dir(c->host), &fs) == 0) {
-        add_int(&b, 4, (int64_t)fs.f_bavail * (int64_t)fs.f_frsize);
-    }
-    /* 3 RSSI, 5 RSRP, 6 RSRQ, 7 SNR: from the modem (cloud.at_port) when it answers. */
-    const qtd_modem_info_t *m = c->modem_ok ? &c->modem : NULL;
-    if (m != NULL && m->has_rssi && wanted(ids, n, 3)) {
-        add_int(&b, 3, m->rssi_dbm);
-    }
-    if (m != NULL && m->has_rsrp && wanted(ids, n, 5)) {
-        add_int(&b, 5, m->rsrp);
-    }
-    if (m != NULL && m->has_rsrq && wanted(ids, n, 6)) {
-        add_int(&b, 6, m->rsrq);
-    }
-    if (m != NULL && m->has_snr && wanted(ids, n, 7)) {
-        add_int(&b, 7, m->snr);
     }
     return finish(c, &b, out);
 }

@@ -6,6 +6,8 @@
  * config; later OTA, location and gateway). A malformed frame or an unknown command is
  * answered with EXCE_EVENT 0x00A4, never a crash. Not here: what a command does.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,6 +55,34 @@ int qtd_cloud_id_list(const qtd_frame_t *f, uint16_t *ids, size_t max, size_t *n
     return 0;
 }
 
+void qtd_cloud_malformed(cloud_t *c, int reason, uint16_t pkgid, const char *fmt, ...)
+{
+    uint64_t now = uv_now(c->loop);
+    if (now - c->malformed_at >= CLOUD_MALFORMED_LOG_MS || c->malformed_lines == 0) {
+        c->malformed_at = now; /* a new window */
+        c->malformed_lines = 0;
+    }
+    if (c->malformed_lines < CLOUD_MALFORMED_LOG_LINES) {
+        char what[200];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(what, sizeof(what), fmt, ap);
+        va_end(ap);
+        char quiet[80] = "";
+        if (c->malformed_quiet > 0) {
+            snprintf(quiet, sizeof(quiet), " (%llu more were not logged)",
+                     (unsigned long long)c->malformed_quiet);
+        }
+        LOG(c, QTD_LOG_WARN, "malformed downlink %s, answered with 0x00A4 reason %d%s", what,
+            reason, quiet);
+        c->malformed_lines++;
+        c->malformed_quiet = 0;
+    } else {
+        c->malformed_quiet++;
+    }
+    qtd_cloud_send_exce(c, reason, pkgid);
+}
+
 static const cloud_downlink_t *handler_of(uint16_t cmd)
 {
     for (size_t a = 0; a < sizeof(areas) / sizeof(areas[0]); a++) {
@@ -78,9 +108,10 @@ static void on_frame(cloud_t *c, const qtd_frame_t *f)
     if (h->ttlv) {
         size_t off = 0;
         if (qtd_ttlv_decode(f->payload, f->len, &tree, &off) < 0) {
-            LOG(c, QTD_LOG_WARN, "downlink 0x%04x pkgid %u: bad TTLV at byte %zu", f->cmd, f->pkgid,
-                off);
-            qtd_cloud_send_exce(c, QTD_EXCE_UNFORMATTABLE, f->pkgid);
+            qtd_cloud_malformed(c, QTD_EXCE_UNFORMATTABLE, f->pkgid,
+                                "0x%04x pkgid %u: bad TTLV at byte %zu (or nested deeper than "
+                                "%d)",
+                                f->cmd, f->pkgid, off, QTD_VALUE_MAX_NESTING);
             return;
         }
     }
@@ -103,6 +134,7 @@ void qtd_cloud_on_message(cloud_t *c, const mq_event_t *ev)
         size_t n = 0;
         qtd_auth_iv(c->session_key, 16, iv);
         if (qtd_aes128cbc(false, c->session_key, iv, data, len, &plain, &n) < 0) {
+            /* Named as such: the usual cause is a session key out of step. */
             LOG(c, QTD_LOG_WARN, "downlink does not decrypt with the session key");
             qtd_cloud_send_exce(c, QTD_EXCE_UNFORMATTABLE, 0);
             return;
@@ -115,11 +147,7 @@ void qtd_cloud_on_message(cloud_t *c, const mq_event_t *ev)
     int reason = 0;
     if (qtd_frame_decode(data, len, &f, &storage, &reason) < 0) {
         if (reason != 0) { /* 0: out of memory, not the frame's fault */
-            LOG(c, QTD_LOG_WARN,
-                "malformed downlink (%zu bytes, reason %d) answered with "
-                "0x00A4",
-                len, reason);
-            qtd_cloud_send_exce(c, reason, f.pkgid);
+            qtd_cloud_malformed(c, reason, f.pkgid, "(%zu bytes)", len);
         }
     } else {
         on_frame(c, &f);

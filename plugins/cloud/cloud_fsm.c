@@ -131,8 +131,28 @@ static void on_connack_failed(step_t *s, int64_t code)
     }
 }
 
+bool cloud_fsm_refusal_known(int64_t code)
+{
+    switch (code) {
+    case QTD_CODE_FAIL:
+    case QTD_CODE_NOT_FOUND:
+    case QTD_CODE_INTERNAL:
+    case QTD_CODE_NO_BOOTSTRAP:
+    case QTD_CODE_UNSUPPORTED_VERSION:
+    case QTD_CODE_UNKNOWN:
+        return true;
+    default:
+        /* 10420-10434 (auth and login refusals, throttling), 10473-10477 (connection) */
+        return (code >= QTD_CODE_BAD_REQUEST && code <= QTD_CODE_BAD_FLAG + 1) ||
+               (code >= QTD_CODE_KEEPALIVE && code <= QTD_CODE_AP_FAILED + 1);
+    }
+}
+
 static void on_exception(step_t *s, int64_t code)
 {
+    if (!cloud_fsm_refusal_known(code)) {
+        return; /* a code this device does not know never costs it its session */
+    }
     if (code == QTD_CODE_RATE_LIMIT || code == QTD_CODE_QUOTA_LIMIT) {
         event(s, QTD_EVT_THROTTLE, code);
         return;

@@ -93,6 +93,10 @@ typedef struct {
 /* True while a connection attempt is under way or the session is up. */
 bool cloud_fsm_live(const cloud_fsm_t *st);
 
+/* Whether an EXCE_WRITE errcode is one the platform refuses or throttles a device with
+ * (events 1, 2 and 8 of the resolved table); any other code is logged and ignored. */
+bool cloud_fsm_refusal_known(int64_t code);
+
 /* One step: *next is the state after @in (st and next may be the same object), *out the
  * actions in order. Every input is accepted in every state; one that does not apply leaves
  * the state as it is and yields no action. */

@@ -6,6 +6,8 @@
  * why and return false). Data with mode >= 1 is stored before it is sent, so true means
  * "kept until the platform acknowledges it", also while offline.
  */
+#include <string.h>
+
 #include <lauxlib.h>
 #include <lua.h>
 
@@ -172,35 +174,86 @@ static int ids_arg(lua_State *L, int idx, uint16_t *ids, int max_id)
     return (int)n;
 }
 
+/* Status and info calls: ids omitted (none or nil) means every id this host has a value
+ * for, as the seed's OTA flow calls devInfoReport(). */
 static int values_call(lua_State *L, const char *fn, bool status, bool report_it)
 {
     cloud_t *c = self_of(L);
     uint16_t ids[MAX_IDS];
-    int n = ids_arg(L, 1, ids, status ? 7 : 14);
+    int n = 0;
+    if (!lua_isnoneornil(L, 1)) {
+        n = ids_arg(L, 1, ids, status ? 7 : 14);
+    }
     if (n < 0) {
         return refuse(L, c, fn,
-                      status ? "expected a list of status ids 1..7"
-                             : "expected a list of info ids 1..14");
+                      status ? "expected a list of status ids 1..7 (or none: all)"
+                             : "expected a list of info ids 1..14 (or none: all)");
     }
     qtd_value_t *v = NULL;
     int rc = status ? qtd_cloud_status_value(c, ids, (size_t)n, &v)
                     : qtd_cloud_info_value(c, ids, (size_t)n, &v);
+    int fail_code = status ? QTD_CODE_STATUS_FAIL : QTD_CODE_INFO_FAIL;
     if (rc < 0) {
-        return result(L, c, fn, rc, 0, 0);
+        return result(L, c, fn, rc, report_it ? 1 : 0, fail_code);
     }
     if (report_it && v->u.list.count == 0) {
         qtd_cloud_value_free(c, v);
         return refuse(L, c, fn,
-                      "none of these ids has a value on this host (modem values "
-                      "need an AT port; see docs/protocol.md)");
+                      status ? "none of these ids has a value on this host: supply battery and "
+                               "voltage with cloud.setDevStatus, modem values need cloud.at_port"
+                             : "none of these ids has a value on this host (modem values need "
+                               "cloud.at_port)");
     }
     if (report_it) {
         rc = qtd_cloud_send_value(c, 1, status ? QTD_CMD_STATUS_EVENT : QTD_CMD_INFO_EVENT, 0, v);
         qtd_cloud_value_free(c, v);
-        return result(L, c, fn, rc, 0, 0);
+        return result(L, c, fn, rc, 1, fail_code);
     }
     c->api->lua_push_value(c->host, L, v); /* {id = value, ...} */
     qtd_cloud_value_free(c, v);
+    return 1;
+}
+
+/* cloud.setDevStatus({[id] = value, ...}) -> true|false (ours): values of status ids 1..7
+ * this host cannot read itself (battery % and voltage from an ADC, ...); they take the place
+ * of the host's in statusReport, getDevStatus and the report at every connection. A value
+ * false clears the id. Numbers only. */
+static int l_setDevStatus(lua_State *L)
+{
+    cloud_t *c = self_of(L);
+    static const char why[] =
+        "cloud.setDevStatus: expected a table {[id] = number, ...} of ids 1..7 (false clears)";
+    if (!lua_istable(L, 1)) {
+        c->api->log(c->host, QTD_LOG_WARN, "%s", why);
+        lua_pushboolean(L, 0); /* false */
+        return 1;
+    }
+    double values[8];
+    int set[8]; /* 0 keep, 1 set, -1 clear */
+    memset(set, 0, sizeof(set));
+    lua_pushnil(L);               /* [t nil] */
+    while (lua_next(L, 1) != 0) { /* [t key value] */
+        lua_Integer id = lua_isinteger(L, -2) ? lua_tointeger(L, -2) : 0;
+        bool clear = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
+        bool number = lua_type(L, -1) == LUA_TNUMBER;
+        double d = number ? lua_tonumber(L, -1) : 0;
+        lua_pop(L, 1); /* [t key] */
+        if (id < 1 || id > 7 || (!clear && (!number || d != d))) {
+            lua_pop(L, 1); /* [t] */
+            c->api->log(c->host, QTD_LOG_WARN, "%s", why);
+            lua_pushboolean(L, 0); /* [t false] */
+            return 1;
+        }
+        set[id] = clear ? -1 : 1;
+        values[id] = d;
+    }
+    for (int id = 1; id <= 7; id++) {
+        if (set[id] != 0) {
+            c->script_status_set[id] = set[id] > 0;
+            c->script_status[id] = values[id];
+        }
+    }
+    lua_pushboolean(L, 1); /* [t true] */
     return 1;
 }
 
@@ -240,10 +293,12 @@ int qtd_cloud_lua_register(cloud_t *c)
         {"getDevInfo", l_getDevInfo},
     };
     for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
-        int rc = c->api->lua_add_function(c->host, "quecIot", fns[i].name, fns[i].fn, c);
+        int rc = c->api->lua_add_function(c->host, CLOUD_LUA_MODULE, fns[i].name, fns[i].fn, c);
         if (rc < 0) {
             return rc;
         }
     }
-    return 0;
+    /* Ours, beside the seed's module. */
+    return c->api->lua_add_function(c->host, CLOUD_LUA_EXTRA_MODULE, "setDevStatus", l_setDevStatus,
+                                    c);
 }

@@ -125,8 +125,14 @@ static void raise_sent(cloud_t *c, uint16_t cmd, bool ok)
     case QTD_CMD_LOC_RSP:
         code = ok ? QTD_CODE_LOC : QTD_CODE_LOC_FAIL;
         break;
+    case QTD_CMD_STATUS_EVENT:
+        code = ok ? QTD_CODE_STATUS : QTD_CODE_STATUS_FAIL;
+        break;
+    case QTD_CMD_INFO_EVENT:
+        code = ok ? QTD_CODE_INFO : QTD_CODE_INFO_FAIL;
+        break;
     default:
-        return; /* status, info, exceptions: no event in the seed */
+        return; /* answers to reads, exceptions: no event */
     }
     qtd_cloud_publish_event(c, QTD_EVT_SEND, code, NULL);
 }

@@ -22,7 +22,9 @@ static void on_values_read(cloud_t *c, const qtd_frame_t *f, const qtd_value_t *
     size_t n = 0;
     bool status = f->cmd == QTD_CMD_STATUS_REQ;
     if (qtd_cloud_id_list(f, ids, 512, &n) < 0) {
-        qtd_cloud_send_exce(c, QTD_EXCE_UNFORMATTABLE, f->pkgid);
+        qtd_cloud_malformed(c, QTD_EXCE_UNFORMATTABLE, f->pkgid,
+                            "0x%04x pkgid %u: an id list of %zu bytes (odd, or more than 512 ids)",
+                            f->cmd, f->pkgid, f->len);
         return;
     }
     qtd_value_t *v = NULL;
@@ -44,9 +46,20 @@ static void on_values_read(cloud_t *c, const qtd_frame_t *f, const qtd_value_t *
 
 static void on_exce_write(cloud_t *c, const qtd_frame_t *f, const qtd_value_t *tree)
 {
-    (void)f;
     const qtd_value_t *code = qtd_cloud_find_id(tree, 1);
-    int64_t errcode = code != NULL && code->type == QTD_VAL_INT ? code->u.i : QTD_CODE_FAIL;
+    if (code == NULL || code->type != QTD_VAL_INT) {
+        LOG(c, QTD_LOG_WARN, "platform exception pkgid %u without an errcode (id 1): ignored",
+            f->pkgid);
+        return;
+    }
+    int64_t errcode = code->u.i;
+    if (!cloud_fsm_refusal_known(errcode)) {
+        LOG(c, QTD_LOG_WARN,
+            "platform exception %lld (pkgid %u) is not a code this device knows: ignored, "
+            "the session stays",
+            (long long)errcode, f->pkgid);
+        return;
+    }
     LOG(c, QTD_LOG_WARN, "platform exception %lld while %s", (long long)errcode,
         c->registering && !c->online ? "registering" : "connected");
     qtd_cloud_fsm_input(c, &(cloud_fsm_input_t){.kind = CLOUD_IN_EXCEPTION, .code = errcode});

@@ -21,7 +21,9 @@ static void on_tsl_read(cloud_t *c, const qtd_frame_t *f, const qtd_value_t *tre
     uint16_t ids[512];
     size_t n = 0;
     if (qtd_cloud_id_list(f, ids, 512, &n) < 0) {
-        qtd_cloud_send_exce(c, QTD_EXCE_UNFORMATTABLE, f->pkgid);
+        qtd_cloud_malformed(c, QTD_EXCE_UNFORMATTABLE, f->pkgid,
+                            "0x%04x pkgid %u: an id list of %zu bytes (odd, or more than 512 ids)",
+                            f->cmd, f->pkgid, f->len);
         return;
     }
     qtd_value_t *list = c->api->calloc(c->host, n + 1, sizeof(*list));

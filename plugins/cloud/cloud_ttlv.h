@@ -13,7 +13,7 @@
 
 #include "qthingd/events.h"
 
-#define QTD_TTLV_MAX_DEPTH 16
+#define QTD_TTLV_MAX_DEPTH QTD_VALUE_MAX_NESTING
 #define QTD_TTLV_MAX_ID 8191
 
 /* Encode a STRUCT (the payload's nodes, ids 1..8191) into *out (malloc'ed, never NULL on

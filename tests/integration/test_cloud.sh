@@ -80,6 +80,27 @@ wait_for "$WORK/a.log" 'lua: event 8/10428' 5
 kill -0 "$A" || fail "agent died on bad input"
 pass "passthrough down, status read, malformed and unknown frames answered, 8/10428"
 
+# --- a read with an odd-length id list: answered with EXCE reason 5 and logged
+sim_ctl '{"cmd": "send", "dk": "itdev1", "code": "0x0011", "hex": "000102"}' >/dev/null
+wait_for "$WORK/a.log" 'malformed downlink 0x0011 pkgid [0-9]+: an id list of 3 bytes' 5
+wait_for "$WORK/sim.jsonl" '"data":\{"1":5' 5
+pass "malformed read request: logged and answered with EXCE reason 5"
+
+# --- an exception with a code the device does not know (2^40): logged, the session stays
+connects=$(grep -c 'lua: event 2/' "$WORK/a.log")
+sim_ctl '{"cmd": "send", "dk": "itdev1", "code": "0x00A3", "hex": "000A0501000000000000120007"}' >/dev/null
+wait_for "$WORK/a.log" 'platform exception 1099511627776 .pkgid [0-9]+. is not a code this device knows' 5
+sim_ctl '{"cmd": "pass_write", "dk": "itdev1", "text": "still here"}' >/dev/null
+wait_for "$WORK/a.log" 'lua: event 5/10200 "still here"' 5
+[ "$(grep -c 'lua: event 2/' "$WORK/a.log")" -eq "$connects" ] || fail "unknown code disconnected"
+pass "unknown exception code 2^40: logged, no disconnect, no truncated event"
+
+# --- status and info reports raise 4/10230 and 4/10240 when acknowledged (the reports made
+# at every connection are such reports)
+wait_for "$WORK/a.log" 'lua: event 4/10230' 5
+wait_for "$WORK/a.log" 'lua: event 4/10240' 5
+pass "status and info reports: 4/10230, 4/10240"
+
 # --- restart: login with the stored DS, no second registration
 kill -TERM "$A"; wait_exit "$A" 10
 [ "$EXIT_RC" -eq 0 ] || fail "agent exit $EXIT_RC"
@@ -105,15 +126,15 @@ attempts=$(grep -c 'cloud: registering to' "$WORK/w.log")
 [ "$attempts" -eq 1 ] || fail "wrong PS retried $attempts times within 25 s"
 pass "wrong PS: 1/10425, 1 attempt in the first 25 s (floor 30 s: at most ~2 per minute)"
 
-# --- setConnmode(0) logs out (7/10200) and (1) comes back; a server change (0x00B4 id 1)
+# --- setConnmode(0) logs out (6/10200) and (1) comes back; a server change (0x00B4 id 1)
 # reconnects (2/10475); re-authentication (0x00B4 id 9) wipes the DS and registers again
 start_agent l 'dk = "itdev3"' 'mode = "none"' 'logout_after_ms = 300'
 L=$AGENT
 wait_for "$WORK/l.log" 'lua: connmode 0 true' 10
-wait_for "$WORK/l.log" 'lua: event 7/10200' 5
+wait_for "$WORK/l.log" 'lua: event 6/10200' 5
 wait_for "$WORK/l.log" 'lua: connmode 1 true' 5
 wait_for "$WORK/l.log" 'lua: event 3/10200' 10 2
-pass "setConnmode(0): 7/10200; setConnmode(1) connects again"
+pass "setConnmode(0): 6/10200; setConnmode(1) connects again"
 sim_ctl "{\"cmd\": \"dev_config\", \"dk\": \"itdev3\", \"data\": {\"1\": {\"3\": \"127.0.0.1\", \"4\": $PORT}}}" >/dev/null
 wait_for "$WORK/l.log" 'lua: event 2/10475' 5
 wait_for "$WORK/l.log" 'lua: event 3/10200' 15 3

@@ -37,6 +37,11 @@ typedef enum {
     QTD_VAL_ARRAY = 7   /* ordered children */
 } qtd_value_type_t;
 
+/* How deep value trees nest: at most this many STRUCT/ARRAY levels below the top one. The
+ * wire codec, the Lua conversion and the bus share it, so whatever one accepts the others
+ * carry. Since: ABI 1.1. */
+#define QTD_VALUE_MAX_NESTING 16
+
 typedef struct qtd_value_s qtd_value_t;
 struct qtd_value_s {
     uint8_t type;      /* qtd_value_type_t */

@@ -43,9 +43,11 @@ enum {
     QTD_EVT_SUBSCRIBE = 3,
     QTD_EVT_SEND = 4,
     QTD_EVT_RECV = 5,
-    QTD_EVT_LOGOUT = 7, /* 7/10200; OTA events 7/107xx share the number in the seed */
+    QTD_EVT_LOGOUT = 6, /* the SDK header's QIOT_ATEVENT_TYPE_LOGOUT */
     QTD_EVT_OTA = 7,
-    QTD_EVT_THROTTLE = 8
+    QTD_EVT_THROTTLE = 8,   /* platform: 10428, 10429; sub-device 10442 */
+    QTD_EVT_SUB_DEAUTH = 9, /* table 4.3 */
+    QTD_EVT_DEREGISTERED = 10
 };
 
 /*
