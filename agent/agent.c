@@ -411,6 +411,11 @@ int qtd__agent_run(const qtd_agent_opts_t *opts)
             }
             printf("%s: configuration OK (%zu plugin%s)\n", opts->config_path, n,
                    n == 1 ? "" : "s");
+            /* What each one does today, in its own words. */
+            for (qtd_plugin_t *p = rt->a.plugins; p != NULL; p = p->next) {
+                printf("  %s %s: %s\n", p->desc->name, p->desc->version ? p->desc->version : "",
+                       p->desc->summary ? p->desc->summary : "");
+            }
         }
         destroy_plugins(rt);
         qtd__config_free(rt->cfg);

@@ -102,7 +102,12 @@ static int cloud_create(const qtd_host_api_t *api, qtd_host_t *host, const void 
         snprintf(c->default_dk, sizeof(c->default_dk), "%s", c->imei);
         api->log(host, QTD_LOG_INFO, "default device key: the modem's IMEI %s", c->imei);
     } else {
-        (void)qtd_cloud_host_dk(c->default_dk, sizeof(c->default_dk));
+        int from = qtd_cloud_host_dk(c->default_dk, sizeof(c->default_dk), c->default_dk_source,
+                                     sizeof(c->default_dk_source));
+        api->log(host, QTD_LOG_INFO, "default device key: %s, from %s", c->default_dk,
+                 c->default_dk_source);
+        /* Not unique per unit: warned about when a connection uses it (cloud_session.c). */
+        c->default_dk_weak = from != CLOUD_DK_MAC;
     }
     (void)uv_timer_init(c->loop, &c->retry_timer);
     (void)uv_timer_init(c->loop, &c->stable_timer);

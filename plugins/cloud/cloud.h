@@ -143,6 +143,8 @@ struct cloud_s {
     size_t n_reqs;
     int lua_connmode;                  /* what the script asked last (getConnmode) */
     char default_dk[CLOUD_DK_MAX + 1]; /* the IMEI, else the host's id (cloud_identity.c) */
+    char default_dk_source[96];        /* where it came from, for the log */
+    bool default_dk_weak;              /* not unique per unit (machine-id, host name) */
 
     int connmode;           /* the mode the session follows (seed 3.3.1) */
     int workstate;          /* seed 3.3.3 */
@@ -269,6 +271,10 @@ extern const cloud_downlink_t qtd_cloud_sys_downlinks[]; /* cloud_sys.c, ends wi
 /* cloud_lua.c (seed 3.5) and cloud_lua_config.c (seed 3.3-3.4) */
 int qtd_cloud_lua_register(cloud_t *c);
 int qtd_cloud_lua_config_register(cloud_t *c);
+/* Register quecIot.<name>, and the seed's other names for it (one alias table, in
+ * cloud_lua.c). Every quecIot function of this plugin is registered through it.
+ * Returns as lua_add_function. */
+int qtd_cloud_lua_add(cloud_t *c, const char *name, qtd_lua_cfn fn);
 
 /* cloud_thing.c: the thing.h service table. */
 extern const qtd_thing_api_t qtd_cloud_thing_api;
@@ -289,8 +295,11 @@ void qtd_cloud_value_free(cloud_t *c, qtd_value_t *v);
 /* cloud_identity.c: load the identity and settings the script stored (CLOUD_KV_* keys). */
 void qtd_cloud_load_identity(cloud_t *c);
 void qtd_cloud_read_identity(cloud_t *c, identity_t *id);
-/* The default device key of this host into buf (17 bytes): 16 hex digits of
- * /etc/machine-id, else of SHA-256(hostname). Returns: 0, QTD_EINVAL. */
-int qtd_cloud_host_dk(char *buf, size_t n);
+/* The default device key of this host without a modem into buf (17 bytes), and where it
+ * came from (for the log) into source: the MAC of the universally administered interface
+ * with the lowest ifindex, else 16 hex digits of /etc/machine-id, else of
+ * SHA-256(hostname). Returns the CLOUD_DK_* source, or QTD_EINVAL. */
+enum { CLOUD_DK_MAC = 1, CLOUD_DK_MACHINE_ID = 2, CLOUD_DK_HOSTNAME = 3 };
+int qtd_cloud_host_dk(char *buf, size_t n, char *source, size_t sn);
 
 #endif /* QTD_PLUGINS_CLOUD_CLOUD_H */

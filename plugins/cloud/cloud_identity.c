@@ -4,11 +4,14 @@
  * secret, server, lifetime and session flag, read from the store's kv table (CLOUD_KV_*
  * keys, written by cloud_lua_config.c and by the platform's DEV_CONFIG_WRITE). The default
  * device key follows the seed's modules: the modem's IMEI when an AT port answers
- * (cloud_at.c), else the first 16 hex digits of /etc/machine-id (systemd's stable
- * per-install id), else of SHA-256(hostname); all letters and digits, as the platform
- * requires. Not here: how settings are validated (cloud_lua_config.c).
+ * (cloud_at.c); else the MAC of the universally administered interface with the lowest
+ * ifindex (unique per unit, unlike what a cloned disk image carries); else the first 16 hex
+ * digits of /etc/machine-id (the same on every unit cloned from one image: the plugin warns);
+ * else of SHA-256(hostname). All letters and digits, as the platform requires. Not here: how
+ * settings are validated (cloud_lua_config.c).
  */
 #include <ctype.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,14 +43,72 @@ static int from_file(const char *path, char *buf, size_t n)
     return len == 16 ? 0 : QTD_ENOENT;
 }
 
-int qtd_cloud_host_dk(char *buf, size_t n)
+/* The MAC of the universally administered network interface with the lowest ifindex,
+ * loopback excluded, as 12 lower-case hex digits in buf, and its name in ifname. */
+static int from_mac(char *buf, size_t n, char *ifname, size_t ifn)
 {
+    DIR *d = opendir("/sys/class/net");
+    if (d == NULL) {
+        return QTD_ENOENT;
+    }
+    long best = -1;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' || strcmp(e->d_name, "lo") == 0) {
+            continue;
+        }
+        char path[300];
+        char line[64];
+        snprintf(path, sizeof(path), "/sys/class/net/%s/address", e->d_name);
+        FILE *fp = fopen(path, "r");
+        if (fp == NULL) {
+            continue;
+        }
+        char *ok = fgets(line, sizeof(line), fp);
+        fclose(fp);
+        unsigned b[6];
+        if (ok == NULL || sscanf(line, "%2x:%2x:%2x:%2x:%2x:%2x", &b[0], &b[1], &b[2], &b[3], &b[4],
+                                 &b[5]) != 6) {
+            continue;
+        }
+        /* Universally administered (bit 1 of the first octet clear), unicast, not zero. */
+        if ((b[0] & 0x03) != 0 || (b[0] | b[1] | b[2] | b[3] | b[4] | b[5]) == 0) {
+            continue;
+        }
+        snprintf(path, sizeof(path), "/sys/class/net/%s/ifindex", e->d_name);
+        fp = fopen(path, "r");
+        long index = -1;
+        if (fp != NULL) {
+            if (fgets(line, sizeof(line), fp) != NULL) {
+                index = strtol(line, NULL, 10);
+            }
+            fclose(fp);
+        }
+        if (index < 0 || (best >= 0 && index >= best)) {
+            continue;
+        }
+        best = index;
+        snprintf(buf, n, "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5]);
+        snprintf(ifname, ifn, "%.*s", (int)(ifn > 0 ? ifn - 1 : 0), e->d_name);
+    }
+    closedir(d);
+    return best >= 0 ? 0 : QTD_ENOENT;
+}
+
+int qtd_cloud_host_dk(char *buf, size_t n, char *source, size_t sn)
+{
+    char ifname[64];
     if (n < 17) {
         return QTD_EINVAL;
     }
+    if (from_mac(buf, n, ifname, sizeof(ifname)) == 0) {
+        snprintf(source, sn, "the MAC of %s", ifname);
+        return CLOUD_DK_MAC;
+    }
     if (from_file("/etc/machine-id", buf, n) == 0 ||
         from_file("/var/lib/dbus/machine-id", buf, n) == 0) {
-        return 0;
+        snprintf(source, sn, "/etc/machine-id");
+        return CLOUD_DK_MACHINE_ID;
     }
     char host[256] = "qthingd";
     gethostname(host, sizeof(host) - 1);
@@ -56,7 +117,8 @@ int qtd_cloud_host_dk(char *buf, size_t n)
     for (int i = 0; i < 8; i++) {
         snprintf(buf + 2 * i, 3, "%02x", md[i]);
     }
-    return 0;
+    snprintf(source, sn, "the host name");
+    return CLOUD_DK_HOSTNAME;
 }
 
 static void kv_text(cloud_t *c, const char *key, char *out, size_t n, const char *def)

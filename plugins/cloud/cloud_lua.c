@@ -281,6 +281,30 @@ static int l_getDevInfo(lua_State *L)
     return values_call(L, "getDevInfo", false, false);
 }
 
+/* The seed's other names for its functions (its table 1 uses both): each resolves to the
+ * function it names as soon as this plugin registers that one. One table for all. */
+static const struct {
+    const char *alias;
+    const char *name;
+} aliases[] = {
+    {"locSupList", "getLocSupList"},
+    {"locDataGet", "getLocData"},
+    {"subDevPhymodelReport", "subDevTslReport"},
+    {"subDevPhymodelAck", "subDevTslAck"},
+    {"subDevDisconnect", "subDevDisconn"},
+};
+
+int qtd_cloud_lua_add(cloud_t *c, const char *name, qtd_lua_cfn fn)
+{
+    int rc = c->api->lua_add_function(c->host, CLOUD_LUA_MODULE, name, fn, c);
+    for (size_t i = 0; rc == 0 && i < sizeof(aliases) / sizeof(aliases[0]); i++) {
+        if (strcmp(aliases[i].name, name) == 0) {
+            rc = c->api->lua_add_function(c->host, CLOUD_LUA_MODULE, aliases[i].alias, fn, c);
+        }
+    }
+    return rc;
+}
+
 int qtd_cloud_lua_register(cloud_t *c)
 {
     static const struct {
@@ -293,7 +317,7 @@ int qtd_cloud_lua_register(cloud_t *c)
         {"getDevInfo", l_getDevInfo},
     };
     for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
-        int rc = c->api->lua_add_function(c->host, CLOUD_LUA_MODULE, fns[i].name, fns[i].fn, c);
+        int rc = qtd_cloud_lua_add(c, fns[i].name, fns[i].fn);
         if (rc < 0) {
             return rc;
         }

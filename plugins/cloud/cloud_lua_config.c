@@ -748,7 +748,7 @@ int qtd_cloud_lua_config_register(cloud_t *c)
                                    {"setDkDs", l_setDkDs},
                                    {"getDkDs", l_getDkDs}};
     for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
-        int rc = c->api->lua_add_function(c->host, CLOUD_LUA_MODULE, fns[i].name, fns[i].func, c);
+        int rc = qtd_cloud_lua_add(c, fns[i].name, fns[i].func);
         if (rc < 0) {
             return rc;
         }

@@ -144,6 +144,14 @@ static void connect_now(cloud_t *c)
             c, &(cloud_fsm_input_t){.kind = CLOUD_IN_CONFIG_INVALID, .code = QTD_CODE_NO_PRODUCT});
         return; /* retried when the settings change */
     }
+    if (c->default_dk_weak && strcmp(id->dk, c->default_dk) == 0) {
+        c->default_dk_weak = false; /* said once per run */
+        LOG(c, QTD_LOG_WARN,
+            "connecting with the default device key %s from %s: every unit cloned from this "
+            "disk image has the same one and they push each other off the platform; give each "
+            "unit its own with quecIot.setDkDs, or a modem on cloud.at_port (its IMEI)",
+            c->default_dk, c->default_dk_source);
+    }
     if (server_uri(id->server, uri, sizeof(uri)) < 0) {
         LOG(c, QTD_LOG_ERROR, "server \"%s\" is not host:port (quecIot.setServer)", id->server);
         qtd_cloud_fsm_input(c, &(cloud_fsm_input_t){.kind = CLOUD_IN_CONFIG_INVALID,

@@ -54,7 +54,8 @@ QTD_PLUGIN_EXPORT const qtd_plugin_desc_t qtd_plugin_desc = {
     .name = "gnss",
     .version = "0.1.0",
     .kind = QTD_PLUGIN_SOUTH,
-    .summary = "GNSS (NMEA: serial, gpsd, file) and LBS location (seed 3.7)",
+    .summary = "GNSS and LBS location (seed 3.7): not implemented yet; today it only "
+               "validates its config",
     .config_map = gnss_keys,
     .config_size = sizeof(gnss_cfg_t),
     .ops = &gnss_ops,

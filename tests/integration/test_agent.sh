@@ -23,6 +23,8 @@ pass "command line"
 "$QTHINGD" --check -c "$SRC/config/agent.lua" --plugin-dir "$QTD_PLUGIN_DIR" >"$WORK/check.txt" \
     || fail "config/agent.lua does not pass --check"
 grep -q 'configuration OK (4 plugins)' "$WORK/check.txt" || fail "--check names 4 plugins"
+grep -q '^  modbus 0.1.0: Modbus (seed 3.10): not implemented yet' "$WORK/check.txt" \
+    || fail "--check says what each plugin does today"
 pass "--check config/agent.lua"
 
 # --- a misspelled key: exit 2, key named, nothing started

@@ -23,6 +23,9 @@
 #include <cmocka.h>
 
 #include <ctype.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netpacket/packet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -155,12 +158,38 @@ static int t_setcb(lua_State *L)
 }
 
 /* test.default_dk() -> the device key the cloud plugin must default to on a host without a
- * modem: the first 16 hex digits of /etc/machine-id (lower case), else of SHA-256(hostname).
- * Derived here independently of the plugin's code. */
+ * modem, derived here independently of the plugin's code (getifaddrs, not sysfs): the MAC of
+ * the universally administered interface with the lowest index, else the first 16 hex digits
+ * of /etc/machine-id (lower case), else of SHA-256(hostname). */
 static int t_default_dk(lua_State *L)
 {
     char dk[17] = "";
     size_t n = 0;
+    struct ifaddrs *all = NULL;
+    int best = -1;
+    if (getifaddrs(&all) == 0) {
+        for (struct ifaddrs *a = all; a != NULL; a = a->ifa_next) {
+            if (a->ifa_addr == NULL || a->ifa_addr->sa_family != AF_PACKET ||
+                (a->ifa_flags & IFF_LOOPBACK) != 0) {
+                continue;
+            }
+            const struct sockaddr_ll *ll = (const struct sockaddr_ll *)a->ifa_addr;
+            const unsigned char *m = ll->sll_addr;
+            bool zero = (m[0] | m[1] | m[2] | m[3] | m[4] | m[5]) == 0;
+            if (ll->sll_halen != 6 || (m[0] & 0x03) != 0 || zero ||
+                (best >= 0 && ll->sll_ifindex >= best)) {
+                continue;
+            }
+            best = ll->sll_ifindex;
+            snprintf(dk, sizeof(dk), "%02x%02x%02x%02x%02x%02x", m[0], m[1], m[2], m[3], m[4],
+                     m[5]);
+        }
+        freeifaddrs(all);
+    }
+    if (best >= 0) {
+        lua_pushstring(L, dk); /* [dk] */
+        return 1;
+    }
     FILE *f = fopen("/etc/machine-id", "r");
     if (f == NULL) {
         f = fopen("/var/lib/dbus/machine-id", "r");
