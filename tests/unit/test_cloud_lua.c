@@ -54,6 +54,14 @@ static void outbox(fx_t *fx, seen_t *s)
     assert_int_equal(qtd_store_outbox_peek(fx->st, 0, 0, on_row, s), 0);
 }
 
+/* Expect `rows` rows in the outbox, the last one a frame of cmd; decoded into s. */
+static void expect_rows(fx_t *fx, seen_t *s, int rows, uint16_t cmd)
+{
+    outbox(fx, s);
+    assert_int_equal(s->rows, rows);
+    assert_int_equal(s->cmd, cmd);
+}
+
 static const qtd_value_t *child(const qtd_value_t *t, uint16_t id)
 {
     for (size_t i = 0; i < t->u.list.count; i++) {
@@ -74,9 +82,7 @@ static void cloud_devInfoReport_without_ids_reports_every_info_id(void **state)
                      0);
     assert_int_equal(fx->marks, 1);
     seen_t s;
-    outbox(fx, &s);
-    assert_int_equal(s.rows, 2);
-    assert_int_equal(s.cmd, QTD_CMD_INFO_EVENT);
+    expect_rows(fx, &s, 2, QTD_CMD_INFO_EVENT);
     /* every id this host has: model, version, MCU versions, SDK, location, protocols */
     const uint16_t ids[] = {1, 2, 3, 11, 12, 13, 14};
     for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
@@ -101,9 +107,7 @@ static void cloud_float_computed_in_lua_is_sent_rounded(void **state)
                      0);
     assert_int_equal(fx->marks, 1);
     seen_t s;
-    outbox(fx, &s);
-    assert_int_equal(s.rows, 2);
-    assert_int_equal(s.cmd, QTD_CMD_TSL_EVENT);
+    expect_rows(fx, &s, 2, QTD_CMD_TSL_EVENT);
     const qtd_value_t *v = child(&s.tree, 9);
     assert_non_null(v);
     assert_int_equal(v->type, QTD_VAL_DOUBLE);
@@ -129,9 +133,7 @@ static void cloud_script_supplies_status_values_the_host_lacks(void **state)
         0);
     assert_int_equal(fx->marks, 1);
     seen_t s;
-    outbox(fx, &s);
-    assert_int_equal(s.rows, 1);
-    assert_int_equal(s.cmd, QTD_CMD_STATUS_EVENT);
+    expect_rows(fx, &s, 1, QTD_CMD_STATUS_EVENT);
     const qtd_value_t *bat = child(&s.tree, 1);
     const qtd_value_t *volt = child(&s.tree, 2);
     assert_non_null(bat);
