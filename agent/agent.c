@@ -111,6 +111,7 @@ typedef struct {
     uv_signal_t sig_int;
     uv_signal_t sig_term;
     uv_signal_t sig_hup;
+    uv_signal_t sig_usr1;
     uv_prepare_t commit; /* group commit: once per loop turn, before it sleeps */
     bool stopping;
 } runtime_t;
@@ -295,14 +296,41 @@ static void begin_shutdown(runtime_t *rt, const char *why)
     uv_close((uv_handle_t *)&rt->sig_int, NULL);
     uv_close((uv_handle_t *)&rt->sig_term, NULL);
     uv_close((uv_handle_t *)&rt->sig_hup, NULL);
+    uv_close((uv_handle_t *)&rt->sig_usr1, NULL);
     uv_close((uv_handle_t *)&rt->commit, NULL);
     qtd__bus_close(rt->a.bus);
     rt->a.bus = NULL;
 }
 
+/* SIGUSR1: one status line per part, at info level. */
+static void log_status(runtime_t *rt)
+{
+    uint64_t rows = 0;
+    uint64_t bytes = 0;
+    (void)qtd_store_outbox_count(rt->a.store, &rows, &bytes);
+    qtd_log_info("core",
+                 "status: pid %d, outbox %llu rows / %llu bytes, %llu dropped by the cap, "
+                 "%llu bytes allocated",
+                 (int)getpid(), (unsigned long long)rows, (unsigned long long)bytes,
+                 (unsigned long long)qtd_store_outbox_dropped(rt->a.store),
+                 (unsigned long long)qtd_alloc_bytes());
+    for (qtd_plugin_t *p = rt->a.plugins; p != NULL; p = p->next) {
+        qtd_log_info("core", "status: plugin %s %s, %s, holds %llu bytes", p->desc->name,
+                     p->desc->version ? p->desc->version : "",
+                     p->started        ? "running"
+                     : p->start_failed ? "start failed"
+                                       : "not started",
+                     (unsigned long long)atomic_load(&p->host.bytes));
+    }
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     runtime_t *rt = h->data;
+    if (signum == SIGUSR1) {
+        log_status(rt);
+        return;
+    }
     if (signum == SIGHUP) {
         if (rt->a.lua != NULL) {
             qtd_log_info("core", "SIGHUP: reloading the Lua script");
@@ -333,10 +361,12 @@ static int start_everything(runtime_t *rt)
     uv_signal_init(a->loop, &rt->sig_int);
     uv_signal_init(a->loop, &rt->sig_term);
     uv_signal_init(a->loop, &rt->sig_hup);
-    rt->sig_int.data = rt->sig_term.data = rt->sig_hup.data = rt;
+    uv_signal_init(a->loop, &rt->sig_usr1);
+    rt->sig_int.data = rt->sig_term.data = rt->sig_hup.data = rt->sig_usr1.data = rt;
     uv_signal_start(&rt->sig_int, on_signal, SIGINT);
     uv_signal_start(&rt->sig_term, on_signal, SIGTERM);
     uv_signal_start(&rt->sig_hup, on_signal, SIGHUP);
+    uv_signal_start(&rt->sig_usr1, on_signal, SIGUSR1);
     const char *data_dir = qtd__config_resolve(rt->cfg, rt->core.agent.data_dir);
     a->data_dir = data_dir;
     int rc = mkdir_p(data_dir);
@@ -422,7 +452,10 @@ int qtd__agent_run(const qtd_agent_opts_t *opts)
         qtd_free(rt);
         return code;
     }
+    /* A stray signal must not end the agent without a clean shutdown. */
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGUSR2, SIG_IGN);
+    signal(SIGALRM, SIG_IGN);
     uv_loop_init(&rt->loop);
     rt->a.loop = &rt->loop;
     code = start_everything(rt);

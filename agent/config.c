@@ -22,6 +22,7 @@
 
 #define MAX_ERRORS 64
 #define CONFIG_INSTR_LIMIT 10000000
+#define CONFIG_MEMORY_LIMIT (16u << 20) /* bytes the evaluation of a config file may hold */
 #define HOOK_EVERY 10000
 
 typedef struct owned_s {
@@ -45,6 +46,7 @@ struct qtd_config_s {
     owned_t *owned;
     known_t *known;
     long instr;
+    size_t mem; /* bytes the evaluation's state holds */
 };
 
 static void *own(qtd_config_t *cfg, void *p)
@@ -95,6 +97,28 @@ static void hook(lua_State *L, lua_Debug *ar)
     }
 }
 
+/* The evaluation's allocator: capped, so a config file cannot take the machine's memory. */
+static void *config_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    qtd_config_t *cfg = ud;
+    if (ptr == NULL) {
+        osize = 0; /* osize encodes the object type when ptr is NULL */
+    }
+    if (nsize == 0) {
+        qtd_free(ptr);
+        cfg->mem -= osize;
+        return NULL;
+    }
+    if (nsize > osize && cfg->mem - osize + nsize > CONFIG_MEMORY_LIMIT) {
+        return NULL;
+    }
+    void *np = qtd_realloc(ptr, nsize);
+    if (np != NULL) {
+        cfg->mem = cfg->mem - osize + nsize;
+    }
+    return np;
+}
+
 int qtd__config_load(qtd_config_t **out, const char *path)
 {
     qtd_config_t *cfg = qtd_calloc(1, sizeof(*cfg));
@@ -111,7 +135,7 @@ int qtd__config_load(qtd_config_t **out, const char *path)
     }
     cfg->dir = qtd_strdup(dirname(tmp));
     qtd_free(tmp);
-    cfg->L = luaL_newstate();
+    cfg->L = lua_newstate(config_alloc, cfg);
     if (cfg->dir == NULL || cfg->L == NULL) {
         qtd__config_free(cfg);
         return QTD_ENOMEM;
@@ -140,7 +164,14 @@ int qtd__config_load(qtd_config_t **out, const char *path)
         lua_pop(L, 1);
     }
     lua_sethook(L, hook, LUA_MASKCOUNT, HOOK_EVERY);
-    if (lua_pcall(L, 0, 0, 0) != LUA_OK) { /* (nothing) or message */
+    int rc = lua_pcall(L, 0, 0, 0);
+    if (rc == LUA_ERRMEM) { /* (nothing) or message */
+        qtd__config_error(cfg,
+                          "%s: the config file needs more than %u MiB to evaluate; it must "
+                          "only assign tables and values",
+                          path, CONFIG_MEMORY_LIMIT >> 20);
+        lua_pop(L, 1); /* message */
+    } else if (rc != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
         qtd__config_error(cfg,
                           "%s (the config file must only assign tables and values; no "

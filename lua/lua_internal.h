@@ -62,6 +62,8 @@ struct qtd_lua_s {
 
     lua_State *L;         /* NULL between states */
     size_t mem_used;      /* bytes the current state holds (its allocator's count) */
+    size_t c_bytes;       /* C memory scripts hold outside the state (timers): counted
+                             against mem_limit too */
     uint64_t instr_count; /* VM instructions since the outermost entry from C */
     int depth;            /* nesting of qtd__lua_pcall */
 
@@ -87,6 +89,10 @@ qtd_lua_t *qtd__lua_host(lua_State *L);
  * subset, allocator cap and instruction hook; stored in lh->L.
  * Returns: 0, QTD_ENOMEM (the state or its libraries do not fit in mem_limit). */
 int qtd__lua_sandbox_open(qtd_lua_t *lh);
+
+/* guard.c: wrap setmetatable (no __gc) and string.find/match/gmatch/gsub (no pattern whose
+ * backtracking could run for minutes) in the globals of L. May raise (memory). */
+void qtd__lua_guard_open(lua_State *L);
 
 /* The one way C calls into Lua. The stack holds [... f arg1..argn]; f is called protected
  * with a traceback handler, the instruction count restarts when no other call into Lua is

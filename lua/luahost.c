@@ -122,6 +122,7 @@ static void timer_close_cb(uv_handle_t *handle)
     qtd_lua_timer_t *t = handle->data;
     qtd_lua_t *lh = t->lh;
     qtd_free(t);
+    lh->c_bytes -= sizeof(*t);
     lh->pending_closes--;
     if (lh->closing && lh->pending_closes == 0) {
         host_free(lh);
@@ -196,13 +197,20 @@ static int l_timer(lua_State *L)
     qtd_lua_timer_t **box = lua_newuserdatauv(L, sizeof(*box), 1); /* [ud] */
     *box = NULL;
     luaL_setmetatable(L, TIMER_MT); /* [ud] */
+    /* The C side of a timer counts against the script's memory cap like its Lua side. */
+    if (lh->mem_limit > 0 && lh->mem_used + lh->c_bytes + sizeof(qtd_lua_timer_t) > lh->mem_limit) {
+        return luaL_error(L, "agent.timer: not enough memory (memory limit of %d bytes)",
+                          (int)lh->mem_limit);
+    }
     qtd_lua_timer_t *t = qtd_calloc(1, sizeof(*t));
     if (t == NULL) {
         return luaL_error(L, "agent.timer: not enough memory");
     }
+    lh->c_bytes += sizeof(*t);
     int rc = uv_timer_init(lh->loop, &t->handle);
     if (rc != 0) {
         qtd_free(t);
+        lh->c_bytes -= sizeof(*t);
         return luaL_error(L, "agent.timer: %s", uv_strerror(rc));
     }
     t->handle.data = t;

@@ -6,7 +6,8 @@
  * chunks, routes print() and warn() to the log and provides a require() confined to the
  * library directory and the script's directory. It also owns the one path by which C calls
  * into Lua (qtd__lua_pcall): a traceback handler, the instruction-count hook that stops
- * runaway code, and logging of every error. It does not know the modules plugins add,
+ * runaway code, and logging of every error. What the hook cannot stop (finalizers, the
+ * pattern matcher) is guarded in guard.c. It does not know the modules plugins add,
  * timers or the bus (luahost.c).
  */
 #include "lua/lua_internal.h"
@@ -50,7 +51,8 @@ static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         lh->mem_used -= osize;
         return NULL;
     }
-    if (lh->mem_limit > 0 && nsize > osize && lh->mem_used - osize + nsize > lh->mem_limit) {
+    if (lh->mem_limit > 0 && nsize > osize &&
+        lh->mem_used - osize + nsize + lh->c_bytes > lh->mem_limit) {
         return NULL;
     }
     void *np = qtd_realloc(ptr, nsize);
@@ -340,6 +342,7 @@ static int open_sandbox(lua_State *L)
     lua_pushnil(L);                     /* [G string nil] */
     lua_setfield(L, -2, "dump");        /* string.dump = nil: no bytecode to load; [G string] */
     lua_pop(L, 1);                      /* [G] */
+    qtd__lua_guard_open(L);             /* [G]: no __gc, no exponential patterns (guard.c) */
 
     /* os: only the clock and calendar functions. */
     lua_pushcfunction(L, luaopen_os); /* [G luaopen_os] */

@@ -120,6 +120,16 @@ wait_for "$LOG" 'lua: alive' 5 $((n_alive + 2))
 ! grep -q 'lua: script loaded 3' "$LOG" || fail "the broken script ran"
 pass "reload of a broken script refused, the running script goes on"
 
+# SIGUSR1 logs a status summary; SIGUSR2, SIGALRM and SIGPIPE are ignored
+kill -USR1 "$AGENT"
+wait_for "$LOG" 'core: status: pid [0-9]+, outbox [0-9]+ rows' 5
+wait_for "$LOG" 'core: status: plugin probe 1.0.0, running' 5
+kill -USR2 "$AGENT"; kill -ALRM "$AGENT"; kill -PIPE "$AGENT"
+n_alive=$(grep -c 'lua: alive' "$LOG" || true)
+wait_for "$LOG" 'lua: alive' 5 $((n_alive + 1))
+kill -0 "$AGENT" || fail "a stray signal ended the agent"
+pass "SIGUSR1 status; SIGUSR2, SIGALRM, SIGPIPE ignored"
+
 # clean shutdown
 kill -TERM "$AGENT"
 wait_exit "$AGENT" 10

@@ -201,6 +201,14 @@ static void config_cannot_call_functions(void **state)
     expect_error("print('x')", "attempt to call a nil value");
 }
 
+static void config_memory_bomb_is_stopped(void **state)
+{
+    (void)state;
+    /* 31 doublings would be 2 GiB in about a hundred instructions: the allocator stops it. */
+    expect_error("local s = 'x' for i = 1, 31 do s = s .. s end", "needs more than 16 MiB");
+    expect_error("local t = {} for i = 1, 5e6 do t[i] = i end", "needs more than 16 MiB");
+}
+
 static void config_endless_loop_is_stopped(void **state)
 {
     (void)state;
@@ -251,6 +259,7 @@ int main(void)
         cmocka_unit_test(config_syntax_error_names_the_line),
         cmocka_unit_test(config_cannot_call_functions),
         cmocka_unit_test(config_endless_loop_is_stopped),
+        cmocka_unit_test(config_memory_bomb_is_stopped),
         cmocka_unit_test(config_missing_file_is_reported),
         cmocka_unit_test(config_relative_paths_resolve_to_its_dir),
     };

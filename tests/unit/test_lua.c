@@ -157,6 +157,28 @@ static void lua_memory_cap_is_reported_and_host_keeps_working(void **state)
     assert_int_equal(fx->marks, 2);
 }
 
+/* A timer bomb: the C side of every timer counts against the cap, so the script stops at
+ * the cap, not at the machine's memory. */
+static void lua_timers_count_against_the_memory_cap(void **state)
+{
+    fx_t *fx = *state;
+    fx->opts.mem_limit = 4u << 20;
+    uint64_t before = qtd_alloc_bytes();
+    int rc = host_run(fx, "timers.lua",
+                      "local ts = {}\n"
+                      "local ok, err = pcall(function()\n"
+                      "    for i = 1, 1e6 do ts[i] = agent.timer() end\n"
+                      "end)\n"
+                      "test.say(tostring(ok) .. ' ' .. tostring(#ts > 1000))\n"
+                      "assert(not ok and tostring(err):find('not enough memory'), err)\n"
+                      "test.mark()\n");
+    assert_int_equal(rc, 0);
+    assert_string_equal(fx->said, "false true\n");
+    assert_true(fx->lh->mem_used + fx->lh->c_bytes <= fx->opts.mem_limit);
+    /* What the agent holds for the script stays near the cap (the state and the timers). */
+    assert_true(qtd_alloc_bytes() - before < (uint64_t)fx->opts.mem_limit + (1u << 20));
+}
+
 static void lua_script_errors_are_reported_with_file_and_line(void **state)
 {
     fx_t *fx = *state;
@@ -195,6 +217,45 @@ static void lua_sandbox_hides_unsafe_functions(void **state)
     fx_t *fx = *state;
     assert_int_equal(host_start(fx, SRC_LUA "sandbox.lua"), 0);
     assert_int_equal(fx->marks, 1);
+}
+
+/* What the instruction hook cannot stop: a finalizer (run with hooks off) and a pattern
+ * whose backtracking takes exponential time in C. Both are refused at once, in callbacks
+ * as at the top level, and the next callback still runs. */
+static void lua_sandbox_refuses_finalizers_and_costly_patterns(void **state)
+{
+    fx_t *fx = *state;
+    int rc = host_run(
+        fx, "guards.lua",
+        "local n = 0\n"
+        "local t = agent.timer()\n"
+        "t:start(10, 1, function()\n"
+        "    n = n + 1\n"
+        "    if n == 1 then\n"
+        "        for i = 1, 1e5 do setmetatable({}, {__gc = function() while true do end end}) "
+        "end\n"
+        "    elseif n == 2 then\n"
+        "        string.find(('a'):rep(40), ('a?'):rep(40) .. ('a'):rep(40) .. 'b')\n"
+        "    elseif n == 3 then\n"
+        "        local s = ('a'):rep(40)\n"
+        "        s:gsub(('a*'):rep(12) .. 'b', '')\n"
+        "    else\n"
+        "        -- what scripts do every day still works\n"
+        "        assert(('k = v '):match('^(%w+)%s*=%s*(.-)%s*$') == 'k')\n"
+        "        assert(select(2, ('x y  z'):gsub('%s+', ' ')) == 2)\n"
+        "        assert(('a.b'):find('.', 1, true) == 2)\n"
+        "        local mt = {}\n"
+        "        setmetatable({}, mt)\n"
+        "        mt.__gc = function() while true do end end -- too late to finalize: harmless\n"
+        "        t:stop()\n"
+        "        test.mark()\n"
+        "    end\n"
+        "end)\n");
+    assert_int_equal(rc, 0);
+    assert_true(run_until(fx, &fx->marks, 1, 3000));
+    assert_true(log_line_has(fx, "ERROR", "setmetatable: __gc finalizers are not allowed"));
+    assert_true(log_line_has(fx, "ERROR", "string.find: pattern too costly for a 40-byte subject"));
+    assert_true(log_line_has(fx, "ERROR", "string.gsub: pattern too costly"));
 }
 
 static void lua_require_loads_from_lib_path_then_script_dir(void **state)
@@ -580,9 +641,11 @@ int main(void)
         T(lua_runaway_callback_is_stopped_by_the_instruction_limit),
         T(lua_runaway_script_is_stopped_and_host_keeps_working),
         T(lua_memory_cap_is_reported_and_host_keeps_working),
+        T(lua_timers_count_against_the_memory_cap),
         T(lua_script_errors_are_reported_with_file_and_line),
         T(lua_start_without_script_gives_a_usable_state),
         T(lua_sandbox_hides_unsafe_functions),
+        T(lua_sandbox_refuses_finalizers_and_costly_patterns),
         T(lua_require_loads_from_lib_path_then_script_dir),
         T(lua_print_and_agent_log_reach_the_log),
         T(lua_timer_one_shot_fires_once),
