@@ -11,6 +11,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -113,6 +115,7 @@ typedef struct {
     uv_signal_t sig_hup;
     uv_signal_t sig_usr1;
     uv_prepare_t commit; /* group commit: once per loop turn, before it sleeps */
+    int lock_fd;         /* <data_dir>/qthingd.lock, held (flock) while the agent runs */
     bool stopping;
 } runtime_t;
 
@@ -129,6 +132,38 @@ static void print_sections(void)
 void qtd__agent_print_core_keys(void)
 {
     print_sections();
+}
+
+/* One agent per data dir: an exclusive flock on <dir>/qthingd.lock, held until exit, with
+ * the holder's PID written in it. Returns the fd, or -1 (logged, naming the holder). */
+static int lock_data_dir(const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/qthingd.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        qtd_log_error("core", "agent.data_dir %s: cannot open %s: %s", dir, path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "";
+        ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        qtd_log_error("core",
+                      "agent.data_dir %s is in use by another qthingd (pid %s): two agents on "
+                      "one data dir would push each other off the platform and mix their "
+                      "outboxes; stop that one, or give this one its own agent.data_dir",
+                      dir, pid[0] != '\0' ? pid : "unknown");
+        close(fd);
+        return -1;
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
+        qtd_log_warn("core", "%s: cannot write the PID: %s", path, strerror(errno));
+    }
+    return fd;
 }
 
 static int mkdir_p(const char *dir)
@@ -374,6 +409,10 @@ static int start_everything(runtime_t *rt)
         qtd_log_error("core", "agent.data_dir %s: cannot create: %s", data_dir, qtd_strerror(rc));
         return 1;
     }
+    rt->lock_fd = lock_data_dir(data_dir);
+    if (rt->lock_fd < 0) {
+        return 1;
+    }
     char db[4200];
     snprintf(db, sizeof(db), "%s/qthingd.db", data_dir);
     qtd_store_opts_t so = {.outbox_cap_bytes = (uint64_t)rt->core.store.outbox_cap_mb << 20,
@@ -458,6 +497,7 @@ int qtd__agent_run(const qtd_agent_opts_t *opts)
     signal(SIGALRM, SIG_IGN);
     uv_loop_init(&rt->loop);
     rt->a.loop = &rt->loop;
+    rt->lock_fd = -1;
     code = start_everything(rt);
     if (code != 0) {
         begin_shutdown(rt, "start-up failed");
@@ -466,6 +506,9 @@ int qtd__agent_run(const qtd_agent_opts_t *opts)
     /* Every handle is closed here: plugins can go. */
     destroy_plugins(rt);
     qtd_store_close(rt->a.store);
+    if (rt->lock_fd >= 0) {
+        close(rt->lock_fd); /* the lock goes with it, after the store is closed */
+    }
     if (uv_loop_close(&rt->loop) != 0) {
         uv_walk(&rt->loop, report_handle, NULL);
         code = code != 0 ? code : 1;

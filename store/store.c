@@ -41,7 +41,7 @@ const char *const qtd__store_stmt_sql[STMT_COUNT] = {
 };
 
 /* What an attempt to open the database came to. */
-enum { OPEN_OK = 0, OPEN_BAD, OPEN_FAIL };
+enum { OPEN_OK = 0, OPEN_BAD, OPEN_FAIL, OPEN_DENIED };
 
 typedef struct migration_s {
     int num;
@@ -110,11 +110,19 @@ static int prepare_file(qtd_store_t *st)
         struct stat sb;
         if ((err == EACCES || err == EPERM) && lstat(st->path, &sb) == 0) {
             /* Not corrupt: it holds the device secret and the outbox. Never moved aside. */
-            qtd_log_error(WHO,
-                          "%s: cannot open for reading and writing: %s; run the agent as "
-                          "the file's owner (uid %u) or chown it to this user (uid %u)",
-                          st->path, strerror(err), (unsigned)sb.st_uid, (unsigned)geteuid());
-            return OPEN_FAIL;
+            if (sb.st_uid == geteuid()) {
+                qtd_log_error(WHO,
+                              "%s: cannot open for reading and writing: %s; the file is "
+                              "this user's but mode %03o: give it back read and write "
+                              "permission (chmod 600 %s)",
+                              st->path, strerror(err), (unsigned)(sb.st_mode & 0777), st->path);
+            } else {
+                qtd_log_error(WHO,
+                              "%s: cannot open for reading and writing: %s; run the agent as "
+                              "the file's owner (uid %u) or chown it to this user (uid %u)",
+                              st->path, strerror(err), (unsigned)sb.st_uid, (unsigned)geteuid());
+            }
+            return OPEN_DENIED;
         }
         qtd_log_error(WHO, "%s: cannot open or create the database file: %s", st->path,
                       strerror(err));
@@ -463,6 +471,9 @@ int qtd_store_open(qtd_store_t **out, const char *path, const qtd_store_opts_t *
             qtd_log_error(WHO, "%s: cannot create even a fresh database", path);
             goto fail;
         }
+    }
+    if (ret == OPEN_DENIED) {
+        err = QTD_EACCES;
     }
     if (ret != OPEN_OK) {
         goto fail;

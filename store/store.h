@@ -29,11 +29,13 @@ typedef struct qtd_store_opts_s {
 
 /* Open or create the database at path (parent directory must exist); opts may be NULL (no
  * cap) and is copied. The file (and its -wal/-shm) is created or tightened to mode 0600. The
- * schema is migrated to the newest version. A corrupt file, or one this user cannot read and
- * write, is renamed "<path>.corrupt-<unix time>" (with its -wal/-shm) and a fresh database
- * is created; this is logged as an error naming the new location.
- * Returns: 0, QTD_EINVAL (NULL out or path), QTD_EIO (cannot open, cannot move a bad file
- * aside, cannot create even a fresh file), QTD_ENOMEM. On error *out is NULL. */
+ * schema is migrated to the newest version. A corrupt file is renamed
+ * "<path>.corrupt-<unix time>" (with its -wal/-shm) and a fresh database is created; this is
+ * logged as an error naming the new location. A file this user may not read and write is
+ * never moved aside (it holds the device secret and the outbox): the error names the fix.
+ * Returns: 0, QTD_EINVAL (NULL out or path), QTD_EACCES (permissions), QTD_EIO (cannot
+ * open, cannot move a bad file aside, cannot create even a fresh file), QTD_ENOMEM. On error
+ * *out is NULL. */
 int qtd_store_open(qtd_store_t **out, const char *path, const qtd_store_opts_t *opts);
 /* Commit pending writes, checkpoint (wal_checkpoint(TRUNCATE)), close. Accepts NULL. */
 void qtd_store_close(qtd_store_t *st);

@@ -175,8 +175,12 @@ static int drop_oldest(qtd_store_t *st, uint64_t need)
             return err;
         }
     }
-    st->rows -= n;
-    st->bytes -= freed;
+    if (st->rows < n || st->bytes < freed) {
+        qtd__store_write_failed(st); /* re-read the totals rather than wrap around */
+    } else {
+        st->rows -= n;
+        st->bytes -= freed;
+    }
     st->dropped += n;
     report_drop(st, n);
     return 0;
@@ -302,8 +306,14 @@ int qtd_store_outbox_del(qtd_store_t *st, int64_t id)
         return err;
     }
     if (sqlite3_changes(st->db) > 0) {
-        st->rows--;
-        st->bytes -= (uint64_t)len;
+        if (st->rows == 0 || st->bytes < (uint64_t)len) {
+            /* The totals no longer match the file (written by something else?): read them
+             * from the database again rather than wrap around. */
+            qtd__store_write_failed(st);
+        } else {
+            st->rows--;
+            st->bytes -= (uint64_t)len;
+        }
     }
     return 0;
 }

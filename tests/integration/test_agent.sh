@@ -82,6 +82,14 @@ grep -q 'probe: created, marker 42' "$LOG" || fail "plugin config applied"
 grep -q 'qtd_old_abi.so: refused: built for plugin ABI 0.9' "$LOG" || fail "old ABI refused"
 grep -q 'going on without plugin "old_abi"' "$LOG" || fail "agent goes on without old_abi"
 grep -q 'a plugin named "probe" is already loaded' "$LOG" || fail "duplicate refused"
+
+# a second agent on the same data dir is refused, naming the first one's PID
+rc=0; "$QTHINGD" -c "$WORK/agent.lua" 2>"$WORK/second.log" || rc=$?
+[ "$rc" -eq 1 ] || fail "a second agent on one data dir: exit $rc, want 1"
+grep -q "agent.data_dir $WORK/data is in use by another qthingd (pid $AGENT)" "$WORK/second.log" \
+    || fail "the second agent does not name the first one's PID"
+kill -0 "$AGENT" || fail "the first agent died"
+pass "one agent per data dir (flock), the second exits 1 naming the holder"
 grep -q 'lua: script loaded 1 init true' "$LOG" || fail "script ran"
 grep -q 'lua: productinfo unset' "$LOG" || fail "fresh store"
 

@@ -983,7 +983,7 @@ static int perm_child(const char *path, int expect_rc)
     return WEXITSTATUS(status);
 }
 
-static void store_unreadable_file_is_kept_and_fails_eio(void **state)
+static void store_unreadable_file_is_kept_and_fails_eacces(void **state)
 {
     (void)state;
     char dir[PATH_MAX - 32], path[PATH_MAX];
@@ -995,7 +995,7 @@ static void store_unreadable_file_is_kept_and_fails_eio(void **state)
     if (geteuid() == 0) {
         assert_int_equal(chown(dir, NOBODY, NOBODY), 0); /* nobody could rename in dir */
     }
-    int rc = perm_child(path, QTD_EIO);
+    int rc = perm_child(path, QTD_EACCES);
     chmod(path, 0600);
     if (rc == 77) {
         skip();
@@ -1014,7 +1014,7 @@ static void store_unreadable_file_is_kept_and_fails_eio(void **state)
     assert_int_equal(raw_int(path, "SELECT count(*) FROM outbox"), 2000);
 }
 
-static void store_unmovable_unreadable_file_fails_eio(void **state)
+static void store_unmovable_unreadable_file_fails_eacces(void **state)
 {
     (void)state;
     char dir[PATH_MAX - 32], path[PATH_MAX];
@@ -1025,7 +1025,7 @@ static void store_unmovable_unreadable_file_fails_eio(void **state)
     assert_int_equal(chmod(path, 0000), 0);
     /* as root: dir stays root's (nobody cannot rename in it); else: make it read-only */
     assert_int_equal(chmod(dir, geteuid() == 0 ? 0755 : 0500), 0);
-    int rc = perm_child(path, QTD_EIO);
+    int rc = perm_child(path, QTD_EACCES);
     chmod(dir, 0700);
     chmod(path, 0600);
     if (rc == 77) {
@@ -1033,6 +1033,29 @@ static void store_unmovable_unreadable_file_fails_eio(void **state)
     }
     assert_int_equal(rc, 0);
     /* untouched: still the old database */
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM outbox"), 2000);
+}
+
+/* The user's own file without write permission: kept, QTD_EACCES (not an I/O error). */
+static void store_read_only_own_file_fails_eacces(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX - 32], path[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s/permro", g_dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    snprintf(path, sizeof(path), "%s/agent.db", dir);
+    make_real_db(path);
+    if (geteuid() == 0) {
+        assert_int_equal(chown(dir, NOBODY, NOBODY), 0);
+        assert_int_equal(chown(path, NOBODY, NOBODY), 0);
+    }
+    assert_int_equal(chmod(path, 0400), 0);
+    int rc = perm_child(path, QTD_EACCES);
+    chmod(path, 0600);
+    if (rc == 77) {
+        skip();
+    }
+    assert_int_equal(rc, 0);
     assert_int_equal(raw_int(path, "SELECT count(*) FROM outbox"), 2000);
 }
 
@@ -1143,8 +1166,9 @@ static void store_newer_schema_still_opens(void **state)
     XX(store_recovers_from_garbage_pages)                                                          \
     XX(store_recovers_from_truncated_db)                                                           \
     XX(store_recovers_twice_keeps_both)                                                            \
-    XX(store_unreadable_file_is_kept_and_fails_eio)                                                \
-    XX(store_unmovable_unreadable_file_fails_eio)                                                  \
+    XX(store_unreadable_file_is_kept_and_fails_eacces)                                             \
+    XX(store_unmovable_unreadable_file_fails_eacces)                                               \
+    XX(store_read_only_own_file_fails_eacces)                                                      \
     XX(store_migrates_from_version_1)                                                              \
     XX(store_newer_schema_still_opens)
 
