@@ -48,7 +48,7 @@
 #define CLIENTID_MAX 160
 #define EXIT_USAGE 2
 
-static const char usage_text[] =
+static const char usage_head[] =
     "NAME\n"
     "    qthingd-sim - the simulated Quectel IoT platform (DMP) for qthingd\n"
     "\n"
@@ -115,36 +115,9 @@ static const char usage_text[] =
     "  decode\n"
     "    Decode one frame (raw bytes on standard input, or --hex HEX, or hex text on standard\n"
     "    input with --hex -) and print it as one JSON line; exit 1 if it is malformed.\n"
-    "\n"
-    "CONTROL MESSAGES (JSON on qtd-sim/ctl)\n"
-    "    The device is named by \"client\" (qd<PK><DK>) or \"dk\" (with \"pk\" when DKs repeat\n"
-    "    across products). Optional everywhere: \"id\" (echoed in the reply), \"pkgid\" (else\n"
-    "    the device's next one: 1..0xFFFE, wrapping to 1), \"qos\" (default 1) and\n"
-    "    \"topic_type\" (sys/bus/ota; default by command).\n"
-    "      {\"cmd\": \"tsl_write\", \"dk\": D, \"data\": {\"24\": true, \"25\": -100000,\n"
-    "                \"26\": 2.5, \"27\": \"text\", \"28\": {\"hex\": \"00ff\"},\n"
-    "                \"29\": {\"30\": false}, \"33\": [1, 2, 3]}}        TSL_WRITE 0x0013\n"
-    "        (a number written without '.' or exponent is an integer, any other a float)\n"
-    "      {\"cmd\": \"tsl_read\", \"dk\": D, \"ids\": [2, 3]}              TSL_REQ 0x0011\n"
-    "      {\"cmd\": \"pass_write\", \"dk\": D, \"hex\": H | \"text\": T}    PASS_WRITE 0x0023\n"
-    "      {\"cmd\": \"status_read\", \"dk\": D, \"ids\": [...]}           STATUS_REQ 0x0031\n"
-    "      {\"cmd\": \"info_read\", \"dk\": D, \"ids\": [...]}             INFO_REQ 0x0041\n"
-    "      {\"cmd\": \"exce\", \"dk\": D, \"errcode\": 10428}              EXCE_WRITE 0x00A3\n"
-    "      {\"cmd\": \"dev_config\", \"dk\": D, \"data\": {...}}         DEV_CONFIG_WRITE 0x00B4\n"
-    "      {\"cmd\": \"send\", \"dk\": D, \"code\": C, \"data\"|\"ids\"|\"hex\"|\"text\": ...}\n"
-    "                                                       any command C (name or number)\n"
-    "      {\"cmd\": \"raw\", \"dk\": D, \"hex\": H}       these bytes as they are (bad frames)\n"
-    "      {\"cmd\": \"disable\", \"dk\": D, \"disabled\": true[, \"kick\": true]}\n"
-    "                     registry update; a disabled device is disconnected unless kick false\n"
-    "      {\"cmd\": \"refuse_connect\", \"dk\": D, \"errcode\": 10429[, \"kick\": true]}\n"
-    "                     answer the device's connections with EXCE_WRITE errcode (0: stop)\n"
-    "      {\"cmd\": \"reauth\", \"dk\": D}    forget the device's secret (it may register again)\n"
-    "      {\"cmd\": \"kick\", \"dk\": D}      disconnect the device at the broker\n"
-    "      {\"cmd\": \"stats\"}               frames per command and device (log and reply)\n"
-    "    A downlink to a device with a session key is encrypted with it; \"plain\": true sends\n"
-    "    it unencrypted all the same (to test the device's answer to what does not decrypt).\n"
-    "    The reply on qtd-sim/reply: {\"id\", \"cmd\", \"ok\": true|false, \"error\", \"client\",\n"
-    "    \"pkgid\", \"topic\", \"encrypted\" (flag-1 devices)} (\"devices\" for stats).\n"
+    "\n";
+
+static const char usage_tail[] =
     "\n"
     "LOG (--log FILE.jsonl, one JSON object per line, flushed per line)\n"
     "    Every line has \"ts\" (Unix time in ms). A frame:\n"
@@ -1147,10 +1120,22 @@ static void on_uplink(sim_t *s, const char *topic, const uint8_t *buf, size_t n,
 
 /* ---- control messages */
 
+/* One control message being answered. */
 typedef struct {
-    cJSON *reply;
-    char err[256];
+    const qtd_sim_doc_t *doc; /* the message, numbers as written */
+    const cJSON *m;           /* its root */
+    const char *cmd;          /* its "cmd" */
+    device_t *d;              /* the device it names (set by ctl_target) */
+    const char *type;         /* "topic_type", NULL: the command's own (set by ctl_target) */
+    int qos;                  /* "qos" (set by ctl_target) */
+    int pkgid;                /* "pkgid", 0: the device's next (set by ctl_target) */
+    bool plain;               /* "plain": do not encrypt (set by ctl_target) */
+    cJSON *reply;             /* the answer on qtd-sim/reply */
+    char err[256];            /* why it failed */
 } ctl_t;
+
+/* A control command: 0, or a negative errno with c->err saying why (-ENOMEM needs none). */
+typedef int ctl_fn(sim_t *s, ctl_t *c);
 
 static int ctl_fail(ctl_t *c, const char *fmt, ...)
 {
@@ -1163,11 +1148,11 @@ static int ctl_fail(ctl_t *c, const char *fmt, ...)
 }
 
 /* The device a control message names. */
-static device_t *ctl_device(sim_t *s, const cJSON *m, ctl_t *c)
+static device_t *ctl_device(sim_t *s, ctl_t *c)
 {
-    const char *client = str_member(m, "client");
-    const char *dk = str_member(m, "dk");
-    const char *pk = str_member(m, "pk");
+    const char *client = str_member(c->m, "client");
+    const char *dk = str_member(c->m, "dk");
+    const char *pk = str_member(c->m, "pk");
     char id[CLIENTID_MAX + 1];
     device_t *d = NULL;
 
@@ -1204,20 +1189,40 @@ static device_t *ctl_device(sim_t *s, const cJSON *m, ctl_t *c)
     return d;
 }
 
-/* The payload of a downlink from "data" (TTLV), "ids", "hex" or "text". */
-static int ctl_payload(const qtd_sim_doc_t *doc, const cJSON *m, char kind, uint8_t **out,
-                       size_t *len, ctl_t *c)
+/* What every command but stats does first: check "qos", "pkgid" and "topic_type", find the
+ * device the message names (c->d) and put its "client" in the reply. */
+static int ctl_target(sim_t *s, ctl_t *c)
 {
-    const cJSON *data = cJSON_GetObjectItemCaseSensitive(m, "data");
-    const cJSON *ids = cJSON_GetObjectItemCaseSensitive(m, "ids");
-    const char *hex = str_member(m, "hex");
-    const char *text = str_member(m, "text");
+    c->type = str_member(c->m, "topic_type");
+    c->qos = int_member(c->m, "qos", 1);
+    c->pkgid = int_member(c->m, "pkgid", 0);
+    c->plain = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c->m, "plain"));
+    if (c->qos < 0 || c->qos > 2 || c->pkgid < 0 || c->pkgid > 0xFFFF ||
+        (c->type != NULL && strcmp(c->type, "sys") != 0 && strcmp(c->type, "bus") != 0 &&
+         strcmp(c->type, "ota") != 0)) {
+        return ctl_fail(c, "\"qos\" 0..2, \"pkgid\" 1..65534, \"topic_type\" sys|bus|ota");
+    }
+    c->d = ctl_device(s, c);
+    if (c->d == NULL) {
+        return -EINVAL;
+    }
+    cJSON_AddStringToObject(c->reply, "client", c->d->id);
+    return 0;
+}
+
+/* The payload of a downlink from "data" (TTLV), "ids", "hex" or "text". */
+static int ctl_payload(ctl_t *c, char kind, uint8_t **out, size_t *len)
+{
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(c->m, "data");
+    const cJSON *ids = cJSON_GetObjectItemCaseSensitive(c->m, "ids");
+    const char *hex = str_member(c->m, "hex");
+    const char *text = str_member(c->m, "text");
     int rc;
 
     *out = NULL;
     *len = 0;
     if (data != NULL) {
-        return qtd_sim_json_to_ttlv(doc, data, out, len, c->err, sizeof(c->err));
+        return qtd_sim_json_to_ttlv(c->doc, data, out, len, c->err, sizeof(c->err));
     }
     if (ids != NULL) {
         return qtd_sim_json_to_ids(ids, out, len, c->err, sizeof(c->err));
@@ -1235,6 +1240,243 @@ static int ctl_payload(const qtd_sim_doc_t *doc, const cJSON *m, char kind, uint
         return 0; /* an empty id list reads everything */
     }
     return ctl_fail(c, "give the payload as \"data\", \"ids\", \"hex\" or \"text\"");
+}
+
+/* Frame and send cmd with payload to c->d; the reply gets "pkgid", "encrypted" (flag-1
+ * devices) and "topic". */
+static int ctl_send_frame(sim_t *s, ctl_t *c, uint16_t cmd, const uint8_t *payload, size_t len)
+{
+    char topic[CLIENTID_MAX + 16];
+    uint16_t used = 0;
+    int rc;
+
+    rc = send_frame(s, c->d, cmd, payload, len, (uint16_t)c->pkgid, c->type, c->qos, c->plain,
+                    &used);
+    if (rc == -EINVAL) {
+        return ctl_fail(c, "the frame cannot be built (pkgid 0xFFFF or payload too long)");
+    }
+    if (rc != 0) {
+        return ctl_fail(c, "not connected to the broker");
+    }
+    cJSON_AddNumberToObject(c->reply, "pkgid", used);
+    if (c->d->flag == 1) {
+        cJSON_AddBoolToObject(c->reply, "encrypted", c->d->session != SESSION_NONE && !c->plain);
+    }
+    snprintf(topic, sizeof(topic), "q/1/d/%s/%s", c->d->id,
+             c->type != NULL ? c->type : qtd_sim_down_topic_type(cmd));
+    cJSON_AddStringToObject(c->reply, "topic", topic);
+    return 0;
+}
+
+/* Send cmd with the payload the message gives (ctl_payload) to c->d. */
+static int ctl_send_payload(sim_t *s, ctl_t *c, uint16_t cmd)
+{
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    int rc = ctl_payload(c, qtd_sim_cmd_kind(cmd), &payload, &len);
+
+    if (rc == 0) {
+        rc = ctl_send_frame(s, c, cmd, payload, len);
+    }
+    free(payload);
+    return rc;
+}
+
+/* The commands that send one command with the message's payload. */
+static int ctl_downlink(sim_t *s, ctl_t *c, uint16_t cmd)
+{
+    int rc = ctl_target(s, c);
+
+    return rc != 0 ? rc : ctl_send_payload(s, c, cmd);
+}
+
+static int ctl_tsl_write(sim_t *s, ctl_t *c)
+{
+    return ctl_downlink(s, c, QTD_CMD_TSL_WRITE);
+}
+
+static int ctl_tsl_read(sim_t *s, ctl_t *c)
+{
+    return ctl_downlink(s, c, QTD_CMD_TSL_REQ);
+}
+
+static int ctl_pass_write(sim_t *s, ctl_t *c)
+{
+    return ctl_downlink(s, c, QTD_CMD_PASS_WRITE);
+}
+
+static int ctl_status_read(sim_t *s, ctl_t *c)
+{
+    return ctl_downlink(s, c, QTD_CMD_STATUS_REQ);
+}
+
+static int ctl_info_read(sim_t *s, ctl_t *c)
+{
+    return ctl_downlink(s, c, QTD_CMD_INFO_REQ);
+}
+
+static int ctl_dev_config(sim_t *s, ctl_t *c)
+{
+    return ctl_downlink(s, c, QTD_CMD_DEV_CONFIG_WRITE);
+}
+
+static int ctl_exce(sim_t *s, ctl_t *c)
+{
+    int errcode = int_member(c->m, "errcode", 0);
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    int rc = ctl_target(s, c);
+
+    if (rc != 0) {
+        return rc;
+    }
+    if (errcode <= 0) {
+        return ctl_fail(c, "\"exce\" needs \"errcode\"");
+    }
+    rc = exce_payload(c->d, errcode, &payload, &len);
+    if (rc == 0) {
+        rc = ctl_send_frame(s, c, QTD_CMD_EXCE_WRITE, payload, len);
+    }
+    free(payload);
+    return rc;
+}
+
+static int ctl_send(sim_t *s, ctl_t *c)
+{
+    const cJSON *cj = cJSON_GetObjectItemCaseSensitive(c->m, "code");
+    int code;
+    int rc = ctl_target(s, c);
+
+    if (rc != 0) {
+        return rc;
+    }
+    code = cJSON_IsString(cj)   ? qtd_sim_cmd_parse(cj->valuestring)
+           : cJSON_IsNumber(cj) ? cj->valueint
+                                : -1;
+    if (code < 0 || code > 0xFFFF) {
+        return ctl_fail(c, "\"send\" needs \"code\" (a command name or number)");
+    }
+    return ctl_send_payload(s, c, (uint16_t)code);
+}
+
+static int ctl_raw(sim_t *s, ctl_t *c)
+{
+    const char *hex = str_member(c->m, "hex");
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    int rc = ctl_target(s, c);
+
+    if (rc != 0) {
+        return rc;
+    }
+    if (hex == NULL || qtd_sim_hex_decode(hex, &payload, &len) != 0) {
+        return ctl_fail(c, "\"raw\" needs \"hex\" bytes");
+    }
+    rc = send_bytes(s, c->d, c->type != NULL ? c->type : "bus", c->qos, payload, len, c->plain);
+    free(payload);
+    return rc == MQTTCLIENT_SUCCESS ? 0 : ctl_fail(c, "not connected to the broker");
+}
+
+/* The registry entry of c->d; add: create it in its product when missing. */
+static qtd_reg_device_t *ctl_reg_device(sim_t *s, ctl_t *c, bool add)
+{
+    qtd_reg_product_t *p;
+    qtd_reg_device_t *rd;
+
+    refresh_registry(s);
+    p = qtd_registry_product(s->reg, c->d->pk);
+    rd = p != NULL ? qtd_registry_device(p, c->d->dk) : NULL;
+    if (rd == NULL && p != NULL && add) {
+        rd = qtd_registry_device_add(p, c->d->dk);
+    }
+    if (rd == NULL) {
+        ctl_fail(c, "%s is not in the registry", c->d->id);
+    }
+    return rd;
+}
+
+/* Save a registry change, then disconnect c->d at the broker if kick ("kick" in the message
+ * decides when present). */
+static int ctl_reg_save(sim_t *s, ctl_t *c, bool kick)
+{
+    const cJSON *kj = cJSON_GetObjectItemCaseSensitive(c->m, "kick");
+    int rc;
+
+    if (kj != NULL) {
+        kick = cJSON_IsTrue(kj);
+    }
+    rc = qtd_registry_save(s->reg);
+    if (rc != 0) {
+        return ctl_fail(c, "cannot save the registry: %s", strerror(-rc));
+    }
+    if (kick && publish(s, TOPIC_KICK, c->d->id, strlen(c->d->id), 1) != MQTTCLIENT_SUCCESS) {
+        return ctl_fail(c, "registry saved but cannot ask the broker to disconnect %s", c->d->id);
+    }
+    return 0;
+}
+
+static int ctl_disable(sim_t *s, ctl_t *c)
+{
+    const cJSON *dis = cJSON_GetObjectItemCaseSensitive(c->m, "disabled");
+    qtd_reg_device_t *rd;
+    int rc = ctl_target(s, c);
+
+    if (rc != 0) {
+        return rc;
+    }
+    rd = ctl_reg_device(s, c, true);
+    if (rd == NULL) {
+        return -EINVAL;
+    }
+    rd->disabled = dis == NULL || cJSON_IsTrue(dis);
+    return ctl_reg_save(s, c, rd->disabled);
+}
+
+static int ctl_refuse_connect(sim_t *s, ctl_t *c)
+{
+    int code = int_member(c->m, "errcode", -1);
+    qtd_reg_device_t *rd;
+    int rc = ctl_target(s, c);
+
+    if (rc != 0) {
+        return rc;
+    }
+    rd = ctl_reg_device(s, c, true);
+    if (rd == NULL) {
+        return -EINVAL;
+    }
+    if (code < 0 || code > 65535) {
+        return ctl_fail(c, "\"refuse_connect\" needs \"errcode\" (0: accept again)");
+    }
+    rd->connect_errcode = code;
+    return ctl_reg_save(s, c, false);
+}
+
+static int ctl_reauth(sim_t *s, ctl_t *c)
+{
+    qtd_reg_device_t *rd;
+    int rc = ctl_target(s, c);
+
+    if (rc != 0) {
+        return rc;
+    }
+    rd = ctl_reg_device(s, c, false);
+    if (rd == NULL) {
+        return -EINVAL;
+    }
+    rd->ds[0] = '\0';
+    return ctl_reg_save(s, c, false);
+}
+
+static int ctl_kick(sim_t *s, ctl_t *c)
+{
+    int rc = ctl_target(s, c);
+
+    if (rc != 0) {
+        return rc;
+    }
+    rc = publish(s, TOPIC_KICK, c->d->id, strlen(c->d->id), 1);
+    return rc == MQTTCLIENT_SUCCESS ? 0 : ctl_fail(c, "not connected to the broker");
 }
 
 static cJSON *stats_json(const sim_t *s)
@@ -1282,173 +1524,102 @@ static cJSON *stats_json(const sim_t *s)
     return devs;
 }
 
-static int ctl_registry(sim_t *s, device_t *d, const cJSON *m, const char *cmd, ctl_t *c)
+/* The only command that names no device (and checks no options). */
+static int ctl_stats(sim_t *s, ctl_t *c)
 {
-    qtd_reg_product_t *p;
-    qtd_reg_device_t *rd;
-    const cJSON *kick = cJSON_GetObjectItemCaseSensitive(m, "kick");
-    bool do_kick;
-    int rc;
+    cJSON *devs = stats_json(s);
+    cJSON *line = line_new();
 
-    refresh_registry(s);
-    p = qtd_registry_product(s->reg, d->pk);
-    rd = p != NULL ? qtd_registry_device(p, d->dk) : NULL;
-    if (rd == NULL && p != NULL && strcmp(cmd, "reauth") != 0) {
-        rd = qtd_registry_device_add(p, d->dk);
+    if (devs == NULL || line == NULL) {
+        cJSON_Delete(devs);
+        cJSON_Delete(line);
+        return -ENOMEM;
     }
-    if (rd == NULL) {
-        return ctl_fail(c, "%s is not in the registry", d->id);
-    }
-    if (strcmp(cmd, "disable") == 0) {
-        const cJSON *dis = cJSON_GetObjectItemCaseSensitive(m, "disabled");
-        rd->disabled = dis == NULL || cJSON_IsTrue(dis);
-        do_kick = rd->disabled;
-    } else if (strcmp(cmd, "refuse_connect") == 0) {
-        int code = int_member(m, "errcode", -1);
-        if (code < 0 || code > 65535) {
-            return ctl_fail(c, "\"refuse_connect\" needs \"errcode\" (0: accept again)");
-        }
-        rd->connect_errcode = code;
-        do_kick = false;
-    } else {
-        rd->ds[0] = '\0';
-        do_kick = false;
-    }
-    if (kick != NULL) {
-        do_kick = cJSON_IsTrue(kick);
-    }
-    rc = qtd_registry_save(s->reg);
-    if (rc != 0) {
-        return ctl_fail(c, "cannot save the registry: %s", strerror(-rc));
-    }
-    if (do_kick && publish(s, TOPIC_KICK, d->id, strlen(d->id), 1) != MQTTCLIENT_SUCCESS) {
-        return ctl_fail(c, "registry saved but cannot ask the broker to disconnect %s", d->id);
-    }
+    cJSON_AddStringToObject(line, "event", "stats");
+    cJSON_AddItemToObject(line, "devices", cJSON_Duplicate(devs, true));
+    log_line(s, line);
+    cJSON_AddItemToObject(c->reply, "devices", devs);
     return 0;
 }
 
-static int ctl_run(sim_t *s, const qtd_sim_doc_t *doc, const cJSON *m, const char *cmd, ctl_t *c)
-{
-    static const struct {
-        const char *name;
-        uint16_t code;
-    } simple[] = {
-        {"tsl_write", QTD_CMD_TSL_WRITE},
-        {"tsl_read", QTD_CMD_TSL_REQ},
-        {"pass_write", QTD_CMD_PASS_WRITE},
-        {"status_read", QTD_CMD_STATUS_REQ},
-        {"info_read", QTD_CMD_INFO_REQ},
-        {"dev_config", QTD_CMD_DEV_CONFIG_WRITE},
-        {"send", 0},
-    };
-    const char *type = str_member(m, "topic_type");
-    int qos = int_member(m, "qos", 1);
-    int pkgid = int_member(m, "pkgid", 0);
-    bool plain = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "plain"));
-    uint8_t *payload = NULL;
-    size_t len = 0;
-    uint16_t used = 0;
-    device_t *d;
-    int code = -1;
-    int rc;
+/* The control commands, in the order of --help. help is printed after {"cmd": "<name>": the
+ * rest of the message, then what it sends or does. */
+static const struct {
+    const char *name;
+    ctl_fn *fn;
+    const char *help;
+} ctl_cmds[] = {
+    {"tsl_write", ctl_tsl_write,
+     ", \"dk\": D, \"data\": {\"24\": true, \"25\": -100000,\n"
+     "                \"26\": 2.5, \"27\": \"text\", \"28\": {\"hex\": \"00ff\"},\n"
+     "                \"29\": {\"30\": false}, \"33\": [1, 2, 3]}}        TSL_WRITE 0x0013\n"
+     "        (a number written without '.' or exponent is an integer, any other a float)"},
+    {"tsl_read", ctl_tsl_read, ", \"dk\": D, \"ids\": [2, 3]}              TSL_REQ 0x0011"},
+    {"pass_write", ctl_pass_write, ", \"dk\": D, \"hex\": H | \"text\": T}    PASS_WRITE 0x0023"},
+    {"status_read", ctl_status_read, ", \"dk\": D, \"ids\": [...]}           STATUS_REQ 0x0031"},
+    {"info_read", ctl_info_read, ", \"dk\": D, \"ids\": [...]}             INFO_REQ 0x0041"},
+    {"exce", ctl_exce, ", \"dk\": D, \"errcode\": 10428}              EXCE_WRITE 0x00A3"},
+    {"dev_config", ctl_dev_config, ", \"dk\": D, \"data\": {...}}         DEV_CONFIG_WRITE 0x00B4"},
+    {"send", ctl_send,
+     ", \"dk\": D, \"code\": C, \"data\"|\"ids\"|\"hex\"|\"text\": ...}\n"
+     "                                                       any command C (name or number)"},
+    {"raw", ctl_raw, ", \"dk\": D, \"hex\": H}       these bytes as they are (bad frames)"},
+    {"disable", ctl_disable,
+     ", \"dk\": D, \"disabled\": true[, \"kick\": true]}\n"
+     "                     registry update; a disabled device is disconnected unless kick false"},
+    {"refuse_connect", ctl_refuse_connect,
+     ", \"dk\": D, \"errcode\": 10429[, \"kick\": true]}\n"
+     "                     answer the device's connections with EXCE_WRITE errcode (0: stop)"},
+    {"reauth", ctl_reauth, ", \"dk\": D}    forget the device's secret (it may register again)"},
+    {"kick", ctl_kick, ", \"dk\": D}      disconnect the device at the broker"},
+    {"stats", ctl_stats, "}               frames per command and device (log and reply)"},
+};
 
-    if (strcmp(cmd, "stats") == 0) {
-        cJSON *devs = stats_json(s);
-        cJSON *line = line_new();
-        if (devs == NULL || line == NULL) {
-            cJSON_Delete(devs);
-            cJSON_Delete(line);
-            return -ENOMEM;
+/* The CONTROL MESSAGES section of --help: head, one entry per command, tail. */
+static const char ctl_help_head[] =
+    "CONTROL MESSAGES (JSON on qtd-sim/ctl)\n"
+    "    The device is named by \"client\" (qd<PK><DK>) or \"dk\" (with \"pk\" when DKs repeat\n"
+    "    across products). Optional everywhere: \"id\" (echoed in the reply), \"pkgid\" (else\n"
+    "    the device's next one: 1..0xFFFE, wrapping to 1), \"qos\" (default 1) and\n"
+    "    \"topic_type\" (sys/bus/ota; default by command).\n";
+
+static const char ctl_help_tail[] =
+    "    A downlink to a device with a session key is encrypted with it; \"plain\": true sends\n"
+    "    it unencrypted all the same (to test the device's answer to what does not decrypt).\n"
+    "    The reply on qtd-sim/reply: {\"id\", \"cmd\", \"ok\": true|false, \"error\", \"client\",\n"
+    "    \"pkgid\", \"topic\", \"encrypted\" (flag-1 devices)} (\"devices\" for stats).\n";
+
+static void ctl_help(FILE *fp)
+{
+    fputs(ctl_help_head, fp);
+    for (size_t i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++) {
+        fprintf(fp, "      {\"cmd\": \"%s\"%s\n", ctl_cmds[i].name, ctl_cmds[i].help);
+    }
+    fputs(ctl_help_tail, fp);
+}
+
+/* An unknown command fails after the checks of a command that names a device. */
+static int ctl_unknown(sim_t *s, ctl_t *c)
+{
+    int rc = ctl_target(s, c);
+
+    return rc != 0 ? rc : ctl_fail(c, "unknown cmd \"%s\"", c->cmd);
+}
+
+static ctl_fn *ctl_lookup(const char *name)
+{
+    for (size_t i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++) {
+        if (strcmp(ctl_cmds[i].name, name) == 0) {
+            return ctl_cmds[i].fn;
         }
-        cJSON_AddStringToObject(line, "event", "stats");
-        cJSON_AddItemToObject(line, "devices", cJSON_Duplicate(devs, true));
-        log_line(s, line);
-        cJSON_AddItemToObject(c->reply, "devices", devs);
-        return 0;
     }
-    if (qos < 0 || qos > 2 || pkgid < 0 || pkgid > 0xFFFF ||
-        (type != NULL && strcmp(type, "sys") != 0 && strcmp(type, "bus") != 0 &&
-         strcmp(type, "ota") != 0)) {
-        return ctl_fail(c, "\"qos\" 0..2, \"pkgid\" 1..65534, \"topic_type\" sys|bus|ota");
-    }
-    d = ctl_device(s, m, c);
-    if (d == NULL) {
-        return -EINVAL;
-    }
-    cJSON_AddStringToObject(c->reply, "client", d->id);
-    if (strcmp(cmd, "disable") == 0 || strcmp(cmd, "reauth") == 0 ||
-        strcmp(cmd, "refuse_connect") == 0) {
-        return ctl_registry(s, d, m, cmd, c);
-    }
-    if (strcmp(cmd, "kick") == 0) {
-        rc = publish(s, TOPIC_KICK, d->id, strlen(d->id), 1);
-        return rc == MQTTCLIENT_SUCCESS ? 0 : ctl_fail(c, "not connected to the broker");
-    }
-    if (strcmp(cmd, "raw") == 0) {
-        const char *hex = str_member(m, "hex");
-        if (hex == NULL || qtd_sim_hex_decode(hex, &payload, &len) != 0) {
-            return ctl_fail(c, "\"raw\" needs \"hex\" bytes");
-        }
-        rc = send_bytes(s, d, type != NULL ? type : "bus", qos, payload, len, plain);
-        free(payload);
-        return rc == MQTTCLIENT_SUCCESS ? 0 : ctl_fail(c, "not connected to the broker");
-    }
-    if (strcmp(cmd, "exce") == 0) {
-        int errcode = int_member(m, "errcode", 0);
-        if (errcode <= 0) {
-            return ctl_fail(c, "\"exce\" needs \"errcode\"");
-        }
-        rc = exce_payload(d, errcode, &payload, &len);
-        code = QTD_CMD_EXCE_WRITE;
-    } else {
-        for (size_t i = 0; i < sizeof(simple) / sizeof(simple[0]); i++) {
-            if (strcmp(simple[i].name, cmd) == 0) {
-                code = simple[i].code;
-            }
-        }
-        if (code == 0) {
-            const cJSON *cj = cJSON_GetObjectItemCaseSensitive(m, "code");
-            code = cJSON_IsString(cj)   ? qtd_sim_cmd_parse(cj->valuestring)
-                   : cJSON_IsNumber(cj) ? cj->valueint
-                                        : -1;
-            if (code < 0 || code > 0xFFFF) {
-                return ctl_fail(c, "\"send\" needs \"code\" (a command name or number)");
-            }
-        } else if (code < 0) {
-            return ctl_fail(c, "unknown cmd \"%s\"", cmd);
-        }
-        rc = ctl_payload(doc, m, qtd_sim_cmd_kind((uint16_t)code), &payload, &len, c);
-    }
-    if (rc != 0) {
-        free(payload);
-        return rc;
-    }
-    rc = send_frame(s, d, (uint16_t)code, payload, len, (uint16_t)pkgid, type, qos, plain, &used);
-    free(payload);
-    if (rc == -EINVAL) {
-        return ctl_fail(c, "the frame cannot be built (pkgid 0xFFFF or payload too long)");
-    }
-    if (rc != 0) {
-        return ctl_fail(c, "not connected to the broker");
-    }
-    cJSON_AddNumberToObject(c->reply, "pkgid", used);
-    if (d->flag == 1) {
-        cJSON_AddBoolToObject(c->reply, "encrypted", d->session != SESSION_NONE && !plain);
-    }
-    {
-        char topic[CLIENTID_MAX + 16];
-        snprintf(topic, sizeof(topic), "q/1/d/%s/%s", d->id,
-                 type != NULL ? type : qtd_sim_down_topic_type((uint16_t)code));
-        cJSON_AddStringToObject(c->reply, "topic", topic);
-    }
-    return 0;
+    return ctl_unknown;
 }
 
 static void on_ctl(sim_t *s, const char *text)
 {
     qtd_sim_doc_t doc;
     const cJSON *idj;
-    const char *cmd = NULL;
     ctl_t c;
     char *out;
     cJSON *line;
@@ -1463,16 +1634,18 @@ static void on_ctl(sim_t *s, const char *text)
     if (rc != 0) {
         rc = ctl_fail(&c, "the control message is not JSON");
     } else {
+        c.doc = &doc;
+        c.m = doc.root;
         idj = cJSON_GetObjectItemCaseSensitive(doc.root, "id");
         if (idj != NULL) {
             cJSON_AddItemToObject(c.reply, "id", cJSON_Duplicate(idj, true));
         }
-        cmd = str_member(doc.root, "cmd");
-        if (cmd == NULL) {
+        c.cmd = str_member(doc.root, "cmd");
+        if (c.cmd == NULL) {
             rc = ctl_fail(&c, "the control message has no \"cmd\"");
         } else {
-            cJSON_AddStringToObject(c.reply, "cmd", cmd);
-            rc = ctl_run(s, &doc, doc.root, cmd, &c);
+            cJSON_AddStringToObject(c.reply, "cmd", c.cmd);
+            rc = ctl_lookup(c.cmd)(s, &c);
             if (rc == -ENOMEM) {
                 ctl_fail(&c, "out of memory");
             }
@@ -1485,7 +1658,7 @@ static void on_ctl(sim_t *s, const char *text)
     line = line_new();
     if (line != NULL) {
         cJSON_AddStringToObject(line, "event", "ctl");
-        cJSON_AddStringToObject(line, "cmd", cmd != NULL ? cmd : "");
+        cJSON_AddStringToObject(line, "cmd", c.cmd != NULL ? c.cmd : "");
         cJSON_AddBoolToObject(line, "ok", rc == 0);
         if (rc != 0) {
             cJSON_AddStringToObject(line, "error", c.err);
@@ -1497,7 +1670,7 @@ static void on_ctl(sim_t *s, const char *text)
     }
     log_line(s, line);
     if (rc != 0) {
-        say(s, "ctl  %s refused: %s", cmd != NULL ? cmd : "?", c.err);
+        say(s, "ctl  %s refused: %s", c.cmd != NULL ? c.cmd : "?", c.err);
     }
     out = cJSON_PrintUnformatted(c.reply);
     if (out != NULL) {
@@ -2259,17 +2432,25 @@ out:
     return result;
 }
 
+/* The manual page of --help (the control messages from their table). */
+static void usage(FILE *fp)
+{
+    fputs(usage_head, fp);
+    ctl_help(fp);
+    fputs(usage_tail, fp);
+}
+
 int main(int argc, char **argv)
 {
     const char *cmd;
 
     if (argc < 2) {
-        fputs(usage_text, stderr);
+        usage(stderr);
         return EXIT_USAGE;
     }
     cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-        fputs(usage_text, stdout);
+        usage(stdout);
         return 0;
     }
     if (strcmp(cmd, "--version") == 0) {
