@@ -48,22 +48,7 @@
 #define CLIENTID_MAX 160
 #define EXIT_USAGE 2
 
-static const char usage_head[] =
-    "NAME\n"
-    "    qthingd-sim - the simulated Quectel IoT platform (DMP) for qthingd\n"
-    "\n"
-    "SYNOPSIS\n"
-    "    qthingd-sim run --broker HOST:PORT --password SECRET --registry FILE --log FILE.jsonl\n"
-    "                    [--reg-delay-ms MS] [--client-id ID] [--quiet]\n"
-    "    qthingd-sim ctl --broker HOST:PORT --password SECRET [--reply] [--timeout SEC] JSON\n"
-    "    qthingd-sim password --pk PK --ps PS --dk DK [--ds DS] [--flag 0|1] [--rand RAND]\n"
-    "    qthingd-sim broker-conf --port PORT --registry FILE --password SECRET --plugin PATH\n"
-    "                    [--bind ADDR] [--user NAME]\n"
-    "    qthingd-sim frame --cmd CMD [--pkgid N] [--tsl JSON | --ids LIST | --hex HEX |\n"
-    "                    --text TEXT] [--raw] [--corrupt-sum]\n"
-    "    qthingd-sim decode [--hex HEX | --hex -]\n"
-    "    qthingd-sim --help | --version\n"
-    "\n"
+static const char usage_description[] =
     "DESCRIPTION\n"
     "    The real platform is not reachable from a test bench, so qthingd-sim plays its side of\n"
     "    the wire (docs/protocol.md) over a real mosquitto broker. The broker authenticates\n"
@@ -76,45 +61,6 @@ static const char usage_head[] =
     "    qd<PK><DK>, any username but\n"
     "    \"qtd-sim\" (mosquitto refuses a password without a username in MQTT 3.1.1, so send an\n"
     "    empty one) and the registration or login password of docs/protocol.md.\n"
-    "\n"
-    "COMMANDS\n"
-    "  run\n"
-    "    Be the platform until SIGINT or SIGTERM (exit 0). Connects as \"qtd-sim\" with the\n"
-    "    platform password (trying for 10 s while the broker starts) and subscribes\n"
-    "    qtd-sim/auth, qtd-sim/ctl and q/2/d/+/+; reconnects when the broker goes away.\n"
-    "    On a verdict:\n"
-    "      registration accepted: a new device secret (32 hex characters) is stored in the\n"
-    "        registry file (atomically) and, --reg-delay-ms later (default 100), sent to the\n"
-    "        device as DEV_CONFIG_WRITE 0x00B4 {5: DS} on q/1/d/<client>/sys (with flag 1:\n"
-    "        {5: DS, 6: session key}, see SESSION ENCRYPTION);\n"
-    "      login accepted: nothing is sent (with flag 1: 0x00B4 {6: session key} at once);\n"
-    "      failure with a seed error code (10420 request, 10422 already registered, 10423\n"
-    "        unknown product, 10424 payload, 10425 signature, 10431 DK refused or device\n"
-    "        disabled, 10433 session flag, or the device's connect_errcode of the registry):\n"
-    "        EXCE_WRITE 0x00A3 {1: errcode, 2: 0, 3: PK, 4: DK}\n"
-    "        on q/1/d/<client>/sys, --reg-delay-ms after the device subscribed;\n"
-    "      login with a wrong or unknown secret: the broker refused it (CONNACK 5); logged.\n"
-    "    Every uplink frame is decoded and logged; control messages send downlinks.\n"
-    "  ctl JSON\n"
-    "    Publish one control message on qtd-sim/ctl and exit 0 once the broker acknowledged\n"
-    "    it. With --reply, wait (--timeout, default 10 s) for the answer on qtd-sim/reply,\n"
-    "    print it and exit 0 if it says \"ok\": true, 1 otherwise.\n"
-    "  password\n"
-    "    Print a device's MQTT password: the login password when --ds is given, else the\n"
-    "    registration password. --rand fixes the 16 random characters (default: random).\n"
-    "  broker-conf\n"
-    "    Print a mosquitto.conf: listener PORT on ADDR (default 127.0.0.1), no anonymous\n"
-    "    clients, no persistence, the plugin PATH with its registry and platform password,\n"
-    "    and \"user NAME\" (default: the user running this command, so that a broker started\n"
-    "    as root keeps the rights to read the registry instead of becoming \"mosquitto\").\n"
-    "  frame\n"
-    "    Print one encoded frame in hex (or raw bytes with --raw): CMD is a name (TSL_EVENT)\n"
-    "    or a number (0x0014); the payload is TTLV from --tsl (a JSON object keyed by TSL\n"
-    "    ids), u16 ids from --ids 1,2,3, raw --hex bytes or --text. --corrupt-sum breaks the\n"
-    "    checksum (for malformed-frame tests).\n"
-    "  decode\n"
-    "    Decode one frame (raw bytes on standard input, or --hex HEX, or hex text on standard\n"
-    "    input with --hex -) and print it as one JSON line; exit 1 if it is malformed.\n"
     "\n";
 
 static const char usage_tail[] =
@@ -2432,10 +2378,84 @@ out:
     return result;
 }
 
-/* The manual page of --help (the control messages from their table). */
+/* The subcommands, in the order of --help: usage follows "qthingd-sim <name> " in SYNOPSIS,
+ * help follows "  <name>" in COMMANDS. */
+static const struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *usage;
+    const char *help;
+} subcmds[] = {
+    {"run", cmd_run,
+     "--broker HOST:PORT --password SECRET --registry FILE --log FILE.jsonl\n"
+     "                    [--reg-delay-ms MS] [--client-id ID] [--quiet]",
+     "\n"
+     "    Be the platform until SIGINT or SIGTERM (exit 0). Connects as \"qtd-sim\" with the\n"
+     "    platform password (trying for 10 s while the broker starts) and subscribes\n"
+     "    qtd-sim/auth, qtd-sim/ctl and q/2/d/+/+; reconnects when the broker goes away.\n"
+     "    On a verdict:\n"
+     "      registration accepted: a new device secret (32 hex characters) is stored in the\n"
+     "        registry file (atomically) and, --reg-delay-ms later (default 100), sent to the\n"
+     "        device as DEV_CONFIG_WRITE 0x00B4 {5: DS} on q/1/d/<client>/sys (with flag 1:\n"
+     "        {5: DS, 6: session key}, see SESSION ENCRYPTION);\n"
+     "      login accepted: nothing is sent (with flag 1: 0x00B4 {6: session key} at once);\n"
+     "      failure with a seed error code (10420 request, 10422 already registered, 10423\n"
+     "        unknown product, 10424 payload, 10425 signature, 10431 DK refused or device\n"
+     "        disabled, 10433 session flag, or the device's connect_errcode of the registry):\n"
+     "        EXCE_WRITE 0x00A3 {1: errcode, 2: 0, 3: PK, 4: DK}\n"
+     "        on q/1/d/<client>/sys, --reg-delay-ms after the device subscribed;\n"
+     "      login with a wrong or unknown secret: the broker refused it (CONNACK 5); logged.\n"
+     "    Every uplink frame is decoded and logged; control messages send downlinks.\n"},
+    {"ctl", cmd_ctl, "--broker HOST:PORT --password SECRET [--reply] [--timeout SEC] JSON",
+     " JSON\n"
+     "    Publish one control message on qtd-sim/ctl and exit 0 once the broker acknowledged\n"
+     "    it. With --reply, wait (--timeout, default 10 s) for the answer on qtd-sim/reply,\n"
+     "    print it and exit 0 if it says \"ok\": true, 1 otherwise.\n"},
+    {"password", cmd_password, "--pk PK --ps PS --dk DK [--ds DS] [--flag 0|1] [--rand RAND]",
+     "\n"
+     "    Print a device's MQTT password: the login password when --ds is given, else the\n"
+     "    registration password. --rand fixes the 16 random characters (default: random).\n"},
+    {"broker-conf", cmd_broker_conf,
+     "--port PORT --registry FILE --password SECRET --plugin PATH\n"
+     "                    [--bind ADDR] [--user NAME]",
+     "\n"
+     "    Print a mosquitto.conf: listener PORT on ADDR (default 127.0.0.1), no anonymous\n"
+     "    clients, no persistence, the plugin PATH with its registry and platform password,\n"
+     "    and \"user NAME\" (default: the user running this command, so that a broker started\n"
+     "    as root keeps the rights to read the registry instead of becoming \"mosquitto\").\n"},
+    {"frame", cmd_frame,
+     "--cmd CMD [--pkgid N] [--tsl JSON | --ids LIST | --hex HEX |\n"
+     "                    --text TEXT] [--raw] [--corrupt-sum]",
+     "\n"
+     "    Print one encoded frame in hex (or raw bytes with --raw): CMD is a name (TSL_EVENT)\n"
+     "    or a number (0x0014); the payload is TTLV from --tsl (a JSON object keyed by TSL\n"
+     "    ids), u16 ids from --ids 1,2,3, raw --hex bytes or --text. --corrupt-sum breaks the\n"
+     "    checksum (for malformed-frame tests).\n"},
+    {"decode", cmd_decode, "[--hex HEX | --hex -]",
+     "\n"
+     "    Decode one frame (raw bytes on standard input, or --hex HEX, or hex text on standard\n"
+     "    input with --hex -) and print it as one JSON line; exit 1 if it is malformed.\n"},
+};
+#define NSUBCMDS (sizeof(subcmds) / sizeof(subcmds[0]))
+
+/* The manual page of --help: SYNOPSIS, COMMANDS and CONTROL MESSAGES from their tables. */
 static void usage(FILE *fp)
 {
-    fputs(usage_head, fp);
+    fputs("NAME\n"
+          "    qthingd-sim - the simulated Quectel IoT platform (DMP) for qthingd\n"
+          "\n"
+          "SYNOPSIS\n",
+          fp);
+    for (size_t i = 0; i < NSUBCMDS; i++) {
+        fprintf(fp, "    qthingd-sim %s %s\n", subcmds[i].name, subcmds[i].usage);
+    }
+    fputs("    qthingd-sim --help | --version\n\n", fp);
+    fputs(usage_description, fp);
+    fputs("COMMANDS\n", fp);
+    for (size_t i = 0; i < NSUBCMDS; i++) {
+        fprintf(fp, "  %s%s", subcmds[i].name, subcmds[i].help);
+    }
+    fputs("\n", fp);
     ctl_help(fp);
     fputs(usage_tail, fp);
 }
@@ -2460,23 +2480,10 @@ int main(int argc, char **argv)
     /* getopt_long sees the subcommand as argv[0]. */
     argc--;
     argv++;
-    if (strcmp(cmd, "run") == 0) {
-        return cmd_run(argc, argv);
-    }
-    if (strcmp(cmd, "ctl") == 0) {
-        return cmd_ctl(argc, argv);
-    }
-    if (strcmp(cmd, "password") == 0) {
-        return cmd_password(argc, argv);
-    }
-    if (strcmp(cmd, "broker-conf") == 0) {
-        return cmd_broker_conf(argc, argv);
-    }
-    if (strcmp(cmd, "frame") == 0) {
-        return cmd_frame(argc, argv);
-    }
-    if (strcmp(cmd, "decode") == 0) {
-        return cmd_decode(argc, argv);
+    for (size_t i = 0; i < NSUBCMDS; i++) {
+        if (strcmp(cmd, subcmds[i].name) == 0) {
+            return subcmds[i].fn(argc, argv);
+        }
     }
     return usage_error("unknown command \"%s\"", cmd);
 }
