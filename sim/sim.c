@@ -33,20 +33,8 @@
 #include "cloud_frame.h"
 #include "cloud_ttlv.h"
 #include "registry.h"
+#include "sim.h"
 #include "sim_json.h"
-
-#ifndef QTD_SIM_VERSION
-#define QTD_SIM_VERSION "0.0.0"
-#endif
-
-#define SIM_USERNAME "qtd-sim"
-#define TOPIC_AUTH "qtd-sim/auth"
-#define TOPIC_CTL "qtd-sim/ctl"
-#define TOPIC_REPLY "qtd-sim/reply"
-#define TOPIC_KICK "qtd-sim/kick"
-#define TOPIC_UPLINKS "q/2/d/+/+"
-#define CLIENTID_MAX 160
-#define EXIT_USAGE 2
 
 static const char usage_description[] =
     "DESCRIPTION\n"
@@ -157,7 +145,7 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int64_t mono_ms(void)
+int64_t sim_mono_ms(void)
 {
     struct timespec ts;
 
@@ -172,79 +160,23 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-/* ---- state of `run` */
+/* ---- scheduled downlinks */
 
-typedef struct {
-    uint16_t cmd;
-    uint64_t n;
-} counter_t;
-
-typedef struct {
-    counter_t *v;
-    size_t n;
-    size_t cap;
-} counters_t;
-
-/* Session encryption of a flag-1 connection (see SESSION ENCRYPTION in the help). */
-typedef enum {
-    SESSION_NONE = 0, /* no key: everything plain */
-    SESSION_SENT,     /* key sent: downlinks encrypted, plain uplinks still accepted */
-    SESSION_CONFIRMED /* an uplink decrypted: plain uplinks are errors */
-} session_t;
-
-#define SESSION_KEY_LEN 16
-
-typedef struct {
-    char id[CLIENTID_MAX + 1];
-    char pk[QTD_REG_KEY_MAX + 1];
-    char dk[QTD_REG_KEY_MAX + 1];
-    uint16_t last_pkgid;
-    bool online;
-    int flag;      /* session flag of the current connection */
-    uint32_t conn; /* +1 per verdict: tells a pending downlink whose connection is gone */
-    session_t session;
-    uint8_t key[SESSION_KEY_LEN];
-    counters_t up;
-    counters_t down;
-    uint64_t up_errors;
-    uint64_t up_plain;    /* plain uplinks of a flag-1 connection before its key was confirmed */
-    uint64_t down_errors; /* malformed frames sent on purpose ("raw") */
-} device_t;
-
-typedef struct pending_s pending_t;
-struct pending_s {
-    pending_t *next;
-    int64_t due; /* mono_ms */
-    char client[CLIENTID_MAX + 1];
+struct sim_pending_s {
+    sim_pending_t *next;
+    int64_t due; /* sim_mono_ms */
+    char client[SIM_CLIENTID_MAX + 1];
     uint16_t cmd;
     uint8_t *payload;
     size_t len;
     bool starts_session; /* carries key: start encrypting once it is sent */
     uint32_t conn;       /* the connection it is for (starts_session only) */
-    uint8_t key[SESSION_KEY_LEN];
+    uint8_t key[SIM_SESSION_KEY_LEN];
 };
-
-typedef struct {
-    const char *broker;
-    const char *password;
-    const char *registry_path;
-    const char *log_path;
-    const char *client_id;
-    int reg_delay_ms;
-    bool quiet;
-    MQTTClient cl;
-    bool connected;
-    FILE *log;
-    qtd_registry_t *reg;
-    device_t **devices;
-    size_t ndevices;
-    size_t devcap;
-    pending_t *pending;
-} sim_t;
 
 /* ---- output */
 
-static cJSON *line_new(void)
+cJSON *sim_line_new(void)
 {
     cJSON *o = cJSON_CreateObject();
 
@@ -256,7 +188,7 @@ static cJSON *line_new(void)
 }
 
 /* Write a log line (takes ownership of o). */
-static void log_line(sim_t *s, cJSON *o)
+void sim_log_line(sim_t *s, cJSON *o)
 {
     char *text;
 
@@ -273,7 +205,7 @@ static void log_line(sim_t *s, cJSON *o)
     cJSON_Delete(o);
 }
 
-static void say(const sim_t *s, const char *fmt, ...)
+void sim_say(const sim_t *s, const char *fmt, ...)
 {
     va_list ap;
     struct timespec ts;
@@ -292,9 +224,9 @@ static void say(const sim_t *s, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-static void log_event(sim_t *s, const char *event, const char *fmt, ...)
+void sim_log_event(sim_t *s, const char *event, const char *fmt, ...)
 {
-    cJSON *o = line_new();
+    cJSON *o = sim_line_new();
     char msg[512];
     va_list ap;
 
@@ -305,13 +237,13 @@ static void log_event(sim_t *s, const char *event, const char *fmt, ...)
         cJSON_AddStringToObject(o, "event", event);
         cJSON_AddStringToObject(o, "message", msg);
     }
-    log_line(s, o);
-    say(s, "%s: %s", event, msg);
+    sim_log_line(s, o);
+    sim_say(s, "%s: %s", event, msg);
 }
 
 /* ---- devices */
 
-static void count(counters_t *c, uint16_t cmd)
+void sim_count(sim_counters_t *c, uint16_t cmd)
 {
     for (size_t i = 0; i < c->n; i++) {
         if (c->v[i].cmd == cmd) {
@@ -321,7 +253,7 @@ static void count(counters_t *c, uint16_t cmd)
     }
     if (c->n == c->cap) {
         size_t nc = c->cap ? c->cap * 2 : 8;
-        counter_t *nv = realloc(c->v, nc * sizeof(*nv));
+        sim_counter_t *nv = realloc(c->v, nc * sizeof(*nv));
         if (nv == NULL) {
             return;
         }
@@ -332,19 +264,19 @@ static void count(counters_t *c, uint16_t cmd)
     c->v[c->n++].n = 1;
 }
 
-static void refresh_registry(sim_t *s)
+void sim_refresh_registry(sim_t *s)
 {
     const char *err = NULL;
     bool changed = false;
     int rc = qtd_registry_refresh(s->reg, &changed, &err);
 
     if (rc != 0) {
-        log_event(s, "error", "keeping the previous registry: %s: %s", s->registry_path,
-                  err != NULL ? err : strerror(-rc));
+        sim_log_event(s, "error", "keeping the previous registry: %s: %s", s->registry_path,
+                      err != NULL ? err : strerror(-rc));
     }
 }
 
-static device_t *device_find(const sim_t *s, const char *id)
+sim_device_t *sim_device_find(const sim_t *s, const char *id)
 {
     for (size_t i = 0; i < s->ndevices; i++) {
         if (strcmp(s->devices[i]->id, id) == 0) {
@@ -355,9 +287,9 @@ static device_t *device_find(const sim_t *s, const char *id)
 }
 
 /* The device of a client id, created (PK and DK from the registry) when first seen. */
-static device_t *device_get(sim_t *s, const char *id, const char *pk, const char *dk)
+sim_device_t *sim_device_get(sim_t *s, const char *id, const char *pk, const char *dk)
 {
-    device_t *d = device_find(s, id);
+    sim_device_t *d = sim_device_find(s, id);
 
     if (d != NULL) {
         if (d->pk[0] == '\0' && pk != NULL && pk[0] != '\0') {
@@ -366,12 +298,12 @@ static device_t *device_get(sim_t *s, const char *id, const char *pk, const char
         }
         return d;
     }
-    if (strlen(id) > CLIENTID_MAX) {
+    if (strlen(id) > SIM_CLIENTID_MAX) {
         return NULL;
     }
     if (s->ndevices == s->devcap) {
         size_t nc = s->devcap ? s->devcap * 2 : 16;
-        device_t **nd = realloc(s->devices, nc * sizeof(*nd));
+        sim_device_t **nd = realloc(s->devices, nc * sizeof(*nd));
         if (nd == NULL) {
             return NULL;
         }
@@ -390,7 +322,7 @@ static device_t *device_get(sim_t *s, const char *id, const char *pk, const char
         qtd_reg_product_t *p;
         qtd_reg_device_t *rd;
         const char *rdk;
-        refresh_registry(s);
+        sim_refresh_registry(s);
         if (qtd_registry_lookup(s->reg, id, &p, &rd, &rdk) == 0) {
             snprintf(d->pk, sizeof(d->pk), "%s", p->pk);
             snprintf(d->dk, sizeof(d->dk), "%s", rdk);
@@ -400,7 +332,7 @@ static device_t *device_get(sim_t *s, const char *id, const char *pk, const char
     return d;
 }
 
-static void device_free(device_t *d)
+static void device_free(sim_device_t *d)
 {
     if (d != NULL) {
         OPENSSL_cleanse(d->key, sizeof(d->key));
@@ -415,7 +347,7 @@ static void device_free(device_t *d)
 static int mqtt_connect(sim_t *s)
 {
     MQTTClient_connectOptions opts = MQTTClient_connectOptions_initializer;
-    char *topics[] = {TOPIC_AUTH, TOPIC_CTL, TOPIC_UPLINKS};
+    char *topics[] = {SIM_TOPIC_AUTH, SIM_TOPIC_CTL, SIM_TOPIC_UPLINKS};
     int qos[] = {1, 1, 2};
     int rc;
 
@@ -438,7 +370,7 @@ static int mqtt_connect(sim_t *s)
     return 0;
 }
 
-static int publish(sim_t *s, const char *topic, const void *payload, size_t len, int qos)
+int sim_publish(sim_t *s, const char *topic, const void *payload, size_t len, int qos)
 {
     MQTTClient_deliveryToken tok;
 
@@ -464,10 +396,10 @@ static void redact(cJSON *line)
 }
 
 /* Log and count a frame the simulator sends or received. */
-static cJSON *frame_line(const char *dir, const device_t *d, const char *topic, int qos,
-                         const uint8_t *buf, size_t n, int *malformed)
+cJSON *sim_frame_line(const char *dir, const sim_device_t *d, const char *topic, int qos,
+                      const uint8_t *buf, size_t n, int *malformed)
 {
-    cJSON *o = line_new();
+    cJSON *o = sim_line_new();
     int rc;
 
     if (o == NULL || cJSON_AddStringToObject(o, "dir", dir) == NULL ||
@@ -488,7 +420,7 @@ static cJSON *frame_line(const char *dir, const device_t *d, const char *topic, 
     return o;
 }
 
-static void say_frame(const sim_t *s, const char *dir, const device_t *d, cJSON *line)
+void sim_say_frame(const sim_t *s, const char *dir, const sim_device_t *d, cJSON *line)
 {
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(line, "cmd_name");
     const cJSON *pkgid = cJSON_GetObjectItemCaseSensitive(line, "pkgid");
@@ -502,16 +434,17 @@ static void say_frame(const sim_t *s, const char *dir, const device_t *d, cJSON 
     if (data != NULL) {
         text = cJSON_PrintUnformatted(data);
     }
-    say(s, "%-4s %s %s pkgid %d %s%s", dir, d->id, cJSON_IsString(name) ? name->valuestring : "?",
-        cJSON_IsNumber(pkgid) ? pkgid->valueint : 0, cJSON_IsString(err) ? "ERROR " : "",
-        cJSON_IsString(err) ? err->valuestring : (text != NULL ? text : ""));
+    sim_say(s, "%-4s %s %s pkgid %d %s%s", dir, d->id,
+            cJSON_IsString(name) ? name->valuestring : "?",
+            cJSON_IsNumber(pkgid) ? pkgid->valueint : 0, cJSON_IsString(err) ? "ERROR " : "",
+            cJSON_IsString(err) ? err->valuestring : (text != NULL ? text : ""));
     free(text);
 }
 
 /* AES-128-CBC of a payload under the device's session key, IV = SHA256(key)[0:16].
  * Returns as qtd_aes128cbc. */
-static int session_crypt(const device_t *d, bool encrypt, const uint8_t *in, size_t n,
-                         uint8_t **out, size_t *out_len)
+int sim_session_crypt(const sim_device_t *d, bool encrypt, const uint8_t *in, size_t n,
+                      uint8_t **out, size_t *out_len)
 {
     uint8_t iv[16];
 
@@ -519,9 +452,9 @@ static int session_crypt(const device_t *d, bool encrypt, const uint8_t *in, siz
     return qtd_aes128cbc(encrypt, d->key, iv, in, n, out, out_len);
 }
 
-static void session_event(sim_t *s, const device_t *d, const char *state)
+void sim_session_event(sim_t *s, const sim_device_t *d, const char *state)
 {
-    cJSON *o = line_new();
+    cJSON *o = sim_line_new();
 
     if (o != NULL) {
         cJSON_AddStringToObject(o, "event", "session");
@@ -530,18 +463,18 @@ static void session_event(sim_t *s, const device_t *d, const char *state)
         cJSON_AddStringToObject(o, "dk", d->dk);
         cJSON_AddStringToObject(o, "state", state);
     }
-    log_line(s, o);
-    say(s, "%-4s %s session key %s", "key", d->id, state);
+    sim_log_line(s, o);
+    sim_say(s, "%-4s %s session key %s", "key", d->id, state);
 }
 
 /* Send bytes to q/1/d/<client>/<type>, encrypted with the session key when the device has
  * one (unless plain); log them as they were before encryption. Returns 0, a Paho error, or
  * MQTTCLIENT_FAILURE when they cannot be encrypted. */
-static int send_bytes(sim_t *s, device_t *d, const char *type, int qos, const uint8_t *buf,
-                      size_t n, bool plain)
+int sim_send_bytes(sim_t *s, sim_device_t *d, const char *type, int qos, const uint8_t *buf,
+                   size_t n, bool plain)
 {
-    char topic[CLIENTID_MAX + 16];
-    bool encrypt = d->session != SESSION_NONE && !plain;
+    char topic[SIM_CLIENTID_MAX + 16];
+    bool encrypt = d->session != SIM_SESSION_NONE && !plain;
     uint8_t *enc = NULL;
     size_t enc_len = 0;
     int malformed = 0;
@@ -549,13 +482,13 @@ static int send_bytes(sim_t *s, device_t *d, const char *type, int qos, const ui
     int rc;
 
     snprintf(topic, sizeof(topic), "q/1/d/%s/%s", d->id, type);
-    if (encrypt && session_crypt(d, true, buf, n, &enc, &enc_len) != 0) {
-        log_event(s, "error", "cannot encrypt a downlink to %s", d->id);
+    if (encrypt && sim_session_crypt(d, true, buf, n, &enc, &enc_len) != 0) {
+        sim_log_event(s, "error", "cannot encrypt a downlink to %s", d->id);
         return MQTTCLIENT_FAILURE;
     }
-    rc = encrypt ? publish(s, topic, enc, enc_len, qos) : publish(s, topic, buf, n, qos);
+    rc = encrypt ? sim_publish(s, topic, enc, enc_len, qos) : sim_publish(s, topic, buf, n, qos);
     free(enc);
-    line = frame_line("down", d, topic, qos, buf, n, &malformed);
+    line = sim_frame_line("down", d, topic, qos, buf, n, &malformed);
     if (line != NULL) {
         const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(line, "cmd");
         if (cJSON_IsNumber(cmd) && cmd->valueint == QTD_CMD_DEV_CONFIG_WRITE) {
@@ -567,21 +500,21 @@ static int send_bytes(sim_t *s, device_t *d, const char *type, int qos, const ui
         if (malformed || !cJSON_IsNumber(cmd)) {
             d->down_errors++;
         } else {
-            count(&d->down, (uint16_t)cmd->valueint);
+            sim_count(&d->down, (uint16_t)cmd->valueint);
         }
         if (rc != MQTTCLIENT_SUCCESS) {
             cJSON_AddStringToObject(line, "send_error", MQTTClient_strerror(rc));
         }
-        say_frame(s, "down", d, line);
+        sim_say_frame(s, "down", d, line);
     }
-    log_line(s, line);
+    sim_log_line(s, line);
     return rc;
 }
 
-/* Frame and send a downlink (as send_bytes); *pkgid_out gets the pkgid used. pkgid 0: the
+/* Frame and send a downlink (as sim_send_bytes); *pkgid_out gets the pkgid used. pkgid 0: the
  * device's next. */
-static int send_frame(sim_t *s, device_t *d, uint16_t cmd, const uint8_t *payload, size_t len,
-                      uint16_t pkgid, const char *type, int qos, bool plain, uint16_t *pkgid_out)
+int sim_send_frame(sim_t *s, sim_device_t *d, uint16_t cmd, const uint8_t *payload, size_t len,
+                   uint16_t pkgid, const char *type, int qos, bool plain, uint16_t *pkgid_out)
 {
     uint8_t *buf = NULL;
     size_t n = 0;
@@ -595,7 +528,8 @@ static int send_frame(sim_t *s, device_t *d, uint16_t cmd, const uint8_t *payloa
     if (rc != 0) {
         return rc;
     }
-    rc = send_bytes(s, d, type != NULL ? type : qtd_sim_down_topic_type(cmd), qos, buf, n, plain);
+    rc = sim_send_bytes(s, d, type != NULL ? type : qtd_sim_down_topic_type(cmd), qos, buf, n,
+                        plain);
     free(buf);
     if (pkgid_out != NULL) {
         *pkgid_out = pkgid;
@@ -605,17 +539,17 @@ static int send_frame(sim_t *s, device_t *d, uint16_t cmd, const uint8_t *payloa
 
 /* Send cmd with payload (taken) to d in delay_ms. key (may be NULL): the session key the
  * payload carries; once sent, the device's downlinks are encrypted with it. */
-static void schedule(sim_t *s, const device_t *d, uint16_t cmd, uint8_t *payload, size_t len,
-                     int delay_ms, const uint8_t *key)
+void sim_schedule(sim_t *s, const sim_device_t *d, uint16_t cmd, uint8_t *payload, size_t len,
+                  int delay_ms, const uint8_t *key)
 {
-    pending_t *p = calloc(1, sizeof(*p));
-    pending_t **pp = &s->pending;
+    sim_pending_t *p = calloc(1, sizeof(*p));
+    sim_pending_t **pp = &s->pending;
 
     if (p == NULL) {
         free(payload);
         return;
     }
-    p->due = mono_ms() + delay_ms;
+    p->due = sim_mono_ms() + delay_ms;
     snprintf(p->client, sizeof(p->client), "%s", d->id);
     p->cmd = cmd;
     p->payload = payload; /* taken */
@@ -631,7 +565,7 @@ static void schedule(sim_t *s, const device_t *d, uint16_t cmd, uint8_t *payload
     *pp = p;
 }
 
-static void pending_free(pending_t *p)
+static void pending_free(sim_pending_t *p)
 {
     OPENSSL_cleanse(p->key, sizeof(p->key));
     if (p->payload != NULL) {
@@ -641,33 +575,53 @@ static void pending_free(pending_t *p)
     free(p);
 }
 
-static void run_pending(sim_t *s)
+void sim_run_pending(sim_t *s)
 {
-    int64_t now = mono_ms();
+    int64_t now = sim_mono_ms();
 
     while (s->pending != NULL && s->pending->due <= now) {
-        pending_t *p = s->pending;
-        device_t *d = device_find(s, p->client);
+        sim_pending_t *p = s->pending;
+        sim_device_t *d = sim_device_find(s, p->client);
         s->pending = p->next;
         if (d != NULL && p->starts_session && (p->conn != d->conn || !d->online)) {
             /* The device reconnected or left: this key (and DS) belongs to no connection. */
-            session_event(s, d, "dropped");
+            sim_session_event(s, d, "dropped");
         } else if (d != NULL) {
             /* A key goes out plain: the device has none yet (d->session is NONE here). */
-            if (send_frame(s, d, p->cmd, p->payload, p->len, 0, NULL, 1, false, NULL) != 0) {
-                log_event(s, "error", "cannot send %s to %s", qtd_sim_cmd_name(p->cmd), d->id);
+            if (sim_send_frame(s, d, p->cmd, p->payload, p->len, 0, NULL, 1, false, NULL) != 0) {
+                sim_log_event(s, "error", "cannot send %s to %s", qtd_sim_cmd_name(p->cmd), d->id);
             } else if (p->starts_session) {
                 memcpy(d->key, p->key, sizeof(d->key));
-                d->session = SESSION_SENT;
-                session_event(s, d, "sent");
+                d->session = SIM_SESSION_SENT;
+                sim_session_event(s, d, "sent");
             }
         }
         pending_free(p);
     }
 }
 
+int64_t sim_pending_wait(const sim_t *s, int64_t max)
+{
+    int64_t left;
+
+    if (s->pending == NULL) {
+        return max;
+    }
+    left = s->pending->due - sim_mono_ms();
+    return left < 0 ? 0 : left < max ? left : max;
+}
+
+void sim_pending_clear(sim_t *s)
+{
+    while (s->pending != NULL) {
+        sim_pending_t *p = s->pending;
+        s->pending = p->next;
+        pending_free(p);
+    }
+}
+
 /* TTLV of {1: errcode, 2: 0, 3: PK, 4: DK}. */
-static int exce_payload(const device_t *d, int errcode, uint8_t **out, size_t *len)
+int sim_exce_payload(const sim_device_t *d, int errcode, uint8_t **out, size_t *len)
 {
     qtd_value_t items[4];
     qtd_value_t root;
@@ -715,7 +669,7 @@ static int new_secret(char ds[33])
 /* The TTLV item {6: session key}: a new random key (into key) as AES-128-CBC(key = DS[0:16],
  * IV = SHA256(DS)[0:16], PKCS#7) bytes in *enc (malloc'ed; item points into it).
  * Returns: 0, -EINVAL (DS shorter than 16 characters), -EIO (no randomness), -ENOMEM. */
-static int session_key_item(const char *ds, uint8_t key[SESSION_KEY_LEN], qtd_value_t *item,
+static int session_key_item(const char *ds, uint8_t key[SIM_SESSION_KEY_LEN], qtd_value_t *item,
                             uint8_t **enc)
 {
     uint8_t iv[16];
@@ -726,11 +680,11 @@ static int session_key_item(const char *ds, uint8_t key[SESSION_KEY_LEN], qtd_va
     if (strlen(ds) < 16) {
         return -EINVAL;
     }
-    if (RAND_bytes(key, SESSION_KEY_LEN) != 1) {
+    if (RAND_bytes(key, SIM_SESSION_KEY_LEN) != 1) {
         return -EIO;
     }
     qtd_auth_iv((const uint8_t *)ds, strlen(ds), iv);
-    rc = qtd_aes128cbc(true, (const uint8_t *)ds, iv, key, SESSION_KEY_LEN, enc, &n);
+    rc = qtd_aes128cbc(true, (const uint8_t *)ds, iv, key, SIM_SESSION_KEY_LEN, enc, &n);
     if (rc != 0) {
         return rc;
     }
@@ -743,24 +697,24 @@ static int session_key_item(const char *ds, uint8_t key[SESSION_KEY_LEN], qtd_va
 }
 
 /* Login with flag 1: send {6: session key} now (encrypted with the registry's DS). */
-static void start_session(sim_t *s, device_t *d)
+static void start_session(sim_t *s, sim_device_t *d)
 {
     qtd_reg_product_t *p;
     qtd_reg_device_t *rd;
     qtd_value_t item;
     qtd_value_t root;
-    uint8_t key[SESSION_KEY_LEN];
+    uint8_t key[SIM_SESSION_KEY_LEN];
     uint8_t *enc = NULL;
     uint8_t *payload = NULL;
     size_t len = 0;
     int rc;
 
-    refresh_registry(s);
+    sim_refresh_registry(s);
     p = qtd_registry_product(s->reg, d->pk);
     rd = p != NULL ? qtd_registry_device(p, d->dk) : NULL;
     if (rd == NULL || rd->ds[0] == '\0') {
-        log_event(s, "error", "no session key for %s: its device secret is not in the registry",
-                  d->id);
+        sim_log_event(s, "error", "no session key for %s: its device secret is not in the registry",
+                      d->id);
         return;
     }
     rc = session_key_item(rd->ds, key, &item, &enc);
@@ -773,43 +727,43 @@ static void start_session(sim_t *s, device_t *d)
     }
     free(enc);
     if (rc != 0) {
-        log_event(s, "error", "cannot build the session key of %s: %s", d->id, strerror(-rc));
+        sim_log_event(s, "error", "cannot build the session key of %s: %s", d->id, strerror(-rc));
     } else {
-        schedule(s, d, QTD_CMD_DEV_CONFIG_WRITE, payload, len, 0, key);
+        sim_schedule(s, d, QTD_CMD_DEV_CONFIG_WRITE, payload, len, 0, key);
     }
     OPENSSL_cleanse(key, sizeof(key));
 }
 
-static void registered(sim_t *s, device_t *d, cJSON *line)
+static void registered(sim_t *s, sim_device_t *d, cJSON *line)
 {
     qtd_value_t item[2];
     qtd_value_t root;
     qtd_reg_product_t *p;
     qtd_reg_device_t *rd;
-    uint8_t key[SESSION_KEY_LEN];
+    uint8_t key[SIM_SESSION_KEY_LEN];
     uint8_t *enc = NULL;
     uint8_t *payload = NULL;
     size_t len = 0;
     char ds[33];
     int rc;
 
-    refresh_registry(s);
+    sim_refresh_registry(s);
     p = qtd_registry_product(s->reg, d->pk);
     rd = p != NULL ? qtd_registry_device_add(p, d->dk) : NULL;
     if (rd == NULL || new_secret(ds) != 0) {
         cJSON_Delete(line);
-        log_event(s, "error", "cannot register %s: unknown product or out of memory", d->id);
+        sim_log_event(s, "error", "cannot register %s: unknown product or out of memory", d->id);
         return;
     }
     snprintf(rd->ds, sizeof(rd->ds), "%s", ds);
     rc = qtd_registry_save(s->reg);
     if (rc != 0) {
         cJSON_Delete(line);
-        log_event(s, "error", "cannot save the registry %s: %s; no secret sent to %s",
-                  s->registry_path, strerror(-rc), d->id);
+        sim_log_event(s, "error", "cannot save the registry %s: %s; no secret sent to %s",
+                      s->registry_path, strerror(-rc), d->id);
         return;
     }
-    log_line(s, line);
+    sim_log_line(s, line);
     memset(item, 0, sizeof(item));
     memset(&root, 0, sizeof(root));
     item[0].type = QTD_VAL_STRING;
@@ -832,46 +786,46 @@ static void registered(sim_t *s, device_t *d, cJSON *line)
     free(enc);
     OPENSSL_cleanse(ds, sizeof(ds));
     if (rc != 0) {
-        log_event(s, "error", "cannot encode the secret of %s: %s", d->id, strerror(-rc));
+        sim_log_event(s, "error", "cannot encode the secret of %s: %s", d->id, strerror(-rc));
     } else {
-        schedule(s, d, QTD_CMD_DEV_CONFIG_WRITE, payload, len, s->reg_delay_ms,
-                 d->flag == 1 ? key : NULL);
+        sim_schedule(s, d, QTD_CMD_DEV_CONFIG_WRITE, payload, len, s->reg_delay_ms,
+                     d->flag == 1 ? key : NULL);
     }
     OPENSSL_cleanse(key, sizeof(key));
 }
 
-static const char *str_member(const cJSON *o, const char *name)
+const char *sim_str_member(const cJSON *o, const char *name)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, name);
 
     return cJSON_IsString(it) ? it->valuestring : NULL;
 }
 
-static int int_member(const cJSON *o, const char *name, int dflt)
+int sim_int_member(const cJSON *o, const char *name, int dflt)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, name);
 
     return cJSON_IsNumber(it) ? it->valueint : dflt;
 }
 
-static void on_verdict(sim_t *s, const char *text)
+void sim_on_verdict(sim_t *s, const char *text)
 {
     cJSON *v = cJSON_Parse(text);
-    const char *client = str_member(v, "client");
-    const char *pk = str_member(v, "pk");
-    const char *dk = str_member(v, "dk");
-    const char *kind = str_member(v, "kind");
-    int errcode = int_member(v, "errcode", 0);
+    const char *client = sim_str_member(v, "client");
+    const char *pk = sim_str_member(v, "pk");
+    const char *dk = sim_str_member(v, "dk");
+    const char *kind = sim_str_member(v, "kind");
+    int errcode = sim_int_member(v, "errcode", 0);
     const char *event;
     bool refused;
-    device_t *d;
+    sim_device_t *d;
     cJSON *line;
 
     if (client == NULL || kind == NULL) {
-        log_event(s, "error", "malformed verdict from the broker plugin: %s", text);
+        sim_log_event(s, "error", "malformed verdict from the broker plugin: %s", text);
         goto out;
     }
-    d = device_get(s, client, pk, dk);
+    d = sim_device_get(s, client, pk, dk);
     if (d == NULL) {
         goto out;
     }
@@ -880,9 +834,9 @@ static void on_verdict(sim_t *s, const char *text)
         /* A new connection (or the end of one): its session key starts over. A refused
          * CONNECT leaves the device's current connection, if any, alone. */
         d->conn++;
-        d->session = SESSION_NONE;
+        d->session = SIM_SESSION_NONE;
         OPENSSL_cleanse(d->key, sizeof(d->key));
-        d->flag = strcmp(kind, "disconnect") == 0 ? 0 : int_member(v, "flag", 0);
+        d->flag = strcmp(kind, "disconnect") == 0 ? 0 : sim_int_member(v, "flag", 0);
     }
     if (strcmp(kind, "disconnect") == 0) {
         d->online = false;
@@ -899,7 +853,7 @@ static void on_verdict(sim_t *s, const char *text)
         d->online = true;
         event = "login";
     }
-    line = line_new();
+    line = sim_line_new();
     if (line == NULL || cJSON_AddStringToObject(line, "event", event) == NULL ||
         cJSON_AddStringToObject(line, "client", d->id) == NULL ||
         cJSON_AddStringToObject(line, "pk", d->pk) == NULL ||
@@ -910,26 +864,26 @@ static void on_verdict(sim_t *s, const char *text)
     if (strcmp(event, "offline") != 0) {
         cJSON_AddStringToObject(line, "kind", kind);
         cJSON_AddNumberToObject(line, "errcode", errcode);
-        cJSON_AddNumberToObject(line, "flag", int_member(v, "flag", 0));
+        cJSON_AddNumberToObject(line, "flag", sim_int_member(v, "flag", 0));
     }
     if (strcmp(event, "registered") == 0) {
         cJSON_AddBoolToObject(line, "new",
                               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "new")));
     }
-    say(s, "%-4s %s %s%s%.0d", "auth", d->id, event, errcode != 0 ? " errcode " : "", errcode);
+    sim_say(s, "%-4s %s %s%s%.0d", "auth", d->id, event, errcode != 0 ? " errcode " : "", errcode);
     if (strcmp(event, "registered") == 0) {
         registered(s, d, line);
     } else if (strcmp(event, "auth_fail") == 0) {
         uint8_t *payload = NULL;
         size_t len = 0;
-        log_line(s, line);
-        if (exce_payload(d, errcode, &payload, &len) == 0) {
-            schedule(s, d, QTD_CMD_EXCE_WRITE, payload, len, s->reg_delay_ms, NULL);
+        sim_log_line(s, line);
+        if (sim_exce_payload(d, errcode, &payload, &len) == 0) {
+            sim_schedule(s, d, QTD_CMD_EXCE_WRITE, payload, len, s->reg_delay_ms, NULL);
         } else {
-            log_event(s, "error", "cannot encode EXCE_WRITE for %s", d->id);
+            sim_log_event(s, "error", "cannot encode EXCE_WRITE for %s", d->id);
         }
     } else {
-        log_line(s, line);
+        sim_log_line(s, line);
         if (strcmp(event, "login") == 0 && d->flag == 1) {
             start_session(s, d);
         }
@@ -941,22 +895,22 @@ out:
 /* ---- uplinks */
 
 /* Count, check the topic type of, print and write the log line of an uplink (taken). */
-static void log_uplink(sim_t *s, device_t *d, const char *type, cJSON *line, int malformed)
+static void log_uplink(sim_t *s, sim_device_t *d, const char *type, cJSON *line, int malformed)
 {
     if (malformed) {
         d->up_errors++;
     } else {
         const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(line, "cmd");
         const char *want = qtd_frame_topic_type((uint16_t)cmd->valueint);
-        count(&d->up, (uint16_t)cmd->valueint);
+        sim_count(&d->up, (uint16_t)cmd->valueint);
         if (want != NULL && strcmp(want, type) != 0) {
             char w[64];
             snprintf(w, sizeof(w), "this command belongs on .../%s", want);
             cJSON_AddStringToObject(line, "warning", w);
         }
     }
-    say_frame(s, "up", d, line);
-    log_line(s, line);
+    sim_say_frame(s, "up", d, line);
+    sim_log_line(s, line);
 }
 
 /* Is buf a frame as it is (header, length, pkgid, checksum; the payload is not looked at)? */
@@ -973,8 +927,8 @@ static bool is_frame(const uint8_t *buf, size_t n)
 
 /* An uplink of a flag-1 connection: decrypted, taken plain, or refused by the rule of
  * SESSION ENCRYPTION in the help text. */
-static void session_uplink(sim_t *s, device_t *d, const char *topic, const uint8_t *buf, size_t n,
-                           int qos)
+static void session_uplink(sim_t *s, sim_device_t *d, const char *topic, const uint8_t *buf,
+                           size_t n, int qos)
 {
     const char *type = strrchr(topic, '/') + 1;
     uint8_t *plain = NULL;
@@ -983,20 +937,20 @@ static void session_uplink(sim_t *s, device_t *d, const char *topic, const uint8
     int malformed = 0;
     cJSON *line = NULL;
 
-    if (d->session != SESSION_NONE && n > 0 && n % 16 == 0 &&
-        session_crypt(d, false, buf, n, &plain, &plain_len) == 0) {
+    if (d->session != SIM_SESSION_NONE && n > 0 && n % 16 == 0 &&
+        sim_session_crypt(d, false, buf, n, &plain, &plain_len) == 0) {
         decrypted = is_frame(plain, plain_len);
     }
-    if (decrypted || d->session == SESSION_NONE ||
-        (d->session == SESSION_SENT && is_frame(buf, n))) {
-        line = decrypted ? frame_line("up", d, topic, qos, plain, plain_len, &malformed)
-                         : frame_line("up", d, topic, qos, buf, n, &malformed);
+    if (decrypted || d->session == SIM_SESSION_NONE ||
+        (d->session == SIM_SESSION_SENT && is_frame(buf, n))) {
+        line = decrypted ? sim_frame_line("up", d, topic, qos, plain, plain_len, &malformed)
+                         : sim_frame_line("up", d, topic, qos, buf, n, &malformed);
         if (line != NULL) {
             cJSON_AddBoolToObject(line, "encrypted", decrypted);
         }
-        if (decrypted && d->session == SESSION_SENT) {
-            d->session = SESSION_CONFIRMED;
-            session_event(s, d, "confirmed");
+        if (decrypted && d->session == SIM_SESSION_SENT) {
+            d->session = SIM_SESSION_CONFIRMED;
+            sim_session_event(s, d, "confirmed");
         } else if (!decrypted) {
             d->up_plain++;
         }
@@ -1005,8 +959,8 @@ static void session_uplink(sim_t *s, device_t *d, const char *topic, const uint8
         char *hex = qtd_sim_hex_encode(buf, n > 64 ? 64 : n);
         const char *why = is_frame(buf, n) ? "a plain frame after the key was confirmed"
                                            : "does not decrypt with the session key";
-        log_event(s, "error", "uplink from %s on %s (%zu bytes): %s", d->id, topic, n, why);
-        line = line_new();
+        sim_log_event(s, "error", "uplink from %s on %s (%zu bytes): %s", d->id, topic, n, why);
+        line = sim_line_new();
         if (line != NULL) {
             cJSON_AddStringToObject(line, "dir", "up");
             cJSON_AddStringToObject(line, "client", d->id);
@@ -1026,29 +980,29 @@ static void session_uplink(sim_t *s, device_t *d, const char *topic, const uint8
     }
     free(plain);
     if (line == NULL) {
-        log_event(s, "error", "out of memory logging an uplink");
+        sim_log_event(s, "error", "out of memory logging an uplink");
         return;
     }
     log_uplink(s, d, type, line, malformed);
 }
 
-static void on_uplink(sim_t *s, const char *topic, const uint8_t *buf, size_t n, int qos)
+void sim_on_uplink(sim_t *s, const char *topic, const uint8_t *buf, size_t n, int qos)
 {
     const char *start = topic + strlen("q/2/d/");
     const char *slash = strrchr(topic, '/');
-    char id[CLIENTID_MAX + 1];
+    char id[SIM_CLIENTID_MAX + 1];
     int malformed = 0;
-    device_t *d;
+    sim_device_t *d;
     cJSON *line;
 
-    if (slash == NULL || slash < start || (size_t)(slash - start) > CLIENTID_MAX ||
+    if (slash == NULL || slash < start || (size_t)(slash - start) > SIM_CLIENTID_MAX ||
         slash == start) {
-        log_event(s, "error", "uplink on an unexpected topic %s", topic);
+        sim_log_event(s, "error", "uplink on an unexpected topic %s", topic);
         return;
     }
     memcpy(id, start, (size_t)(slash - start));
     id[slash - start] = '\0';
-    d = device_get(s, id, NULL, NULL);
+    d = sim_device_get(s, id, NULL, NULL);
     if (d == NULL) {
         return;
     }
@@ -1056,9 +1010,9 @@ static void on_uplink(sim_t *s, const char *topic, const uint8_t *buf, size_t n,
         session_uplink(s, d, topic, buf, n, qos);
         return;
     }
-    line = frame_line("up", d, topic, qos, buf, n, &malformed);
+    line = sim_frame_line("up", d, topic, qos, buf, n, &malformed);
     if (line == NULL) {
-        log_event(s, "error", "out of memory logging an uplink");
+        sim_log_event(s, "error", "out of memory logging an uplink");
         return;
     }
     log_uplink(s, d, slash + 1, line, malformed);
@@ -1071,7 +1025,7 @@ typedef struct {
     const qtd_sim_doc_t *doc; /* the message, numbers as written */
     const cJSON *m;           /* its root */
     const char *cmd;          /* its "cmd" */
-    device_t *d;              /* the device it names (set by ctl_target) */
+    sim_device_t *d;          /* the device it names (set by ctl_target) */
     const char *type;         /* "topic_type", NULL: the command's own (set by ctl_target) */
     int qos;                  /* "qos" (set by ctl_target) */
     int pkgid;                /* "pkgid", 0: the device's next (set by ctl_target) */
@@ -1094,26 +1048,26 @@ static int ctl_fail(ctl_t *c, const char *fmt, ...)
 }
 
 /* The device a control message names. */
-static device_t *ctl_device(sim_t *s, ctl_t *c)
+static sim_device_t *ctl_device(sim_t *s, ctl_t *c)
 {
-    const char *client = str_member(c->m, "client");
-    const char *dk = str_member(c->m, "dk");
-    const char *pk = str_member(c->m, "pk");
-    char id[CLIENTID_MAX + 1];
-    device_t *d = NULL;
+    const char *client = sim_str_member(c->m, "client");
+    const char *dk = sim_str_member(c->m, "dk");
+    const char *pk = sim_str_member(c->m, "pk");
+    char id[SIM_CLIENTID_MAX + 1];
+    sim_device_t *d = NULL;
 
     if (client != NULL) {
-        d = device_get(s, client, NULL, NULL);
+        d = sim_device_get(s, client, NULL, NULL);
     } else if (dk != NULL && pk != NULL) {
         snprintf(id, sizeof(id), "qd%s%s", pk, dk);
-        d = device_get(s, id, pk, dk);
+        d = sim_device_get(s, id, pk, dk);
     } else if (dk != NULL) {
-        refresh_registry(s);
+        sim_refresh_registry(s);
         for (size_t i = 0; i < s->reg->nproducts && d == NULL; i++) {
             qtd_reg_product_t *p = &s->reg->products[i];
             if (qtd_registry_device(p, dk) != NULL) {
                 snprintf(id, sizeof(id), "qd%s%s", p->pk, dk);
-                d = device_get(s, id, p->pk, dk);
+                d = sim_device_get(s, id, p->pk, dk);
             }
         }
         for (size_t i = 0; i < s->ndevices && d == NULL; i++) {
@@ -1139,9 +1093,9 @@ static device_t *ctl_device(sim_t *s, ctl_t *c)
  * device the message names (c->d) and put its "client" in the reply. */
 static int ctl_target(sim_t *s, ctl_t *c)
 {
-    c->type = str_member(c->m, "topic_type");
-    c->qos = int_member(c->m, "qos", 1);
-    c->pkgid = int_member(c->m, "pkgid", 0);
+    c->type = sim_str_member(c->m, "topic_type");
+    c->qos = sim_int_member(c->m, "qos", 1);
+    c->pkgid = sim_int_member(c->m, "pkgid", 0);
     c->plain = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c->m, "plain"));
     if (c->qos < 0 || c->qos > 2 || c->pkgid < 0 || c->pkgid > 0xFFFF ||
         (c->type != NULL && strcmp(c->type, "sys") != 0 && strcmp(c->type, "bus") != 0 &&
@@ -1161,8 +1115,8 @@ static int ctl_payload(ctl_t *c, char kind, uint8_t **out, size_t *len)
 {
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(c->m, "data");
     const cJSON *ids = cJSON_GetObjectItemCaseSensitive(c->m, "ids");
-    const char *hex = str_member(c->m, "hex");
-    const char *text = str_member(c->m, "text");
+    const char *hex = sim_str_member(c->m, "hex");
+    const char *text = sim_str_member(c->m, "text");
     int rc;
 
     *out = NULL;
@@ -1192,12 +1146,12 @@ static int ctl_payload(ctl_t *c, char kind, uint8_t **out, size_t *len)
  * devices) and "topic". */
 static int ctl_send_frame(sim_t *s, ctl_t *c, uint16_t cmd, const uint8_t *payload, size_t len)
 {
-    char topic[CLIENTID_MAX + 16];
+    char topic[SIM_CLIENTID_MAX + 16];
     uint16_t used = 0;
     int rc;
 
-    rc = send_frame(s, c->d, cmd, payload, len, (uint16_t)c->pkgid, c->type, c->qos, c->plain,
-                    &used);
+    rc = sim_send_frame(s, c->d, cmd, payload, len, (uint16_t)c->pkgid, c->type, c->qos, c->plain,
+                        &used);
     if (rc == -EINVAL) {
         return ctl_fail(c, "the frame cannot be built (pkgid 0xFFFF or payload too long)");
     }
@@ -1206,7 +1160,8 @@ static int ctl_send_frame(sim_t *s, ctl_t *c, uint16_t cmd, const uint8_t *paylo
     }
     cJSON_AddNumberToObject(c->reply, "pkgid", used);
     if (c->d->flag == 1) {
-        cJSON_AddBoolToObject(c->reply, "encrypted", c->d->session != SESSION_NONE && !c->plain);
+        cJSON_AddBoolToObject(c->reply, "encrypted",
+                              c->d->session != SIM_SESSION_NONE && !c->plain);
     }
     snprintf(topic, sizeof(topic), "q/1/d/%s/%s", c->d->id,
              c->type != NULL ? c->type : qtd_sim_down_topic_type(cmd));
@@ -1268,7 +1223,7 @@ static int ctl_dev_config(sim_t *s, ctl_t *c)
 
 static int ctl_exce(sim_t *s, ctl_t *c)
 {
-    int errcode = int_member(c->m, "errcode", 0);
+    int errcode = sim_int_member(c->m, "errcode", 0);
     uint8_t *payload = NULL;
     size_t len = 0;
     int rc = ctl_target(s, c);
@@ -1279,7 +1234,7 @@ static int ctl_exce(sim_t *s, ctl_t *c)
     if (errcode <= 0) {
         return ctl_fail(c, "\"exce\" needs \"errcode\"");
     }
-    rc = exce_payload(c->d, errcode, &payload, &len);
+    rc = sim_exce_payload(c->d, errcode, &payload, &len);
     if (rc == 0) {
         rc = ctl_send_frame(s, c, QTD_CMD_EXCE_WRITE, payload, len);
     }
@@ -1307,7 +1262,7 @@ static int ctl_send(sim_t *s, ctl_t *c)
 
 static int ctl_raw(sim_t *s, ctl_t *c)
 {
-    const char *hex = str_member(c->m, "hex");
+    const char *hex = sim_str_member(c->m, "hex");
     uint8_t *payload = NULL;
     size_t len = 0;
     int rc = ctl_target(s, c);
@@ -1318,7 +1273,7 @@ static int ctl_raw(sim_t *s, ctl_t *c)
     if (hex == NULL || qtd_sim_hex_decode(hex, &payload, &len) != 0) {
         return ctl_fail(c, "\"raw\" needs \"hex\" bytes");
     }
-    rc = send_bytes(s, c->d, c->type != NULL ? c->type : "bus", c->qos, payload, len, c->plain);
+    rc = sim_send_bytes(s, c->d, c->type != NULL ? c->type : "bus", c->qos, payload, len, c->plain);
     free(payload);
     return rc == MQTTCLIENT_SUCCESS ? 0 : ctl_fail(c, "not connected to the broker");
 }
@@ -1329,7 +1284,7 @@ static qtd_reg_device_t *ctl_reg_device(sim_t *s, ctl_t *c, bool add)
     qtd_reg_product_t *p;
     qtd_reg_device_t *rd;
 
-    refresh_registry(s);
+    sim_refresh_registry(s);
     p = qtd_registry_product(s->reg, c->d->pk);
     rd = p != NULL ? qtd_registry_device(p, c->d->dk) : NULL;
     if (rd == NULL && p != NULL && add) {
@@ -1355,7 +1310,8 @@ static int ctl_reg_save(sim_t *s, ctl_t *c, bool kick)
     if (rc != 0) {
         return ctl_fail(c, "cannot save the registry: %s", strerror(-rc));
     }
-    if (kick && publish(s, TOPIC_KICK, c->d->id, strlen(c->d->id), 1) != MQTTCLIENT_SUCCESS) {
+    if (kick &&
+        sim_publish(s, SIM_TOPIC_KICK, c->d->id, strlen(c->d->id), 1) != MQTTCLIENT_SUCCESS) {
         return ctl_fail(c, "registry saved but cannot ask the broker to disconnect %s", c->d->id);
     }
     return 0;
@@ -1380,7 +1336,7 @@ static int ctl_disable(sim_t *s, ctl_t *c)
 
 static int ctl_refuse_connect(sim_t *s, ctl_t *c)
 {
-    int code = int_member(c->m, "errcode", -1);
+    int code = sim_int_member(c->m, "errcode", -1);
     qtd_reg_device_t *rd;
     int rc = ctl_target(s, c);
 
@@ -1421,7 +1377,7 @@ static int ctl_kick(sim_t *s, ctl_t *c)
     if (rc != 0) {
         return rc;
     }
-    rc = publish(s, TOPIC_KICK, c->d->id, strlen(c->d->id), 1);
+    rc = sim_publish(s, SIM_TOPIC_KICK, c->d->id, strlen(c->d->id), 1);
     return rc == MQTTCLIENT_SUCCESS ? 0 : ctl_fail(c, "not connected to the broker");
 }
 
@@ -1430,11 +1386,11 @@ static cJSON *stats_json(const sim_t *s)
     cJSON *devs = cJSON_CreateObject();
 
     for (size_t i = 0; devs != NULL && i < s->ndevices; i++) {
-        const device_t *d = s->devices[i];
+        const sim_device_t *d = s->devices[i];
         cJSON *o = cJSON_AddObjectToObject(devs, d->id);
         cJSON *up = o != NULL ? cJSON_CreateObject() : NULL;
         cJSON *down = o != NULL ? cJSON_CreateObject() : NULL;
-        const counters_t *cs[2] = {&d->up, &d->down};
+        const sim_counters_t *cs[2] = {&d->up, &d->down};
         cJSON *dst[2] = {up, down};
 
         if (up == NULL || down == NULL) {
@@ -1447,9 +1403,9 @@ static cJSON *stats_json(const sim_t *s)
         cJSON_AddStringToObject(o, "dk", d->dk);
         cJSON_AddBoolToObject(o, "online", d->online);
         cJSON_AddStringToObject(o, "session",
-                                d->session == SESSION_NONE   ? "none"
-                                : d->session == SESSION_SENT ? "sent"
-                                                             : "confirmed");
+                                d->session == SIM_SESSION_NONE   ? "none"
+                                : d->session == SIM_SESSION_SENT ? "sent"
+                                                                 : "confirmed");
         for (int k = 0; k < 2; k++) {
             for (size_t j = 0; j < cs[k]->n; j++) {
                 const char *name = qtd_sim_cmd_name(cs[k]->v[j].cmd);
@@ -1474,7 +1430,7 @@ static cJSON *stats_json(const sim_t *s)
 static int ctl_stats(sim_t *s, ctl_t *c)
 {
     cJSON *devs = stats_json(s);
-    cJSON *line = line_new();
+    cJSON *line = sim_line_new();
 
     if (devs == NULL || line == NULL) {
         cJSON_Delete(devs);
@@ -1483,7 +1439,7 @@ static int ctl_stats(sim_t *s, ctl_t *c)
     }
     cJSON_AddStringToObject(line, "event", "stats");
     cJSON_AddItemToObject(line, "devices", cJSON_Duplicate(devs, true));
-    log_line(s, line);
+    sim_log_line(s, line);
     cJSON_AddItemToObject(c->reply, "devices", devs);
     return 0;
 }
@@ -1535,7 +1491,7 @@ static const char ctl_help_tail[] =
     "    The reply on qtd-sim/reply: {\"id\", \"cmd\", \"ok\": true|false, \"error\", \"client\",\n"
     "    \"pkgid\", \"topic\", \"encrypted\" (flag-1 devices)} (\"devices\" for stats).\n";
 
-static void ctl_help(FILE *fp)
+void sim_ctl_help(FILE *fp)
 {
     fputs(ctl_help_head, fp);
     for (size_t i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++) {
@@ -1562,7 +1518,7 @@ static ctl_fn *ctl_lookup(const char *name)
     return ctl_unknown;
 }
 
-static void on_ctl(sim_t *s, const char *text)
+void sim_on_ctl(sim_t *s, const char *text)
 {
     qtd_sim_doc_t doc;
     const cJSON *idj;
@@ -1586,7 +1542,7 @@ static void on_ctl(sim_t *s, const char *text)
         if (idj != NULL) {
             cJSON_AddItemToObject(c.reply, "id", cJSON_Duplicate(idj, true));
         }
-        c.cmd = str_member(doc.root, "cmd");
+        c.cmd = sim_str_member(doc.root, "cmd");
         if (c.cmd == NULL) {
             rc = ctl_fail(&c, "the control message has no \"cmd\"");
         } else {
@@ -1601,7 +1557,7 @@ static void on_ctl(sim_t *s, const char *text)
     if (rc != 0) {
         cJSON_AddStringToObject(c.reply, "error", c.err);
     }
-    line = line_new();
+    line = sim_line_new();
     if (line != NULL) {
         cJSON_AddStringToObject(line, "event", "ctl");
         cJSON_AddStringToObject(line, "cmd", c.cmd != NULL ? c.cmd : "");
@@ -1614,13 +1570,13 @@ static void on_ctl(sim_t *s, const char *text)
                                   cJSON_Duplicate(cJSON_GetObjectItem(c.reply, "pkgid"), 1));
         }
     }
-    log_line(s, line);
+    sim_log_line(s, line);
     if (rc != 0) {
-        say(s, "ctl  %s refused: %s", c.cmd != NULL ? c.cmd : "?", c.err);
+        sim_say(s, "ctl  %s refused: %s", c.cmd != NULL ? c.cmd : "?", c.err);
     }
     out = cJSON_PrintUnformatted(c.reply);
     if (out != NULL) {
-        publish(s, TOPIC_REPLY, out, strlen(out), 1);
+        sim_publish(s, SIM_TOPIC_REPLY, out, strlen(out), 1);
     }
     free(out);
     cJSON_Delete(c.reply);
@@ -1631,27 +1587,27 @@ static void on_message(sim_t *s, const char *topic, MQTTClient_message *msg)
 {
     size_t n = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
 
-    if (strcmp(topic, TOPIC_AUTH) == 0 || strcmp(topic, TOPIC_CTL) == 0) {
+    if (strcmp(topic, SIM_TOPIC_AUTH) == 0 || strcmp(topic, SIM_TOPIC_CTL) == 0) {
         char *text = malloc(n + 1);
         if (text == NULL) {
             return;
         }
         memcpy(text, msg->payload, n);
         text[n] = '\0';
-        if (strcmp(topic, TOPIC_AUTH) == 0) {
-            on_verdict(s, text);
+        if (strcmp(topic, SIM_TOPIC_AUTH) == 0) {
+            sim_on_verdict(s, text);
         } else {
-            on_ctl(s, text);
+            sim_on_ctl(s, text);
         }
         free(text);
     } else if (strncmp(topic, "q/2/d/", 6) == 0) {
-        on_uplink(s, topic, msg->payload, n, msg->qos);
+        sim_on_uplink(s, topic, msg->payload, n, msg->qos);
     }
 }
 
 /* ---- command line helpers */
 
-static char *server_uri(const char *broker)
+char *sim_server_uri(const char *broker)
 {
     char *uri = NULL;
 
@@ -1664,7 +1620,7 @@ static char *server_uri(const char *broker)
     return uri;
 }
 
-static int usage_error(const char *fmt, ...)
+int sim_usage_error(const char *fmt, ...)
 {
     va_list ap;
 
@@ -1673,10 +1629,10 @@ static int usage_error(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fprintf(stderr, "\n(see qthingd-sim --help)\n");
-    return EXIT_USAGE;
+    return SIM_EXIT_USAGE;
 }
 
-static bool parse_int(const char *text, long lo, long hi, long *out)
+bool sim_parse_int(const char *text, long lo, long hi, long *out)
 {
     char *end = NULL;
     long v;
@@ -1692,13 +1648,9 @@ static bool parse_int(const char *text, long lo, long hi, long *out)
 
 /* ---- run */
 
-static void sim_free(sim_t *s)
+static void platform_free(sim_t *s)
 {
-    while (s->pending != NULL) {
-        pending_t *p = s->pending;
-        s->pending = p->next;
-        pending_free(p);
-    }
+    sim_pending_clear(s);
     for (size_t i = 0; i < s->ndevices; i++) {
         device_free(s->devices[i]);
     }
@@ -1712,7 +1664,7 @@ static void sim_free(sim_t *s)
     }
 }
 
-static int sim_loop(sim_t *s)
+static int platform_loop(sim_t *s)
 {
     int backoff = 200;
 
@@ -1720,7 +1672,6 @@ static int sim_loop(sim_t *s)
         char *topic = NULL;
         int topic_len = 0;
         MQTTClient_message *msg = NULL;
-        int64_t wait = 100;
         int rc;
 
         if (!s->connected) {
@@ -1731,29 +1682,26 @@ static int sim_loop(sim_t *s)
                 continue;
             }
             backoff = 200;
-            log_event(s, "connected", "connected to %s", s->broker);
+            sim_log_event(s, "connected", "connected to %s", s->broker);
         }
-        if (s->pending != NULL) {
-            int64_t left = s->pending->due - mono_ms();
-            wait = left < 0 ? 0 : left < wait ? left : wait;
-        }
-        rc = MQTTClient_receive(s->cl, &topic, &topic_len, &msg, (unsigned long)wait);
+        rc = MQTTClient_receive(s->cl, &topic, &topic_len, &msg,
+                                (unsigned long)sim_pending_wait(s, 100));
         if (msg != NULL) {
             on_message(s, topic, msg);
             MQTTClient_freeMessage(&msg);
             MQTTClient_free(topic);
         } else if (rc != MQTTCLIENT_SUCCESS && rc != MQTTCLIENT_TOPICNAME_TRUNCATED) {
             s->connected = false;
-            log_event(s, "disconnected", "lost the broker (%s); reconnecting",
-                      MQTTClient_strerror(rc));
+            sim_log_event(s, "disconnected", "lost the broker (%s); reconnecting",
+                          MQTTClient_strerror(rc));
             continue;
         }
-        run_pending(s);
+        sim_run_pending(s);
     }
     return 0;
 }
 
-static int cmd_run(int argc, char **argv)
+int sim_cmd_run(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"broker", required_argument, NULL, 'b'},
@@ -1793,8 +1741,8 @@ static int cmd_run(int argc, char **argv)
             s.log_path = optarg;
             break;
         case 'd':
-            if (!parse_int(optarg, 0, 60000, &v)) {
-                return usage_error("--reg-delay-ms: expected 0..60000, got \"%s\"", optarg);
+            if (!sim_parse_int(optarg, 0, 60000, &v)) {
+                return sim_usage_error("--reg-delay-ms: expected 0..60000, got \"%s\"", optarg);
             }
             s.reg_delay_ms = (int)v;
             break;
@@ -1805,14 +1753,14 @@ static int cmd_run(int argc, char **argv)
             s.quiet = true;
             break;
         default:
-            return usage_error("run: unknown option");
+            return sim_usage_error("run: unknown option");
         }
     }
     if (optind != argc) {
-        return usage_error("run: unexpected argument \"%s\"", argv[optind]);
+        return sim_usage_error("run: unexpected argument \"%s\"", argv[optind]);
     }
     if (s.broker == NULL || s.password == NULL || s.registry_path == NULL || s.log_path == NULL) {
-        return usage_error("run needs --broker, --password, --registry and --log");
+        return sim_usage_error("run needs --broker, --password, --registry and --log");
     }
     rc = qtd_registry_load(s.registry_path, &s.reg, &err);
     if (rc != 0) {
@@ -1823,21 +1771,21 @@ static int cmd_run(int argc, char **argv)
     s.log = fopen(s.log_path, "a");
     if (s.log == NULL) {
         fprintf(stderr, "qthingd-sim: cannot open the log %s: %s\n", s.log_path, strerror(errno));
-        sim_free(&s);
+        platform_free(&s);
         return 1;
     }
     if (s.client_id == NULL) {
         snprintf(id, sizeof(id), "qtd-sim-%ld", (long)getpid());
         s.client_id = id;
     }
-    uri = server_uri(s.broker);
+    uri = sim_server_uri(s.broker);
     if (uri == NULL || MQTTClient_create(&s.cl, uri, s.client_id, MQTTCLIENT_PERSISTENCE_NONE,
                                          NULL) != MQTTCLIENT_SUCCESS) {
         fprintf(stderr, "qthingd-sim: bad broker address \"%s\"\n", s.broker);
         free(uri);
         s.cl = NULL;
-        sim_free(&s);
-        return EXIT_USAGE;
+        platform_free(&s);
+        return SIM_EXIT_USAGE;
     }
     free(uri);
 
@@ -1848,27 +1796,27 @@ static int cmd_run(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    log_event(&s, "started", "qthingd-sim %s, broker %s, registry %s (%zu products)",
-              QTD_SIM_VERSION, s.broker, s.registry_path, s.reg->nproducts);
+    sim_log_event(&s, "started", "qthingd-sim %s, broker %s, registry %s (%zu products)",
+                  QTD_SIM_VERSION, s.broker, s.registry_path, s.reg->nproducts);
     /* The broker may still be starting: retry for a while, but not a refused password. */
-    deadline = mono_ms() + 10000;
-    while ((rc = mqtt_connect(&s)) != 0 && rc != 4 && rc != 5 && mono_ms() < deadline &&
+    deadline = sim_mono_ms() + 10000;
+    while ((rc = mqtt_connect(&s)) != 0 && rc != 4 && rc != 5 && sim_mono_ms() < deadline &&
            !stop_flag) {
         sleep_ms(200);
     }
     if (rc != 0) {
         fprintf(stderr, "qthingd-sim: cannot connect to %s: %s\n", s.broker,
                 rc == 5 ? "not authorised (wrong --password?)" : MQTTClient_strerror(rc));
-        sim_free(&s);
+        platform_free(&s);
         return 1;
     }
-    log_event(&s, "connected", "connected to %s as %s", s.broker, s.client_id);
-    sim_loop(&s);
+    sim_log_event(&s, "connected", "connected to %s as %s", s.broker, s.client_id);
+    platform_loop(&s);
     if (s.connected) {
         MQTTClient_disconnect(s.cl, 1000);
     }
-    log_event(&s, "stopped", "stopped");
-    sim_free(&s);
+    sim_log_event(&s, "stopped", "stopped");
+    platform_free(&s);
     return 0;
 }
 
@@ -1892,7 +1840,7 @@ static char *with_id(const char *json, const char *id)
     return out;
 }
 
-static int cmd_ctl(int argc, char **argv)
+int sim_cmd_ctl(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"broker", required_argument, NULL, 'b'},
@@ -1929,20 +1877,20 @@ static int cmd_ctl(int argc, char **argv)
             want_reply = true;
             break;
         case 't':
-            if (!parse_int(optarg, 1, 3600, &timeout)) {
-                return usage_error("--timeout: expected 1..3600 seconds");
+            if (!sim_parse_int(optarg, 1, 3600, &timeout)) {
+                return sim_usage_error("--timeout: expected 1..3600 seconds");
             }
             break;
         default:
-            return usage_error("ctl: unknown option");
+            return sim_usage_error("ctl: unknown option");
         }
     }
     if (broker == NULL || password == NULL || optind != argc - 1) {
-        return usage_error("ctl needs --broker, --password and one JSON argument");
+        return sim_usage_error("ctl needs --broker, --password and one JSON argument");
     }
     if (qtd_sim_doc_parse(argv[optind], &doc) != 0 || !cJSON_IsObject(doc.root)) {
         qtd_sim_doc_free(&doc);
-        return usage_error("ctl: the message is not a JSON object");
+        return sim_usage_error("ctl: the message is not a JSON object");
     }
     if (qtd_auth_rand(rid) != 0) {
         snprintf(rid, sizeof(rid), "%ld", (long)getpid());
@@ -1950,7 +1898,7 @@ static int cmd_ctl(int argc, char **argv)
     if (cJSON_GetObjectItemCaseSensitive(doc.root, "id") != NULL &&
         !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(doc.root, "id"))) {
         qtd_sim_doc_free(&doc);
-        return usage_error("ctl: \"id\" must be a string");
+        return sim_usage_error("ctl: \"id\" must be a string");
     }
     if (want_reply && cJSON_GetObjectItemCaseSensitive(doc.root, "id") == NULL) {
         msg = with_id(argv[optind], rid);
@@ -1963,7 +1911,7 @@ static int cmd_ctl(int argc, char **argv)
     }
     qtd_sim_doc_free(&doc);
     snprintf(id, sizeof(id), "qtd-sim-ctl-%ld-%s", (long)getpid(), rid);
-    uri = server_uri(broker);
+    uri = sim_server_uri(broker);
     if (msg == NULL || uri == NULL ||
         MQTTClient_create(&cl, uri, id, MQTTCLIENT_PERSISTENCE_NONE, NULL) != MQTTCLIENT_SUCCESS) {
         fprintf(stderr, "qthingd-sim: bad broker address \"%s\"\n", broker);
@@ -1981,11 +1929,11 @@ static int cmd_ctl(int argc, char **argv)
                 rc == 5 ? "not authorised (wrong --password?)" : MQTTClient_strerror(rc));
         goto out;
     }
-    if (want_reply && MQTTClient_subscribe(cl, TOPIC_REPLY, 1) != MQTTCLIENT_SUCCESS) {
-        fprintf(stderr, "qthingd-sim: cannot subscribe %s\n", TOPIC_REPLY);
+    if (want_reply && MQTTClient_subscribe(cl, SIM_TOPIC_REPLY, 1) != MQTTCLIENT_SUCCESS) {
+        fprintf(stderr, "qthingd-sim: cannot subscribe %s\n", SIM_TOPIC_REPLY);
         goto disconnect;
     }
-    rc = MQTTClient_publish(cl, TOPIC_CTL, (int)strlen(msg), msg, 1, 0, &tok);
+    rc = MQTTClient_publish(cl, SIM_TOPIC_CTL, (int)strlen(msg), msg, 1, 0, &tok);
     if (rc == MQTTCLIENT_SUCCESS) {
         rc = MQTTClient_waitForCompletion(cl, tok, 10000);
     }
@@ -1995,9 +1943,9 @@ static int cmd_ctl(int argc, char **argv)
     }
     result = 0;
     if (want_reply) {
-        int64_t end = mono_ms() + timeout * 1000;
+        int64_t end = sim_mono_ms() + timeout * 1000;
         result = 1;
-        while (mono_ms() < end) {
+        while (sim_mono_ms() < end) {
             char *topic = NULL;
             int tlen = 0;
             MQTTClient_message *m = NULL;
@@ -2021,7 +1969,7 @@ static int cmd_ctl(int argc, char **argv)
                 break;
             }
         }
-        if (mono_ms() >= end) {
+        if (sim_mono_ms() >= end) {
             fprintf(stderr, "qthingd-sim: no reply within %ld s (is qthingd-sim run going?)\n",
                     timeout);
         }
@@ -2039,7 +1987,7 @@ out:
 
 /* ---- password, broker-conf */
 
-static int cmd_password(int argc, char **argv)
+int sim_cmd_password(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"pk", required_argument, NULL, 'k'},
@@ -2075,16 +2023,16 @@ static int cmd_password(int argc, char **argv)
             rnd = optarg;
             break;
         case 'f':
-            if (!parse_int(optarg, 0, 1, &flag)) {
-                return usage_error("--flag: expected 0 or 1");
+            if (!sim_parse_int(optarg, 0, 1, &flag)) {
+                return sim_usage_error("--flag: expected 0 or 1");
             }
             break;
         default:
-            return usage_error("password: unknown option");
+            return sim_usage_error("password: unknown option");
         }
     }
     if (optind != argc || pk == NULL || ps == NULL || dk == NULL) {
-        return usage_error("password needs --pk, --ps and --dk");
+        return sim_usage_error("password needs --pk, --ps and --dk");
     }
     if (rnd == NULL) {
         if (qtd_auth_rand(rbuf) != 0) {
@@ -2106,7 +2054,7 @@ static int cmd_password(int argc, char **argv)
     return 0;
 }
 
-static int cmd_broker_conf(int argc, char **argv)
+int sim_cmd_broker_conf(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"port", required_argument, NULL, 'P'},
@@ -2127,8 +2075,8 @@ static int cmd_broker_conf(int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (opt) {
         case 'P':
-            if (!parse_int(optarg, 1, 65535, &port)) {
-                return usage_error("--port: expected 1..65535");
+            if (!sim_parse_int(optarg, 1, 65535, &port)) {
+                return sim_usage_error("--port: expected 1..65535");
             }
             break;
         case 'r':
@@ -2147,15 +2095,15 @@ static int cmd_broker_conf(int argc, char **argv)
             user = optarg;
             break;
         default:
-            return usage_error("broker-conf: unknown option");
+            return sim_usage_error("broker-conf: unknown option");
         }
     }
     if (optind != argc || port < 0 || registry == NULL || password == NULL || plugin == NULL) {
-        return usage_error("broker-conf needs --port, --registry, --password and --plugin");
+        return sim_usage_error("broker-conf needs --port, --registry, --password and --plugin");
     }
     if (strpbrk(password, " \t\r\n") != NULL || strpbrk(registry, "\r\n") != NULL ||
         strpbrk(plugin, "\r\n") != NULL) {
-        return usage_error("broker-conf: the password may not contain white space");
+        return sim_usage_error("broker-conf: the password may not contain white space");
     }
     printf("# mosquitto configuration for the qthingd platform simulator (qthingd-sim "
            "broker-conf)\n"
@@ -2177,7 +2125,7 @@ static int cmd_broker_conf(int argc, char **argv)
 
 /* ---- frame, decode */
 
-static int cmd_frame(int argc, char **argv)
+int sim_cmd_frame(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"pkgid", required_argument, NULL, 'n'},
@@ -2205,14 +2153,14 @@ static int cmd_frame(int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (opt) {
         case 'n':
-            if (!parse_int(optarg, 0, 0xFFFF, &pkgid)) {
-                return usage_error("--pkgid: expected 0..65535");
+            if (!sim_parse_int(optarg, 0, 0xFFFF, &pkgid)) {
+                return sim_usage_error("--pkgid: expected 0..65535");
             }
             break;
         case 'c':
             cmd = qtd_sim_cmd_parse(optarg);
             if (cmd < 0) {
-                return usage_error("--cmd: unknown command \"%s\"", optarg);
+                return sim_usage_error("--cmd: unknown command \"%s\"", optarg);
             }
             break;
         case 't':
@@ -2234,17 +2182,17 @@ static int cmd_frame(int argc, char **argv)
             corrupt = true;
             break;
         default:
-            return usage_error("frame: unknown option");
+            return sim_usage_error("frame: unknown option");
         }
     }
     if (optind != argc || cmd < 0 ||
         (tsl != NULL) + (ids != NULL) + (hex != NULL) + (text != NULL) > 1) {
-        return usage_error("frame needs --cmd and at most one of --tsl, --ids, --hex, --text");
+        return sim_usage_error("frame needs --cmd and at most one of --tsl, --ids, --hex, --text");
     }
     if (tsl != NULL) {
         qtd_sim_doc_t doc;
         if (qtd_sim_doc_parse(tsl, &doc) != 0) {
-            return usage_error("--tsl: not JSON");
+            return sim_usage_error("--tsl: not JSON");
         }
         rc = qtd_sim_json_to_ttlv(&doc, doc.root, &payload, &len, err, sizeof(err));
         qtd_sim_doc_free(&doc);
@@ -2307,7 +2255,7 @@ out:
     return result;
 }
 
-static int cmd_decode(int argc, char **argv)
+int sim_cmd_decode(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"hex", required_argument, NULL, 'x'},
@@ -2324,12 +2272,12 @@ static int cmd_decode(int argc, char **argv)
 
     while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         if (opt != 'x') {
-            return usage_error("decode: unknown option");
+            return sim_usage_error("decode: unknown option");
         }
         hex = optarg;
     }
     if (optind != argc) {
-        return usage_error("decode: unexpected argument \"%s\"", argv[optind]);
+        return sim_usage_error("decode: unexpected argument \"%s\"", argv[optind]);
     }
     if (hex == NULL || strcmp(hex, "-") == 0) {
         for (;;) {
@@ -2386,7 +2334,7 @@ static const struct {
     const char *usage;
     const char *help;
 } subcmds[] = {
-    {"run", cmd_run,
+    {"run", sim_cmd_run,
      "--broker HOST:PORT --password SECRET --registry FILE --log FILE.jsonl\n"
      "                    [--reg-delay-ms MS] [--client-id ID] [--quiet]",
      "\n"
@@ -2406,16 +2354,16 @@ static const struct {
      "        on q/1/d/<client>/sys, --reg-delay-ms after the device subscribed;\n"
      "      login with a wrong or unknown secret: the broker refused it (CONNACK 5); logged.\n"
      "    Every uplink frame is decoded and logged; control messages send downlinks.\n"},
-    {"ctl", cmd_ctl, "--broker HOST:PORT --password SECRET [--reply] [--timeout SEC] JSON",
+    {"ctl", sim_cmd_ctl, "--broker HOST:PORT --password SECRET [--reply] [--timeout SEC] JSON",
      " JSON\n"
      "    Publish one control message on qtd-sim/ctl and exit 0 once the broker acknowledged\n"
      "    it. With --reply, wait (--timeout, default 10 s) for the answer on qtd-sim/reply,\n"
      "    print it and exit 0 if it says \"ok\": true, 1 otherwise.\n"},
-    {"password", cmd_password, "--pk PK --ps PS --dk DK [--ds DS] [--flag 0|1] [--rand RAND]",
+    {"password", sim_cmd_password, "--pk PK --ps PS --dk DK [--ds DS] [--flag 0|1] [--rand RAND]",
      "\n"
      "    Print a device's MQTT password: the login password when --ds is given, else the\n"
      "    registration password. --rand fixes the 16 random characters (default: random).\n"},
-    {"broker-conf", cmd_broker_conf,
+    {"broker-conf", sim_cmd_broker_conf,
      "--port PORT --registry FILE --password SECRET --plugin PATH\n"
      "                    [--bind ADDR] [--user NAME]",
      "\n"
@@ -2423,7 +2371,7 @@ static const struct {
      "    clients, no persistence, the plugin PATH with its registry and platform password,\n"
      "    and \"user NAME\" (default: the user running this command, so that a broker started\n"
      "    as root keeps the rights to read the registry instead of becoming \"mosquitto\").\n"},
-    {"frame", cmd_frame,
+    {"frame", sim_cmd_frame,
      "--cmd CMD [--pkgid N] [--tsl JSON | --ids LIST | --hex HEX |\n"
      "                    --text TEXT] [--raw] [--corrupt-sum]",
      "\n"
@@ -2431,7 +2379,7 @@ static const struct {
      "    or a number (0x0014); the payload is TTLV from --tsl (a JSON object keyed by TSL\n"
      "    ids), u16 ids from --ids 1,2,3, raw --hex bytes or --text. --corrupt-sum breaks the\n"
      "    checksum (for malformed-frame tests).\n"},
-    {"decode", cmd_decode, "[--hex HEX | --hex -]",
+    {"decode", sim_cmd_decode, "[--hex HEX | --hex -]",
      "\n"
      "    Decode one frame (raw bytes on standard input, or --hex HEX, or hex text on standard\n"
      "    input with --hex -) and print it as one JSON line; exit 1 if it is malformed.\n"},
@@ -2456,7 +2404,7 @@ static void usage(FILE *fp)
         fprintf(fp, "  %s%s", subcmds[i].name, subcmds[i].help);
     }
     fputs("\n", fp);
-    ctl_help(fp);
+    sim_ctl_help(fp);
     fputs(usage_tail, fp);
 }
 
@@ -2466,7 +2414,7 @@ int main(int argc, char **argv)
 
     if (argc < 2) {
         usage(stderr);
-        return EXIT_USAGE;
+        return SIM_EXIT_USAGE;
     }
     cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
@@ -2485,5 +2433,5 @@ int main(int argc, char **argv)
             return subcmds[i].fn(argc, argv);
         }
     }
-    return usage_error("unknown command \"%s\"", cmd);
+    return sim_usage_error("unknown command \"%s\"", cmd);
 }
