@@ -674,7 +674,7 @@ int qtd_sim_json_to_ttlv(const qtd_sim_doc_t *doc, const cJSON *obj, uint8_t **o
         rc = qtd_ttlv_encode(&root, out, len);
         if (rc == -EINVAL) {
             bad(&b, "data",
-                "refused by the TTLV encoder (number not exactly representable, "
+                "refused by the TTLV encoder (a number of 2^64 or more, "
                 "text longer than 65535 or too deep)");
         }
     }
