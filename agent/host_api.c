@@ -334,6 +334,11 @@ void qtd__services_remove_owner(qtd_agent_t *a, const qtd_plugin_t *owner)
     }
 }
 
+static int h_store_commit_durable(qtd_host_t *h)
+{
+    return qtd_store_commit_durable(h->agent->store);
+}
+
 static int h_lua_set_event_callback(qtd_host_t *h, struct lua_State *L, int domain, int idx)
 {
     if (h->agent->lua == NULL) {
@@ -375,6 +380,7 @@ static const qtd_host_api_t host_api = {
     .service_provide = h_service_provide,
     .service_lookup = h_service_lookup,
     .lua_set_event_callback = h_lua_set_event_callback,
+    .store_commit_durable = h_store_commit_durable,
 };
 
 const qtd_host_api_t *qtd__host_api(void)

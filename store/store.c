@@ -488,6 +488,12 @@ fail:
     return err;
 }
 
+int qtd__store_errno(qtd_store_t *st, const char *what, int err)
+{
+    qtd_log_error(WHO, "%s: %s failed: %s", st->path, what, strerror(err));
+    return QTD_EIO;
+}
+
 /* Open the group-commit transaction unless one is open. */
 int qtd__store_begin_write(qtd_store_t *st)
 {
@@ -528,6 +534,28 @@ int qtd_store_commit(qtd_store_t *st)
     }
     /* Otherwise (busy) the transaction stays open and the next commit retries it. */
     return err;
+}
+
+int qtd_store_commit_durable(qtd_store_t *st)
+{
+    if (st == NULL) {
+        return QTD_EINVAL;
+    }
+    int rc = qtd_store_commit(st);
+    if (rc != 0) {
+        return rc;
+    }
+    /* With synchronous=NORMAL a WAL commit is not synced: sync the WAL now, so that what
+     * was just committed survives a power cut too. */
+    char wal[PATH_MAX];
+    snprintf(wal, sizeof(wal), "%s-wal", st->path);
+    int fd = open(wal, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return errno == ENOENT ? 0 : qtd__store_errno(st, "open -wal", errno);
+    }
+    rc = fsync(fd) == 0 ? 0 : qtd__store_errno(st, "fsync -wal", errno);
+    close(fd);
+    return rc;
 }
 
 int qtd_store_schema_version(qtd_store_t *st)

@@ -58,6 +58,8 @@ extern const char *const qtd__store_stmt_sql[STMT_COUNT];
 
 /* Log the error of the last SQLite call on st->db once and map it to a QTD_E* code. */
 int qtd__store_db_error(qtd_store_t *st, const char *what);
+/* Log a failed system call on the store's files once. Returns QTD_EIO. */
+int qtd__store_errno(qtd_store_t *st, const char *what, int err);
 /* Open the group-commit transaction unless one is open. Returns: 0, QTD_EIO. */
 int qtd__store_begin_write(qtd_store_t *st);
 /* After a failed write: the in-memory totals follow what the database now holds. */

@@ -62,6 +62,14 @@ static void on_exce_write(cloud_t *c, const qtd_frame_t *f, const qtd_value_t *t
     }
     LOG(c, QTD_LOG_WARN, "platform exception %lld while %s", (long long)errcode,
         c->registering && !c->online ? "registering" : "connected");
+    if (errcode == QTD_CODE_ALREADY_AUTHED && c->registering && !c->online) {
+        LOG(c, QTD_LOG_ERROR,
+            "the platform has registered %s already (10422): the device secret it issued then "
+            "never reached this device (the agent stopped between connecting and receiving "
+            "it). Reset the device on the platform (or give the secret with quecIot.setDkDs); "
+            "until then it tries again every 10 minutes",
+            c->cid);
+    }
     qtd_cloud_fsm_input(c, &(cloud_fsm_input_t){.kind = CLOUD_IN_EXCEPTION, .code = errcode});
 }
 
@@ -87,10 +95,23 @@ static void on_dev_config(cloud_t *c, const qtd_frame_t *f, const qtd_value_t *t
     }
     if (ds != NULL && ds->type == QTD_VAL_STRING && ds->u.s.len > 0 &&
         ds->u.s.len <= CLOUD_DS_MAX) {
-        c->api->kv_set(c->host, CLOUD_KV_DS, ds->u.s.ptr, ds->u.s.len);
+        /* The platform keeps the secret it issued: lost here, the device is locked out
+         * (10422) until it is reset on the platform. On disk and synced before anything. */
+        int rc = c->api->kv_set(c->host, CLOUD_KV_DS, ds->u.s.ptr, ds->u.s.len);
+        if (rc == 0) {
+            rc = c->api->store_commit_durable(c->host);
+        }
         memcpy(c->id.ds, ds->u.s.ptr, ds->u.s.len);
         c->id.ds[ds->u.s.len] = '\0';
-        LOG(c, QTD_LOG_INFO, "device secret received and stored");
+        if (rc == 0) {
+            LOG(c, QTD_LOG_INFO, "device secret received and stored");
+        } else {
+            LOG(c, QTD_LOG_ERROR,
+                "device secret received but not stored (%s): it is kept in memory for this "
+                "run; if the agent stops before it is stored, reset the device on the "
+                "platform to register it again",
+                c->api->strerror(rc));
+        }
         qtd_cloud_fsm_input(c, &(cloud_fsm_input_t){.kind = CLOUD_IN_DS_RECEIVED});
     }
     if (key != NULL && key->type == QTD_VAL_STRING && key->u.s.len == 16) {

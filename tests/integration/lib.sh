@@ -98,9 +98,11 @@ start_broker() {
     done
 }
 
+# start_sim: qthingd-sim on the broker; SIM_EXTRA holds more options (e.g. --reg-delay-ms 3000).
 start_sim() {
+    # shellcheck disable=SC2086 # SIM_EXTRA is a list of words
     start_bg sim "$SIM" run --broker "127.0.0.1:$PORT" --password "$SIMPW" \
-        --registry "$WORK/registry.json" --log "$WORK/sim.jsonl"
+        --registry "$WORK/registry.json" --log "$WORK/sim.jsonl" ${SIM_EXTRA:-}
     SIMPID=$LAST_PID
     wait_for "$WORK/sim.jsonl" '"event": ?"connected"' 15
 }

@@ -385,6 +385,22 @@ static void store_kv_set_get_del(void **state)
     qtd_store_close(st);
 }
 
+/* A durable commit: the row is committed (another connection sees it) before it returns. */
+static void store_commit_durable_commits_and_syncs(void **state)
+{
+    (void)state;
+    char path[PATH_MAX];
+    db_path(path, sizeof(path), "durable");
+    qtd_store_t *st = open_ok(path, NULL);
+    assert_int_equal(qtd_store_commit_durable(st), 0); /* nothing pending: fine */
+    assert_int_equal(qtd_store_kv_set(st, "ds", "0123456789abcdef", 16), 0);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM kv WHERE key = 'ds'"), 0);
+    assert_int_equal(qtd_store_commit_durable(st), 0);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM kv WHERE key = 'ds'"), 1);
+    assert_int_equal(qtd_store_commit_durable(NULL), QTD_EINVAL);
+    qtd_store_close(st);
+}
+
 static void store_kv_binary_values(void **state)
 {
     (void)state;
@@ -1150,6 +1166,7 @@ static void store_newer_schema_still_opens(void **state)
     XX(store_open_tightens_existing_mode)                                                          \
     XX(store_open_fails_without_parent_dir)                                                        \
     XX(store_kv_set_get_del)                                                                       \
+    XX(store_commit_durable_commits_and_syncs)                                                     \
     XX(store_kv_binary_values)                                                                     \
     XX(store_persists_across_reopen)                                                               \
     XX(store_put_replays_in_order)                                                                 \

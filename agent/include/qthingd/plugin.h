@@ -192,6 +192,10 @@ typedef struct qtd_host_api_s {
      * belongs to the script state: a reloaded script sets it again. May raise (memory).
      * Returns: 0, QTD_EINVAL (not a function or nil, domain <= 0). */
     int (*lua_set_event_callback)(qtd_host_t *h, struct lua_State *L, int domain, int idx);
+    /* Commit the store's pending writes now and sync them to the disk before returning,
+     * for what must survive a power cut the moment it arrives (a device secret).
+     * Returns: 0, QTD_EIO. */
+    int (*store_commit_durable)(qtd_host_t *h);
 } qtd_host_api_t;
 
 typedef struct qtd_plugin_ops_s {
