@@ -40,6 +40,10 @@ static const qtd_cfg_key_t cloud_keys[] = {
      "9600|19200|38400|57600|115200|230400|460800|921600", NULL, 0},
     {QTD_CFG_INT, "modem_poll_s", "60", offsetof(cloud_cfg_t, modem_poll_s),
      "seconds between two reads of the modem values", 5, 86400, NULL, NULL, 0},
+    {QTD_CFG_INT, "ack_timeout_s", "30", offsetof(cloud_cfg_t, ack_timeout_s),
+     "seconds to wait for a SUBACK or PUBACK before the session counts as stuck and "
+     "reconnects",
+     5, 3600, NULL, NULL, 0},
     {.type = QTD_CFG_END},
 };
 
@@ -60,6 +64,7 @@ static void on_kick(uv_timer_t *h)
     if (c->online) {
         c->pump_wanted = true;
     }
+    qtd_cloud_check_acks(c);
 }
 
 static int cloud_create(const qtd_host_api_t *api, qtd_host_t *host, const void *config,

@@ -66,6 +66,7 @@ typedef struct {
     const char *at_port;
     int64_t at_baud;
     int64_t modem_poll_s;
+    int64_t ack_timeout_s;
 } cloud_cfg_t;
 
 /* What the Paho threads hand over to the loop. */
@@ -100,7 +101,13 @@ typedef struct {
     int64_t row;
     int token;
     uint16_t cmd;
+    uint64_t sent_ms; /* loop time it was handed to MQTT */
 } inflight_t;
+
+/* A row that fails to publish this many times in a row is moved aside (cloud_outbox.c). */
+#define CLOUD_POISON_ATTEMPTS 3
+/* Rows moved aside are kept in the store's kv as CLOUD_KV_DEAD_PREFIX<row id>. */
+#define CLOUD_KV_DEAD_PREFIX "cloud.dead."
 
 /* What a script asked of the session, handled at the end of the loop turn (in order). */
 typedef enum {
@@ -166,6 +173,11 @@ struct cloud_s {
     bool pump_wanted;
     uint64_t stat_sent;
     uint64_t stat_acked;
+    uint64_t stat_dead; /* rows moved aside this run */
+    int64_t poison_row; /* the row that failed to publish last, and how often in a row */
+    int poison_attempts;
+    bool awaiting_suback; /* SUBSCRIBE sent, no SUBACK yet (since suback_from_ms) */
+    uint64_t suback_from_ms;
 
     /* Modem values (cloud.at_port), refreshed on the thread pool every modem_poll_s. */
     uv_timer_t modem_timer;
@@ -193,7 +205,9 @@ int qtd_cloud_mq_create(cloud_t *c, mq_bridge_t **out);
 int qtd_cloud_mq_connect(mq_bridge_t *mq, const char *uri, const char *cid, const char *password,
                          int keepalive, int window, const char *ca_file, const char *ca_path);
 int qtd_cloud_mq_subscribe(mq_bridge_t *mq, const char *topic, int qos);
-/* Returns the token in *token (0 for QoS 0). Returns: 0, QTD_ENOTCONN, QTD_EAGAIN, QTD_EIO. */
+/* Returns the token in *token (0 for QoS 0). Returns: 0, QTD_EINVAL (a topic with a
+ * wildcard, or empty: publishing there would cost the connection), QTD_ENOTCONN,
+ * QTD_EAGAIN, QTD_EIO. */
 int qtd_cloud_mq_publish(mq_bridge_t *mq, const char *topic, int qos, const void *p, size_t n,
                          int *token);
 /* Log out cleanly: true when a DISCONNECT is under way (MQ_DISCONNECTED follows); false when
@@ -238,6 +252,9 @@ int qtd_cloud_publish_frame(cloud_t *c, const char *topic, int qos, const uint8_
 void qtd_cloud_pump(cloud_t *c);       /* send what the window allows */
 void qtd_cloud_pump_reset(cloud_t *c); /* new connection: everything unacked goes again */
 void qtd_cloud_pump_acked(cloud_t *c, int token, bool ok);
+/* Every few seconds: a SUBACK or PUBACK overdue by cloud.ack_timeout_s means the session
+ * is stuck (a lost acknowledgement stalls it forever otherwise): reconnect. */
+void qtd_cloud_check_acks(cloud_t *c);
 
 /* cloud_downlink.c: one downlink message (decrypted, decoded, dispatched by command). */
 void qtd_cloud_on_message(cloud_t *c, const mq_event_t *ev);

@@ -344,6 +344,9 @@ int qtd_cloud_mq_subscribe(mq_bridge_t *mq, const char *topic, int qos)
 int qtd_cloud_mq_publish(mq_bridge_t *mq, const char *topic, int qos, const void *p, size_t n,
                          int *token)
 {
+    if (topic[0] == '\0' || strpbrk(topic, "+#") != NULL || n > INT32_MAX) {
+        return QTD_EINVAL; /* no client may publish there: the broker would drop us */
+    }
     if (mq->conn == NULL || !mq->connected) {
         return QTD_ENOTCONN;
     }

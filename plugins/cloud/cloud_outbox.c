@@ -55,6 +55,47 @@ typedef struct {
     bool stop;
 } walk_t;
 
+static void raise_sent(cloud_t *c, uint16_t cmd, bool ok);
+
+/*
+ * A row that can never be published (it fails to encrypt, say) would block every row behind
+ * it forever: move it aside into the kv table (CLOUD_KV_DEAD_PREFIX<id>: the topic type, a
+ * newline, the frame), delete it from the outbox, count it, raise the failure event of its
+ * command and log it by id. Nothing is lost silently; the row can be inspected or replayed.
+ */
+static void bury(cloud_t *c, int64_t id, const char *topic, const void *payload, size_t len)
+{
+    char key[64];
+    snprintf(key, sizeof(key), CLOUD_KV_DEAD_PREFIX "%lld", (long long)id);
+    size_t tlen = strlen(topic);
+    uint8_t *buf = c->api->malloc(c->host, tlen + 1 + len);
+    int rc = QTD_ENOMEM;
+    if (buf != NULL) {
+        memcpy(buf, topic, tlen);
+        buf[tlen] = '\n';
+        memcpy(buf + tlen + 1, payload, len);
+        rc = c->api->kv_set(c->host, key, buf, tlen + 1 + len);
+        c->api->free(c->host, buf);
+    }
+    if (rc == 0) {
+        rc = c->api->outbox_del(c->host, id);
+    }
+    if (rc < 0) {
+        c->api->log(c->host, QTD_LOG_ERROR, "outbox row %lld cannot be moved aside: %s",
+                    (long long)id, c->api->strerror(rc));
+        return;
+    }
+    c->stat_dead++;
+    c->poison_row = 0;
+    c->poison_attempts = 0;
+    c->api->log(c->host, QTD_LOG_ERROR,
+                "outbox row %lld (%s, %zu bytes) failed to publish %d times: moved aside to "
+                "the store's kv as %s so the rows behind it can go (%llu moved aside this run)",
+                (long long)id, topic, len, CLOUD_POISON_ATTEMPTS, key,
+                (unsigned long long)c->stat_dead);
+    raise_sent(c, frame_cmd(payload, len), false);
+}
+
 static int send_row(void *arg, int64_t id, const char *topic, int qos, const void *payload,
                     size_t len)
 {
@@ -65,16 +106,25 @@ static int send_row(void *arg, int64_t id, const char *topic, int qos, const voi
     qtd_cloud_uplink_topic(c, topic, full, sizeof(full));
     int rc = qtd_cloud_publish_frame(c, full, qos, payload, len, &token);
     if (rc < 0) {
-        if (rc != QTD_EAGAIN && rc != QTD_ENOTCONN) {
-            c->api->log(c->host, QTD_LOG_WARN, "outbox row %lld not sent: %s", (long long)id,
-                        c->api->strerror(rc));
-        }
         w->stop = true;
+        if (rc == QTD_EAGAIN || rc == QTD_ENOTCONN) {
+            return 1; /* the connection's fault, not the row's: it goes again */
+        }
+        c->poison_attempts = c->poison_row == id ? c->poison_attempts + 1 : 1;
+        c->poison_row = id;
+        c->api->log(c->host, QTD_LOG_WARN, "outbox row %lld not sent (attempt %d of %d): %s",
+                    (long long)id, c->poison_attempts, CLOUD_POISON_ATTEMPTS, c->api->strerror(rc));
+        if (c->poison_attempts >= CLOUD_POISON_ATTEMPTS) {
+            bury(c, id, topic, payload, len);
+            w->stop = false; /* the rows behind it may go now */
+            c->pump_wanted = true;
+        }
         return 1;
     }
     inflight_t *slot = &c->inflight[c->n_inflight++];
     slot->row = id;
     slot->token = token;
+    slot->sent_ms = uv_now(c->loop);
     slot->cmd = frame_cmd(payload, len);
     c->sent_upto = id;
     c->stat_sent++;

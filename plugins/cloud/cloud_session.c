@@ -255,6 +255,9 @@ static void run_action(cloud_t *c, const cloud_fsm_act_t *a)
         LOG(c, QTD_LOG_DEBUG, "connected, subscribing %s", c->sub_topic);
         if (qtd_cloud_mq_subscribe(c->mq, c->sub_topic, 1) < 0) {
             qtd_cloud_fsm_input(c, &(cloud_fsm_input_t){.kind = CLOUD_IN_SUBSCRIBE_FAILED});
+        } else {
+            c->awaiting_suback = true;
+            c->suback_from_ms = uv_now(c->loop);
         }
         break;
     case CLOUD_ACT_ABANDON:
@@ -351,6 +354,26 @@ void qtd_cloud_run_requests(cloud_t *c)
     }
 }
 
+void qtd_cloud_check_acks(cloud_t *c)
+{
+    uint64_t now = uv_now(c->loop);
+    uint64_t limit = (uint64_t)c->cfg->ack_timeout_s * 1000;
+    if (c->awaiting_suback && now - c->suback_from_ms > limit) {
+        c->awaiting_suback = false;
+        LOG(c, QTD_LOG_WARN, "no SUBACK within %lld s: the subscription is stuck; reconnecting",
+            (long long)c->cfg->ack_timeout_s);
+        qtd_cloud_fsm_input(c, &(cloud_fsm_input_t){.kind = CLOUD_IN_SUBSCRIBE_FAILED});
+        return;
+    }
+    if (c->online && c->n_inflight > 0 && now - c->inflight[0].sent_ms > limit) {
+        LOG(c, QTD_LOG_WARN,
+            "no acknowledgement of outbox row %lld within %lld s (%zu in flight): the session "
+            "is stuck; reconnecting, the rows go again",
+            (long long)c->inflight[0].row, (long long)c->cfg->ack_timeout_s, c->n_inflight);
+        qtd_cloud_fsm_input(c, &(cloud_fsm_input_t){.kind = CLOUD_IN_LOST});
+    }
+}
+
 void qtd_cloud_on_settings(cloud_t *c)
 {
     cloud_fsm_input_t in = {.kind = CLOUD_IN_SETTINGS,
@@ -376,6 +399,7 @@ void qtd_cloud_on_mq(cloud_t *c, const mq_event_t *ev)
         qtd_cloud_fsm_input(c, &(cloud_fsm_input_t){.kind = CLOUD_IN_MQ_CONNECTED});
         break;
     case MQ_SUBSCRIBED:
+        c->awaiting_suback = false;
         qtd_cloud_fsm_input(c, &(cloud_fsm_input_t){.kind = ev->code == 0x80
                                                                 ? CLOUD_IN_SUBSCRIBE_FAILED
                                                                 : CLOUD_IN_SUBSCRIBED});
@@ -393,6 +417,7 @@ void qtd_cloud_on_mq(cloud_t *c, const mq_event_t *ev)
             c, &(cloud_fsm_input_t){.kind = CLOUD_IN_CONNACK_FAILED, .code = ev->code});
         break;
     case MQ_LOST:
+        c->awaiting_suback = false;
         LOG(c, QTD_LOG_WARN, "connection lost%s%s", ev->topic ? ": " : "",
             ev->topic ? ev->topic : "");
         qtd_cloud_fsm_input(c, &(cloud_fsm_input_t){.kind = CLOUD_IN_LOST});
