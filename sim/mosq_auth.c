@@ -489,7 +489,11 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 
     (void)event;
     if (c == NULL) {
-        return MOSQ_ERR_ACL_DENIED;
+        /* An offline client: only the platform's persistent session receives messages
+         * then (queued for it until it is back); devices' sessions are clean. */
+        const char *user = mosquitto_client_username(ed->client);
+        bool platform = user != NULL && strcmp(user, pl->sim_username) == 0;
+        return platform && ed->access == MOSQ_ACL_READ ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
     }
     if (c->sim) {
         if (ed->access == MOSQ_ACL_SUBSCRIBE && strcmp(topic, "q/2/d/+/+") == 0 && !c->sim_ready) {

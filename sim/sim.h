@@ -33,6 +33,8 @@
 #define SIM_TOPIC_KICK "qtd-sim/kick"   /* a client id the broker plugin disconnects */
 #define SIM_TOPIC_UPLINKS "q/2/d/+/+"
 #define SIM_CLIENTID_MAX 160
+/* The platform's MQTT client id: stable, so that its persistent session outlives restarts. */
+#define SIM_CLIENT_ID_DEFAULT "qtd-sim"
 #define SIM_EXIT_USAGE 2 /* exit status of a usage error */
 #define SIM_SESSION_KEY_LEN 16
 

@@ -181,6 +181,8 @@ static const struct {
      "    Be the platform until SIGINT or SIGTERM (exit 0). Connects as \"qtd-sim\" with the\n"
      "    platform password (trying for 10 s while the broker starts) and subscribes\n"
      "    qtd-sim/auth, qtd-sim/ctl and q/2/d/+/+; reconnects when the broker goes away.\n"
+     "    Its session is persistent (client id \"qtd-sim\" unless --client-id, clean\n"
+     "    session off): what devices sent while it restarted reaches it when it is back.\n"
      "    On a verdict:\n"
      "      registration accepted: a new device secret (32 hex characters) is stored in the\n"
      "        registry file (atomically) and, --reg-delay-ms later (default 100), sent to the\n"

@@ -276,7 +276,9 @@ static int mqtt_connect(sim_t *s)
     int rc;
 
     opts.keepAliveInterval = 20;
-    opts.cleansession = 1;
+    /* A platform keeps its session: what the broker acknowledged to devices while this
+     * process restarted is delivered when it is back (the client id is stable for that). */
+    opts.cleansession = 0;
     opts.connectTimeout = 5;
     opts.username = SIM_USERNAME;
     opts.password = s->password;
@@ -412,7 +414,6 @@ int sim_cmd_run(int argc, char **argv)
     sim_t s;
     struct sigaction sa;
     const char *err = NULL;
-    char id[64];
     char *uri = NULL;
     int64_t deadline;
     long v;
@@ -471,8 +472,7 @@ int sim_cmd_run(int argc, char **argv)
         return 1;
     }
     if (s.client_id == NULL) {
-        snprintf(id, sizeof(id), "qtd-sim-%ld", (long)getpid());
-        s.client_id = id;
+        s.client_id = SIM_CLIENT_ID_DEFAULT;
     }
     uri = sim_server_uri(s.broker);
     if (uri == NULL || MQTTClient_create(&s.cl, uri, s.client_id, MQTTCLIENT_PERSISTENCE_NONE,

@@ -317,6 +317,7 @@ int sim_cmd_broker_conf(int argc, char **argv)
            "listener %ld %s\n"
            "allow_anonymous false\n"
            "persistence false\n"
+           "max_queued_messages 1000000\n"
            "plugin %s\n"
            "plugin_opt_registry %s\n"
            "plugin_opt_sim_password %s\n",
