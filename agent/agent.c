@@ -22,6 +22,7 @@
 #include "agent/alloc.h"
 #include "agent/config.h"
 #include "agent/log.h"
+#include "agent/watchdog.h"
 #include "lua/luahost.h"
 
 typedef struct {
@@ -29,6 +30,7 @@ typedef struct {
     bool syslog;
     const char *data_dir;
     const char *plugin_dir;
+    int64_t watchdog_s;
 } agent_cfg_t;
 
 typedef struct {
@@ -63,6 +65,10 @@ static const qtd_cfg_key_t agent_keys[] = {
      "directory of the database (identity, settings, outbox); created 0700", 0, 0, NULL, NULL, 0},
     {QTD_CFG_STRING, "plugin_dir", QTD_PLUGIN_DIR, offsetof(agent_cfg_t, plugin_dir),
      "where plugins named without a '/' are found (as qtd_<name>.so)", 0, 0, NULL, NULL, 0},
+    {QTD_CFG_INT, "watchdog_s", "10", offsetof(agent_cfg_t, watchdog_s),
+     "seconds one turn of the loop may run before the agent counts as hung and exits 3 for "
+     "its supervisor to restart it; 0: no watchdog",
+     0, 3600, NULL, NULL, 0},
     {.type = QTD_CFG_END},
 };
 
@@ -116,6 +122,7 @@ typedef struct {
     uv_signal_t sig_usr1;
     uv_prepare_t commit; /* group commit: once per loop turn, before it sleeps */
     int lock_fd;         /* <data_dir>/qthingd.lock, held (flock) while the agent runs */
+    qtd_watchdog_t *watchdog;
     bool stopping;
 } runtime_t;
 
@@ -316,6 +323,8 @@ static void begin_shutdown(runtime_t *rt, const char *why)
     }
     rt->stopping = true;
     qtd_log_info("core", "%s: shutting down", why);
+    qtd__watchdog_stop(rt->watchdog);
+    rt->watchdog = NULL;
     /* Deliver what is already queued while everyone is still up. */
     if (rt->a.bus != NULL) {
         qtd__bus_drain(rt->a.bus);
@@ -387,6 +396,24 @@ static void destroy_plugins(runtime_t *rt)
     qtd__plugins_destroy(&rt->a);
 }
 
+/* The watchdog's view (its thread). */
+static void watchdog_what(void *arg, char *buf, size_t n)
+{
+    runtime_t *rt = arg;
+    char running[200] = "";
+    if (rt->a.lua != NULL) {
+        qtd__lua_running(rt->a.lua, running, sizeof(running));
+    }
+    snprintf(buf, n, "%s",
+             running[0] != '\0' ? running : "code outside the script (a plugin or the core)");
+}
+
+static void watchdog_commit(void *arg)
+{
+    runtime_t *rt = arg;
+    (void)qtd_store_commit_if_idle(rt->a.store);
+}
+
 static int start_everything(runtime_t *rt)
 {
     qtd_agent_t *a = &rt->a;
@@ -440,6 +467,17 @@ static int start_everything(runtime_t *rt)
     if (lo.lib_path != NULL && lo.lib_path[0] == '\0') {
         lo.lib_path = NULL;
     }
+    uint64_t script_hash = lo.script != NULL ? qtd__watchdog_hash_file(lo.script) : 0;
+    bool safe_mode =
+        lo.script != NULL && qtd__watchdog_hangs(data_dir, script_hash) >= QTD_WATCHDOG_SAFE_AFTER;
+    if (safe_mode) {
+        qtd_log_error("core",
+                      "safe mode: the script %s hung the agent %d times in a row; it does not "
+                      "run until it changes (fix it, then restart), the plugins, the cloud "
+                      "session and the outbox do",
+                      lo.script, qtd__watchdog_hangs(data_dir, script_hash));
+        lo.script = NULL;
+    }
     rc = qtd__lua_create(&a->lua, a->loop, a->store, a->bus, &lo);
     if (rc < 0) {
         qtd_log_error("core", "Lua host: %s", qtd_strerror(rc));
@@ -451,6 +489,23 @@ static int start_everything(runtime_t *rt)
     /* Create plugins (they register Lua functions, subscribe and provide services here). */
     if (qtd__plugins_create(a) < 0) {
         return 1;
+    }
+    qtd_watchdog_opts_t wo = {.limit_s = (uint64_t)rt->core.agent.watchdog_s,
+                              .data_dir = data_dir,
+                              .script_hash = script_hash,
+                              .what = watchdog_what,
+                              .what_arg = rt,
+                              .commit = watchdog_commit,
+                              .commit_arg = rt};
+    if (qtd__watchdog_start(&rt->watchdog, a->loop, &wo) < 0) {
+        qtd_log_warn("core", "watchdog: not enough memory; running without it");
+    }
+    if (safe_mode) {
+        qtd_event_t ev = {.size = sizeof(ev),
+                          .domain = QTD_DOM_AGENT,
+                          .event = QTD_AGENT_SAFE_MODE,
+                          .errcode = QTD_WATCHDOG_SAFE_AFTER};
+        (void)qtd__bus_publish(a->bus, "core", &ev);
     }
     /* The operator's script: an error is logged, the agent goes on. */
     qtd__lua_start(a->lua);

@@ -65,7 +65,12 @@ struct qtd_lua_s {
     size_t c_bytes;       /* C memory scripts hold outside the state (timers): counted
                              against mem_limit too */
     uint64_t instr_count; /* VM instructions since the outermost entry from C */
-    int depth;            /* nesting of qtd__lua_pcall */
+    /* What runs, for the watchdog's thread (under running_lock): the entry (a static
+     * string: "a timer callback", ...) and the last line the count hook saw. */
+    uv_mutex_t running_lock;
+    const char *running;
+    char running_at[160];
+    int depth; /* nesting of qtd__lua_pcall */
 
     qtd_lua_reg_t *regs; /* registrations in call order */
     qtd_lua_reg_t **regs_tail;
@@ -99,6 +104,10 @@ void qtd__lua_guard_open(lua_State *L);
  * active. On success nresults values replace f and its args; on error nothing is left,
  * the message and traceback are logged at error level and QTD_ELUA is returned. */
 int qtd__lua_pcall(qtd_lua_t *lh, int nargs, int nresults);
+
+/* Record what the next call into Lua is (a static string), for the watchdog; NULL: none.
+ * qtd__lua_pcall clears it when the outermost call returns. */
+void qtd__lua_set_running(qtd_lua_t *lh, const char *entry);
 
 /* Log the arguments of the running Lua function at `level`, joined like print() does
  * (tostring each, tab-separated). May raise (memory). */

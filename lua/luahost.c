@@ -9,6 +9,7 @@
 #include "lua/lua_internal.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -42,6 +43,20 @@ void qtd__lua_push_callback(lua_State *L, int domain)
     lua_remove(L, -2);                                         /* [... fn] */
 }
 
+/* Record where the function at idx begins as the last place seen running (for the
+ * watchdog, before the count hook has seen a line of it). */
+static void note_function(lua_State *L, int idx)
+{
+    qtd_lua_t *lh = qtd__lua_host(L);
+    lua_Debug ar;
+    lua_pushvalue(L, idx);                                 /* [... fn] */
+    if (lua_getinfo(L, ">S", &ar) && ar.linedefined > 0) { /* [...] */
+        uv_mutex_lock(&lh->running_lock);
+        snprintf(lh->running_at, sizeof(lh->running_at), "%s:%d", ar.short_src, ar.linedefined);
+        uv_mutex_unlock(&lh->running_lock);
+    }
+}
+
 /* Protected: calls the domain's callback with {event, errcode [, value]}.
  * Stack in: [ev (lightuserdata)]. */
 static int deliver_event(lua_State *L)
@@ -51,6 +66,7 @@ static int deliver_event(lua_State *L)
     if (!lua_isfunction(L, -1)) {
         return 0;
     }
+    note_function(L, -1);            /* [ev cb] */
     lua_createtable(L, 3, 0);        /* [ev cb t] */
     lua_pushinteger(L, ev->event);   /* [ev cb t event] */
     lua_rawseti(L, -2, 1);           /* t[1] = event; [ev cb t] */
@@ -69,6 +85,9 @@ static void on_bus_event(void *arg, const qtd_event_t *ev)
     qtd_lua_t *lh = arg;
     if (lh->L == NULL || lh->closing) {
         return;
+    }
+    if (lh->depth == 0) {
+        qtd__lua_set_running(lh, "an event callback of the script");
     }
     lua_pushcfunction(lh->L, deliver_event);  /* [deliver] */
     lua_pushlightuserdata(lh->L, (void *)ev); /* [deliver ev] */
@@ -170,6 +189,7 @@ static int timer_call(lua_State *L)
         t->self_ref = LUA_NOREF;
     }
     lua_getiuservalue(L, 2, 1); /* [t ud fn] */
+    note_function(L, -1);       /* [t ud fn] */
     lua_pushvalue(L, 2);        /* [t ud fn ud] */
     lua_call(L, 1, 0);          /* [t ud] */
     return 0;
@@ -181,6 +201,9 @@ static void timer_cb(uv_timer_t *handle)
     qtd_lua_t *lh = t->lh;
     if (lh->L == NULL) {
         return;
+    }
+    if (lh->depth == 0) {
+        qtd__lua_set_running(lh, "a timer callback of the script");
     }
     lua_pushcfunction(lh->L, timer_call); /* [timer_call] */
     lua_pushlightuserdata(lh->L, t);      /* [timer_call t] */
@@ -496,6 +519,10 @@ int qtd__lua_create(qtd_lua_t **out, uv_loop_t *loop, qtd_store_t *st, qtd_bus_t
     if (lh == NULL) {
         return QTD_ENOMEM;
     }
+    if (uv_mutex_init(&lh->running_lock) != 0) {
+        qtd_free(lh);
+        return QTD_ENOMEM;
+    }
     lh->loop = loop;
     lh->st = st;
     lh->bus = bus;
@@ -549,6 +576,7 @@ int qtd__lua_start(qtd_lua_t *lh)
         return 0;
     }
     qtd_log_info(QTD_LUA_WHO, "running %s", lh->script);
+    qtd__lua_set_running(lh, "the top level of the script");
     lua_pushcfunction(lh->L, run_script); /* [run_script] */
     return qtd__lua_pcall(lh, 0, 0);      /* []; QTD_ELUA logged */
 }
@@ -581,6 +609,7 @@ int qtd__lua_reload(qtd_lua_t *lh)
 
 static void host_free(qtd_lua_t *lh)
 {
+    uv_mutex_destroy(&lh->running_lock);
     qtd_lua_reg_t *reg = lh->regs;
     while (reg != NULL) {
         qtd_lua_reg_t *next = reg->next;

@@ -57,6 +57,9 @@ void qtd__lua_unregister_owner(qtd_lua_t *lh, const void *owner);
  * function (may raise: memory). Returns: 0, QTD_EINVAL (not a function or nil, bad
  * domain), QTD_ENOMEM (the subscription). */
 int qtd__lua_set_event_callback(qtd_lua_t *lh, struct lua_State *L, int domain, int idx);
+/* What the script is running now, for the watchdog (any thread): "<entry> (last seen at
+ * file:line)", or "" when no script code runs. */
+void qtd__lua_running(qtd_lua_t *lh, char *buf, size_t n);
 /* Stop timers and close the state; handles finish closing when the loop runs; then free.
  * Accepts NULL. Not from inside a call into Lua. */
 void qtd__lua_close(qtd_lua_t *lh);

@@ -109,6 +109,13 @@ static void instr_hook(lua_State *L, lua_Debug *ar)
     int step = lua_gethookcount(L);
     lh->instr_count += (uint64_t)step;
     if (lh->instr_count <= lh->instr_limit) {
+        lua_Debug where;
+        if (lua_getstack(L, 0, &where) && lua_getinfo(L, "Sl", &where) && where.currentline > 0) {
+            uv_mutex_lock(&lh->running_lock);
+            snprintf(lh->running_at, sizeof(lh->running_at), "%s:%d", where.short_src,
+                     where.currentline);
+            uv_mutex_unlock(&lh->running_lock);
+        }
         if (step != hook_step(lh)) {
             lua_sethook(L, instr_hook, LUA_MASKCOUNT, hook_step(lh));
         }
@@ -160,6 +167,9 @@ int qtd__lua_pcall(qtd_lua_t *lh, int nargs, int nresults)
     lh->depth++;
     int rc = lua_pcall(L, nargs, nresults, base); /* [... msgh results] or [... msgh err] */
     lh->depth--;
+    if (lh->depth == 0) {
+        qtd__lua_set_running(lh, NULL);
+    }
     if (rc == LUA_OK) {
         lua_remove(L, base); /* [... results] */
         return 0;
@@ -176,6 +186,27 @@ int qtd__lua_pcall(qtd_lua_t *lh, int nargs, int nresults)
         lua_gc(L, LUA_GCCOLLECT); /* give the garbage of the failed call back now */
     }
     return QTD_ELUA;
+}
+
+void qtd__lua_set_running(qtd_lua_t *lh, const char *entry)
+{
+    uv_mutex_lock(&lh->running_lock);
+    lh->running = entry;
+    lh->running_at[0] = '\0';
+    uv_mutex_unlock(&lh->running_lock);
+}
+
+void qtd__lua_running(qtd_lua_t *lh, char *buf, size_t n)
+{
+    uv_mutex_lock(&lh->running_lock);
+    if (lh->running == NULL) {
+        snprintf(buf, n, "%s", "");
+    } else if (lh->running_at[0] != '\0') {
+        snprintf(buf, n, "%s (last seen at %s)", lh->running, lh->running_at);
+    } else {
+        snprintf(buf, n, "%s", lh->running);
+    }
+    uv_mutex_unlock(&lh->running_lock);
 }
 
 void qtd__lua_log_args(lua_State *L, int level)

@@ -536,6 +536,26 @@ int qtd_store_commit(qtd_store_t *st)
     return err;
 }
 
+int qtd_store_commit_if_idle(qtd_store_t *st)
+{
+    if (st == NULL || st->db == NULL) {
+        return QTD_EINVAL;
+    }
+    sqlite3_mutex *m = sqlite3_db_mutex(st->db);
+    if (m != NULL && sqlite3_mutex_try(m) != SQLITE_OK) {
+        return QTD_EBUSY;
+    }
+    int rc = 0;
+    if (!sqlite3_get_autocommit(st->db) &&
+        sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        rc = QTD_EIO;
+    }
+    if (m != NULL) {
+        sqlite3_mutex_leave(m);
+    }
+    return rc;
+}
+
 int qtd_store_commit_durable(qtd_store_t *st)
 {
     if (st == NULL) {

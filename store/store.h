@@ -44,9 +44,13 @@ void qtd_store_close(qtd_store_t *st);
  * writes are lost and logged; if it was only busy, the next commit retries.
  * Returns: 0, QTD_EIO, QTD_EINVAL (NULL st). */
 int qtd_store_commit(qtd_store_t *st);
-/* The same, and the WAL synced to the disk before it returns, for what must survive a
- * power cut the moment it is written (a device secret).
- * Returns: 0, QTD_EINVAL, QTD_EIO. */
+/* From another thread while the loop thread is stuck (the watchdog): commit unless the
+ * connection is in use right now. Logs nothing. Returns: 0, QTD_EBUSY (in use: nothing
+ * done), QTD_EIO, QTD_EINVAL. */
+int qtd_store_commit_if_idle(qtd_store_t *st);
+/* The same as qtd_store_commit, and the WAL synced to the disk before it returns, for what must
+ * survive a power cut the moment it is written (a device secret). Returns: 0, QTD_EINVAL, QTD_EIO.
+ */
 int qtd_store_commit_durable(qtd_store_t *st);
 /* The schema version of the open database (migrations bring it to the newest). */
 int qtd_store_schema_version(qtd_store_t *st);
