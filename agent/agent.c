@@ -316,6 +316,18 @@ static void on_drop(void *arg, uint64_t rows)
     qtd__bus_publish(rt->a.bus, "store", &ev);
 }
 
+static void on_lost(void *arg, int64_t first, int64_t last, uint64_t rows)
+{
+    runtime_t *rt = arg;
+    qtd_value_t ids[2] = {{.type = QTD_VAL_INT, .u.i = first}, {.type = QTD_VAL_INT, .u.i = last}};
+    qtd_event_t ev = {.size = sizeof(ev),
+                      .domain = QTD_DOM_AGENT,
+                      .event = QTD_AGENT_LOST,
+                      .errcode = (int32_t)(rows > INT32_MAX ? INT32_MAX : rows),
+                      .value = {.type = QTD_VAL_ARRAY, .u.list = {ids, 2}}};
+    (void)qtd__bus_publish(rt->a.bus, "store", &ev);
+}
+
 static void begin_shutdown(runtime_t *rt, const char *why)
 {
     if (rt->stopping) {
@@ -354,9 +366,10 @@ static void log_status(runtime_t *rt)
     (void)qtd_store_outbox_count(rt->a.store, &rows, &bytes);
     qtd_log_info("core",
                  "status: pid %d, outbox %llu rows / %llu bytes, %llu dropped by the cap, "
-                 "%llu bytes allocated",
+                 "%llu lost to failed commits, %llu bytes allocated",
                  (int)getpid(), (unsigned long long)rows, (unsigned long long)bytes,
                  (unsigned long long)qtd_store_outbox_dropped(rt->a.store),
+                 (unsigned long long)qtd_store_outbox_lost(rt->a.store),
                  (unsigned long long)qtd_alloc_bytes());
     for (qtd_plugin_t *p = rt->a.plugins; p != NULL; p = p->next) {
         qtd_log_info("core", "status: plugin %s %s, %s, holds %llu bytes", p->desc->name,
@@ -444,7 +457,8 @@ static int start_everything(runtime_t *rt)
     snprintf(db, sizeof(db), "%s/qthingd.db", data_dir);
     qtd_store_opts_t so = {.outbox_cap_bytes = (uint64_t)rt->core.store.outbox_cap_mb << 20,
                            .on_drop = on_drop,
-                           .on_drop_arg = rt};
+                           .on_drop_arg = rt,
+                           .on_lost = on_lost};
     rc = qtd_store_open(&a->store, db, &so);
     if (rc < 0) {
         qtd_log_error("core", "store %s: cannot open: %s", db, qtd_strerror(rc));

@@ -515,25 +515,68 @@ void qtd__store_write_failed(qtd_store_t *st)
     }
 }
 
+/* A commit failed and SQLite rolled the transaction back: the rows put in it are lost.
+ * Counted, told to the owner (on_lost), logged at most every LOST_LOG_INTERVAL_S. */
+static void commit_lost(qtd_store_t *st, const char *why)
+{
+    uint64_t rows = st->txn_rows;
+    st->lost += rows;
+    st->lost_unlogged += rows;
+    st->commit_failures++;
+    int64_t now = qtd__store_now_s();
+    if (st->commit_failures == 1 || now - st->lost_logged_at >= LOST_LOG_INTERVAL_S) {
+        qtd_log_error(WHO,
+                      "%s: COMMIT failed: %s; %llu outbox rows lost since the last such line "
+                      "(%llu this run, %llu failed commits): free space on %s",
+                      st->path, why, (unsigned long long)st->lost_unlogged,
+                      (unsigned long long)st->lost, (unsigned long long)st->commit_failures,
+                      "its file system");
+        st->lost_logged_at = now;
+        st->lost_unlogged = 0;
+    }
+    int64_t first = st->txn_first;
+    int64_t last = st->txn_last;
+    st->txn_rows = 0;
+    qtd__store_write_failed(st);
+    if (rows > 0 && st->opts.on_lost != NULL) {
+        st->opts.on_lost(st->opts.on_drop_arg, first, last, rows);
+    }
+}
+
 int qtd_store_commit(qtd_store_t *st)
 {
     if (st == NULL) {
         return QTD_EINVAL;
     }
     if (sqlite3_get_autocommit(st->db)) {
+        st->txn_rows = 0;
         return 0;
     }
     if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+        st->txn_rows = 0;
         return 0;
     }
-    int err = qtd__store_db_error(st, "COMMIT");
+    int code = sqlite3_errcode(st->db);
+    if (!sqlite3_get_autocommit(st->db) && (code == SQLITE_FULL || code == SQLITE_IOERR)) {
+        /* Retrying would only grow the transaction that cannot be written: end it. */
+        char why[200];
+        snprintf(why, sizeof(why), "%s", sqlite3_errmsg(st->db));
+        (void)sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        commit_lost(st, why);
+        return QTD_EIO;
+    }
     if (sqlite3_get_autocommit(st->db)) {
         /* SQLite rolled the transaction back (I/O error, disk full). */
-        qtd_log_error(WHO, "%s: the writes of this loop turn are lost", st->path);
-        qtd__store_write_failed(st);
+        commit_lost(st, sqlite3_errmsg(st->db));
+        return QTD_EIO;
     }
     /* Otherwise (busy) the transaction stays open and the next commit retries it. */
-    return err;
+    return qtd__store_db_error(st, "COMMIT");
+}
+
+uint64_t qtd_store_outbox_lost(qtd_store_t *st)
+{
+    return st != NULL ? st->lost : 0;
 }
 
 int qtd_store_commit_if_idle(qtd_store_t *st)

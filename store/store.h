@@ -25,6 +25,10 @@ typedef struct qtd_store_opts_s {
      * inserted: it must not call qtd_store_outbox_put or qtd_store_close. */
     void (*on_drop)(void *arg, uint64_t rows);
     void *on_drop_arg;
+    /* Called (with on_drop_arg) when a commit fails and the rows put since the last commit
+     * are gone (disk full, I/O error): their ids are first..last (rows of them); may be
+     * NULL. Runs inside qtd_store_commit. */
+    void (*on_lost)(void *arg, int64_t first, int64_t last, uint64_t rows);
 } qtd_store_opts_t;
 
 /* Open or create the database at path (parent directory must exist); opts may be NULL (no
@@ -48,6 +52,8 @@ int qtd_store_commit(qtd_store_t *st);
  * connection is in use right now. Logs nothing. Returns: 0, QTD_EBUSY (in use: nothing
  * done), QTD_EIO, QTD_EINVAL. */
 int qtd_store_commit_if_idle(qtd_store_t *st);
+/* Outbox rows lost this run because their commit failed (see on_lost). */
+uint64_t qtd_store_outbox_lost(qtd_store_t *st);
 /* The same as qtd_store_commit, and the WAL synced to the disk before it returns, for what must
  * survive a power cut the moment it is written (a device secret). Returns: 0, QTD_EINVAL, QTD_EIO.
  */

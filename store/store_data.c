@@ -226,8 +226,13 @@ int qtd_store_outbox_put(qtd_store_t *st, const char *topic, int qos, const void
     }
     st->rows++;
     st->bytes += len;
+    int64_t row = (int64_t)sqlite3_last_insert_rowid(st->db);
+    if (st->txn_rows++ == 0) {
+        st->txn_first = row; /* rows of the open transaction: lost if it rolls back */
+    }
+    st->txn_last = row;
     if (id != NULL) {
-        *id = (int64_t)sqlite3_last_insert_rowid(st->db);
+        *id = row;
     }
     return 0;
 

@@ -16,6 +16,7 @@
 
 #define WHO "store"
 #define DROP_LOG_INTERVAL_S 60
+#define LOST_LOG_INTERVAL_S 10
 
 /* Prepared statements kept for the life of the store (the hot paths). */
 #define STMT_MAP(XX)                                                                               \
@@ -45,6 +46,16 @@ struct qtd_store_s {
     uint64_t rows;    /* outbox rows, committed or not, as this connection sees them */
     uint64_t bytes;   /* sum of the payload lengths of those rows */
     uint64_t dropped; /* meta.outbox_dropped */
+    /* Outbox rows put in the open transaction (first..last ids, how many), and the rows
+     * lost so far this run because a commit failed (disk full, I/O error). */
+    int64_t txn_first;
+    int64_t txn_last;
+    uint64_t txn_rows;
+    uint64_t lost;
+    /* Failed commits are logged at most every LOST_LOG_INTERVAL_S seconds. */
+    int64_t lost_logged_at;
+    uint64_t lost_unlogged;
+    uint64_t commit_failures;
     /* Cap warnings are rate-limited: the first drop is logged at once, later ones are
      * summed and logged at most every DROP_LOG_INTERVAL_S seconds (and at close). */
     bool drop_logged;

@@ -80,7 +80,11 @@ static int cloud_create(const qtd_host_api_t *api, qtd_host_t *host, const void 
     c->loop = api->loop(host);
     c->workstate = QTD_WS_UNINITIALIZED;
     c->inflight = api->calloc(host, (size_t)c->cfg->window, sizeof(inflight_t));
-    int rc = c->inflight != NULL ? 0 : QTD_ENOMEM;
+    c->puts = api->calloc(host, CLOUD_RECENT_PUTS, sizeof(cloud_put_t));
+    int rc = c->inflight != NULL && c->puts != NULL ? 0 : QTD_ENOMEM;
+    if (rc == 0) {
+        rc = api->subscribe(host, QTD_DOM_AGENT, QTD_AGENT_LOST);
+    }
     if (rc == 0) {
         rc = qtd_cloud_lua_config_register(c);
     }
@@ -99,6 +103,7 @@ static int cloud_create(const qtd_host_api_t *api, qtd_host_t *host, const void 
     }
     if (rc < 0) {
         api->free(host, c->inflight);
+        api->free(host, c->puts);
         api->free(host, c);
         return rc;
     }
@@ -125,6 +130,16 @@ static int cloud_create(const qtd_host_api_t *api, qtd_host_t *host, const void 
     (void)uv_prepare_start(&c->pump, on_pump);
     qtd_cloud_load_identity(c);
     *self = c;
+    return 0;
+}
+
+static int cloud_on_event(void *self, const qtd_event_t *ev)
+{
+    cloud_t *c = self;
+    if (ev->domain == QTD_DOM_AGENT && ev->event == QTD_AGENT_LOST &&
+        ev->value.type == QTD_VAL_ARRAY && ev->value.u.list.count == 2) {
+        qtd_cloud_rows_lost(c, ev->value.u.list.items[0].u.i, ev->value.u.list.items[1].u.i);
+    }
     return 0;
 }
 
@@ -156,6 +171,7 @@ static void cloud_destroy(void *self)
         uv_mutex_destroy(&c->at_lock);
     }
     c->api->free(c->host, c->inflight);
+    c->api->free(c->host, c->puts);
     c->api->free(c->host, c);
 }
 
@@ -164,6 +180,7 @@ static const qtd_plugin_ops_t cloud_ops = {
     .create = cloud_create,
     .destroy = cloud_destroy,
     .stop = cloud_stop,
+    .on_event = cloud_on_event,
 };
 
 QTD_PLUGIN_EXPORT const qtd_plugin_desc_t qtd_plugin_desc = {

@@ -104,6 +104,14 @@ typedef struct {
     uint64_t sent_ms; /* loop time it was handed to MQTT */
 } inflight_t;
 
+/* The recent outbox puts (row, command), to name the failure event of rows whose commit
+ * failed (QTD_AGENT_LOST). */
+#define CLOUD_RECENT_PUTS 4096
+typedef struct {
+    int64_t row;
+    uint16_t cmd;
+} cloud_put_t;
+
 /* A row that fails to publish this many times in a row is moved aside (cloud_outbox.c). */
 #define CLOUD_POISON_ATTEMPTS 3
 /* Rows moved aside are kept in the store's kv as CLOUD_KV_DEAD_PREFIX<row id>. */
@@ -174,6 +182,8 @@ struct cloud_s {
     uint64_t stat_sent;
     uint64_t stat_acked;
     uint64_t stat_dead; /* rows moved aside this run */
+    cloud_put_t *puts;  /* CLOUD_RECENT_PUTS, a ring: the latest at puts_next - 1 */
+    size_t puts_next;
     int64_t poison_row; /* the row that failed to publish last, and how often in a row */
     int poison_attempts;
     bool awaiting_suback; /* SUBSCRIBE sent, no SUBACK yet (since suback_from_ms) */
@@ -255,6 +265,9 @@ void qtd_cloud_pump_acked(cloud_t *c, int token, bool ok);
 /* Every few seconds: a SUBACK or PUBACK overdue by cloud.ack_timeout_s means the session
  * is stuck (a lost acknowledgement stalls it forever otherwise): reconnect. */
 void qtd_cloud_check_acks(cloud_t *c);
+/* The store lost the rows first..last (their commit failed): raise the failure event of
+ * each one this plugin put (4/10300, 4/10310, ...). */
+void qtd_cloud_rows_lost(cloud_t *c, int64_t first, int64_t last);
 
 /* cloud_downlink.c: one downlink message (decrypted, decoded, dispatched by command). */
 void qtd_cloud_on_message(cloud_t *c, const mq_event_t *ev);

@@ -216,6 +216,24 @@ void qtd_cloud_pump_acked(cloud_t *c, int token, bool ok)
         return;
     }
 }
+void qtd_cloud_rows_lost(cloud_t *c, int64_t first, int64_t last)
+{
+    size_t n = c->puts_next < CLOUD_RECENT_PUTS ? c->puts_next : CLOUD_RECENT_PUTS;
+    size_t raised = 0;
+    for (size_t i = c->puts_next - n; i < c->puts_next; i++) {
+        cloud_put_t *p = &c->puts[i % CLOUD_RECENT_PUTS];
+        if (p->row >= first && p->row <= last) {
+            raise_sent(c, p->cmd, false);
+            raised++;
+            p->row = -1; /* told once: a rolled-back id is given out again */
+        }
+    }
+    c->api->log(c->host, QTD_LOG_WARN,
+                "outbox rows %lld..%lld were lost before they reached the disk: %zu failure "
+                "events raised",
+                (long long)first, (long long)last, raised);
+}
+
 /* ---- framing and sending ---- */
 
 int qtd_cloud_send(cloud_t *c, int mode, uint16_t cmd, uint16_t pkgid, const uint8_t *payload,
@@ -257,6 +275,10 @@ int qtd_cloud_send(cloud_t *c, int mode, uint16_t cmd, uint16_t pkgid, const uin
          * identity of the connection that sends it. */
         int64_t row = 0;
         rc = c->api->outbox_put(c->host, type, mode, frame, flen, &row);
+        if (rc == 0) {
+            c->puts[c->puts_next % CLOUD_RECENT_PUTS] = (cloud_put_t){row, cmd};
+            c->puts_next++;
+        }
         c->pump_wanted = true;
     }
     free(frame);

@@ -22,9 +22,12 @@ enum { QTD_DOM_AGENT = 16 };
 
 /* QTD_DOM_AGENT events. errcode carries the number named in the comment. */
 enum {
-    QTD_AGENT_DROPPED = 4,  /* errcode = rows dropped from the outbox by the disk cap */
-    QTD_AGENT_SAFE_MODE = 5 /* the script hung the agent errcode times in a row and does not
-                               run (the watchdog); since ABI 1.1 */
+    QTD_AGENT_DROPPED = 4,   /* errcode = rows dropped from the outbox by the disk cap */
+    QTD_AGENT_SAFE_MODE = 5, /* the script hung the agent errcode times in a row and does not
+                                run (the watchdog); since ABI 1.1 */
+    QTD_AGENT_LOST = 6       /* errcode = outbox rows lost because their commit failed (disk
+                                full, I/O error); value = ARRAY {first id, last id} of them;
+                                since ABI 1.1 */
 };
 
 /* Value types. STRUCT children carry their TSL id; ARRAY children have id 0. */
