@@ -363,6 +363,22 @@ static int open_db(qtd_store_t *st, const char **why)
     if (rc != SQLITE_OK) {
         return open_step_failed(st, "setting synchronous=NORMAL", rc);
     }
+    if (st->opts.outbox_cap_bytes > 0) {
+        /* The cap bounds what the store writes, the WAL included: checkpoint every half cap
+         * (at least 16 pages), and truncate the WAL back to the cap after a checkpoint. */
+        int64_t page = 4096;
+        (void)query_int64(st->db, "PRAGMA page_size", &page);
+        int64_t pages = (int64_t)(st->opts.outbox_cap_bytes / 2) / (page > 0 ? page : 4096);
+        pages = pages < 16 ? 16 : pages > 1000 ? 1000 : pages;
+        char sql[96];
+        snprintf(sql, sizeof(sql),
+                 "PRAGMA wal_autocheckpoint = %lld; PRAGMA journal_size_limit = %llu",
+                 (long long)pages, (unsigned long long)st->opts.outbox_cap_bytes);
+        rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+            return open_step_failed(st, "bounding the WAL", rc);
+        }
+    }
     rc = query_text(st->db, "PRAGMA quick_check(1)", buf, sizeof(buf));
     if (rc != SQLITE_OK) {
         return open_step_failed(st, "quick_check", rc);

@@ -801,6 +801,40 @@ static void store_cap_drops_oldest(void **state)
     free(w);
 }
 
+/* The cap bounds the disk too: with a 256 KiB cap and 10 MB written through the outbox, the
+ * WAL never grows past the cap plus one turn's writes (it reached 4x the cap before). */
+static void store_cap_bounds_the_wal(void **state)
+{
+    (void)state;
+    char path[PATH_MAX];
+    char wal[PATH_MAX + 8];
+    db_path(path, sizeof(path), "capwal");
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    const uint64_t cap = 256 * 1024;
+    qtd_store_opts_t opts = {.outbox_cap_bytes = cap};
+    qtd_store_t *st = open_ok(path, &opts);
+    char payload[2000];
+    memset(payload, 'p', sizeof(payload));
+    off_t biggest = 0;
+    for (int turn = 0; turn < 500; turn++) {
+        for (int i = 0; i < 10; i++) { /* 20 kB a turn */
+            assert_int_equal(qtd_store_outbox_put(st, "bus", 1, payload, sizeof(payload), NULL), 0);
+        }
+        assert_int_equal(qtd_store_commit(st), 0);
+        struct stat sb;
+        if (stat(wal, &sb) == 0 && sb.st_size > biggest) {
+            biggest = sb.st_size;
+        }
+    }
+    qtd_store_close(st);
+    struct stat db;
+    assert_int_equal(stat(path, &db), 0);
+    print_message("WAL at most %lld bytes, database %lld bytes, cap %llu\n", (long long)biggest,
+                  (long long)db.st_size, (unsigned long long)cap);
+    assert_true(biggest <= (off_t)(cap + cap / 2 + 64 * 1024));
+    assert_true(db.st_size <= (off_t)(2 * cap + 64 * 1024));
+}
+
 static void store_cap_refuses_oversized(void **state)
 {
     (void)state;
@@ -1177,6 +1211,7 @@ static void store_newer_schema_still_opens(void **state)
     XX(store_close_commits_pending)                                                                \
     XX(store_crash_loses_only_uncommitted)                                                         \
     XX(store_cap_drops_oldest)                                                                     \
+    XX(store_cap_bounds_the_wal)                                                                   \
     XX(store_cap_refuses_oversized)                                                                \
     XX(store_recovers_from_garbage_file)                                                           \
     XX(store_recovers_from_zeroed_file)                                                            \
