@@ -277,6 +277,7 @@ static int migrate(qtd_store_t *st)
         }
     }
     if (uv == 0) {
+        st->created = true;
         qtd_log_info(WHO, "%s: created schema version %d", st->path, newest);
     } else if (uv < newest) {
         qtd_log_info(WHO, "%s: migrated schema from version %" PRId64 " to %d", st->path, uv,
@@ -494,6 +495,7 @@ int qtd_store_open(qtd_store_t **out, const char *path, const qtd_store_opts_t *
     if (ret != OPEN_OK) {
         goto fail;
     }
+    qtd__store_record_check(st); /* a database smaller than it was is called lost */
     *out = st;
     return 0;
 
@@ -569,7 +571,11 @@ int qtd_store_commit(qtd_store_t *st)
         return 0;
     }
     if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+        if (st->txn_rows > 0 && st->txn_last > st->max_id) {
+            st->max_id = st->txn_last;
+        }
         st->txn_rows = 0;
+        qtd__store_record_maybe(st);
         return 0;
     }
     int code = sqlite3_errcode(st->db);
@@ -593,6 +599,11 @@ int qtd_store_commit(qtd_store_t *st)
 uint64_t qtd_store_outbox_lost(qtd_store_t *st)
 {
     return st != NULL ? st->lost : 0;
+}
+
+int64_t qtd_store_lost_at_open(qtd_store_t *st)
+{
+    return st != NULL ? st->lost_at_open : 0;
 }
 
 int qtd_store_commit_if_idle(qtd_store_t *st)
@@ -666,6 +677,7 @@ void qtd_store_close(qtd_store_t *st)
             sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
         }
         qtd__store_flush_drop_log(st);
+        qtd__store_record_write(st);
         for (int i = 0; i < STMT_COUNT; i++) {
             sqlite3_finalize(st->stmt[i]);
             st->stmt[i] = NULL;

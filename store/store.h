@@ -52,6 +52,10 @@ int qtd_store_commit(qtd_store_t *st);
  * connection is in use right now. Logs nothing. Returns: 0, QTD_EBUSY (in use: nothing
  * done), QTD_EIO, QTD_EINVAL. */
 int qtd_store_commit_if_idle(qtd_store_t *st);
+/* What was found missing at open, compared with the side record <path>.state: the number
+ * of outbox rows (or, for a database that came back new or empty, the highest outbox id it
+ * had held); 0 when nothing is missing. The loss is logged at open. */
+int64_t qtd_store_lost_at_open(qtd_store_t *st);
 /* Outbox rows lost this run because their commit failed (see on_lost). */
 uint64_t qtd_store_outbox_lost(qtd_store_t *st);
 /* The same as qtd_store_commit, and the WAL synced to the disk before it returns, for what must

@@ -56,6 +56,11 @@ struct qtd_store_s {
     int64_t lost_logged_at;
     uint64_t lost_unlogged;
     uint64_t commit_failures;
+    /* The side record (store_record.c). */
+    bool created;         /* the schema was created at this open: a new database */
+    int64_t max_id;       /* the highest outbox id committed */
+    int64_t record_at;    /* when the record was last written */
+    int64_t lost_at_open; /* rows found missing at open (0: none) */
     /* Cap warnings are rate-limited: the first drop is logged at once, later ones are
      * summed and logged at most every DROP_LOG_INTERVAL_S seconds (and at close). */
     bool drop_logged;
@@ -77,6 +82,11 @@ int qtd__store_begin_write(qtd_store_t *st);
 void qtd__store_write_failed(qtd_store_t *st);
 /* Log the drops not logged yet (rate-limited cap warnings). */
 void qtd__store_flush_drop_log(qtd_store_t *st);
+/* store_record.c: compare the database with <path>.state at open (logs a loss), write the
+ * record now, or when RECORD_INTERVAL_S passed since the last time. */
+void qtd__store_record_check(qtd_store_t *st);
+void qtd__store_record_write(qtd_store_t *st);
+void qtd__store_record_maybe(qtd_store_t *st);
 /* Monotonic seconds. */
 int64_t qtd__store_now_s(void);
 

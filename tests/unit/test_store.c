@@ -30,6 +30,7 @@
 
 #include "agent/alloc.h"
 #include "store/store.h"
+#include "store/store_internal.h"
 #include "store_schema.h"
 
 #define MAX_ROWS 4096
@@ -835,6 +836,76 @@ static void store_cap_bounds_the_wal(void **state)
     assert_true(db.st_size <= (off_t)(2 * cap + 64 * 1024));
 }
 
+/* A database that comes back new or empty (a 0-byte file) is called lost, with what it held,
+ * instead of being taken quietly as a first start. */
+static void store_zero_byte_database_is_called_lost(void **state)
+{
+    (void)state;
+    char path[PATH_MAX];
+    db_path(path, sizeof(path), "zero");
+    qtd_store_t *st = open_ok(path, NULL);
+    assert_int_equal(qtd_store_lost_at_open(st), 0);
+    assert_int_equal(qtd_store_kv_set(st, "ds", "secret", 6), 0);
+    for (int i = 0; i < 5; i++) {
+        put_len(st, 10);
+    }
+    assert_int_equal(qtd_store_commit(st), 0);
+    qtd_store_close(st);
+    assert_int_equal(truncate(path, 0), 0);
+    st = open_ok(path, NULL);
+    assert_int_equal(qtd_store_lost_at_open(st), 5); /* it had held rows up to id 5 */
+    qtd_store_close(st);
+    st = open_ok(path, NULL); /* said once: the record follows the database now */
+    assert_int_equal(qtd_store_lost_at_open(st), 0);
+    qtd_store_close(st);
+}
+
+/* A WAL cut in half after a kill -9: the rows in the lost half are counted at open. */
+static void store_cut_wal_is_detected_with_a_count(void **state)
+{
+    (void)state;
+    char path[PATH_MAX];
+    char wal[PATH_MAX + 8];
+    db_path(path, sizeof(path), "walcut");
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    qtd_store_t *st = open_ok(path, NULL);
+    qtd_store_close(st); /* the schema is in the database file */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        st = NULL;
+        if (qtd_store_open(&st, path, NULL) != 0) {
+            _exit(1);
+        }
+        for (int i = 0; i < 200; i++) {
+            if (qtd_store_outbox_put(st, "bus", 1, "0123456789012345678901234567890123456789", 40,
+                                     NULL) != 0) {
+                _exit(2);
+            }
+            if (i % 20 == 19 && qtd_store_commit(st) != 0) { /* 10 commits, 10 WAL frames+ */
+                _exit(3);
+            }
+        }
+        qtd__store_record_write(st); /* as the periodic write would have */
+        _exit(0);                    /* killed: no close, no checkpoint */
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    struct stat sb;
+    assert_int_equal(stat(wal, &sb), 0);
+    assert_int_equal(truncate(wal, sb.st_size / 2), 0);
+    st = open_ok(path, NULL);
+    int64_t missing = qtd_store_lost_at_open(st);
+    uint64_t rows = 0;
+    assert_int_equal(qtd_store_outbox_count(st, &rows, NULL), 0);
+    print_message("WAL cut to %lld bytes: %llu rows left, %lld found missing\n",
+                  (long long)(sb.st_size / 2), (unsigned long long)rows, (long long)missing);
+    assert_true(missing > 0);
+    assert_int_equal((int64_t)rows + missing, 200);
+    qtd_store_close(st);
+}
+
 static void store_cap_refuses_oversized(void **state)
 {
     (void)state;
@@ -1212,6 +1283,8 @@ static void store_newer_schema_still_opens(void **state)
     XX(store_crash_loses_only_uncommitted)                                                         \
     XX(store_cap_drops_oldest)                                                                     \
     XX(store_cap_bounds_the_wal)                                                                   \
+    XX(store_zero_byte_database_is_called_lost)                                                    \
+    XX(store_cut_wal_is_detected_with_a_count)                                                     \
     XX(store_cap_refuses_oversized)                                                                \
     XX(store_recovers_from_garbage_file)                                                           \
     XX(store_recovers_from_zeroed_file)                                                            \
