@@ -97,3 +97,24 @@ uint64_t qtd_alloc_bytes(void)
 {
     return atomic_load(&bytes_in_use);
 }
+
+void *qtd_alloc_capped(size_t *used, size_t cap, size_t extra, void *ptr, size_t osize,
+                       size_t nsize)
+{
+    if (ptr == NULL) {
+        osize = 0; /* Lua passes the object type in osize when ptr is NULL */
+    }
+    if (nsize == 0) {
+        qtd_free(ptr);
+        *used -= osize;
+        return NULL;
+    }
+    if (cap > 0 && nsize > osize && *used - osize + nsize + extra > cap) {
+        return NULL;
+    }
+    void *np = qtd_realloc(ptr, nsize);
+    if (np != NULL) {
+        *used = *used - osize + nsize;
+    }
+    return np;
+}

@@ -101,22 +101,7 @@ static void hook(lua_State *L, lua_Debug *ar)
 static void *config_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     qtd_config_t *cfg = ud;
-    if (ptr == NULL) {
-        osize = 0; /* osize encodes the object type when ptr is NULL */
-    }
-    if (nsize == 0) {
-        qtd_free(ptr);
-        cfg->mem -= osize;
-        return NULL;
-    }
-    if (nsize > osize && cfg->mem - osize + nsize > CONFIG_MEMORY_LIMIT) {
-        return NULL;
-    }
-    void *np = qtd_realloc(ptr, nsize);
-    if (np != NULL) {
-        cfg->mem = cfg->mem - osize + nsize;
-    }
-    return np;
+    return qtd_alloc_capped(&cfg->mem, CONFIG_MEMORY_LIMIT, 0, ptr, osize, nsize);
 }
 
 int qtd__config_load(qtd_config_t **out, const char *path)

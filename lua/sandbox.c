@@ -43,24 +43,7 @@ qtd_lua_t *qtd__lua_host(lua_State *L)
 static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     qtd_lua_t *lh = ud;
-    if (ptr == NULL) {
-        osize = 0; /* osize encodes the object type when ptr is NULL */
-    }
-    if (nsize == 0) {
-        qtd_free(ptr);
-        lh->mem_used -= osize;
-        return NULL;
-    }
-    if (lh->mem_limit > 0 && nsize > osize &&
-        lh->mem_used - osize + nsize + lh->c_bytes > lh->mem_limit) {
-        return NULL;
-    }
-    void *np = qtd_realloc(ptr, nsize);
-    if (np == NULL) {
-        return NULL;
-    }
-    lh->mem_used = lh->mem_used - osize + nsize;
-    return np;
+    return qtd_alloc_capped(&lh->mem_used, lh->mem_limit, lh->c_bytes, ptr, osize, nsize);
 }
 
 static int l_panic(lua_State *L)

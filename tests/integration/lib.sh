@@ -84,6 +84,14 @@ if _asan=$(ldd "$QTD_BUILD_DIR/sim/qtd_mosq_auth.so" 2>/dev/null | awk '/libasan
     MOSQUITTO=(env "LD_PRELOAD=$_asan" "ASAN_OPTIONS=detect_leaks=0" mosquitto)
 fi
 
+# auto_registry: the simulator's registry with the test product, registering any device.
+auto_registry() {
+    cat >"$WORK/registry.json" <<'JSON'
+{"products": [{"pk": "p1116a", "ps": "UHg1dTRBRVh3MkVG", "devices": []}],
+ "auto_register": true}
+JSON
+}
+
 # start_broker: mosquitto on $PORT (chosen once) with the registry $WORK/registry.json.
 start_broker() {
     PORT=${PORT:-$(free_port)}

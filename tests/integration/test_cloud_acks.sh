@@ -6,10 +6,7 @@
 # it reconnects too. Every report reaches the platform once the acknowledgements flow.
 source "$(dirname "$0")/lib.sh"
 
-cat >"$WORK/registry.json" <<'JSON'
-{"products": [{"pk": "p1116a", "ps": "UHg1dTRBRVh3MkVG", "devices": []}],
- "auto_register": true}
-JSON
+auto_registry
 start_broker
 start_sim
 PROXY_PORT=$(free_port)

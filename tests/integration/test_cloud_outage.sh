@@ -7,10 +7,7 @@
 # was). Prints the agent's RSS after the replay.
 source "$(dirname "$0")/lib.sh"
 
-cat >"$WORK/registry.json" <<'JSON'
-{"products": [{"pk": "p1116a", "ps": "UHg1dTRBRVh3MkVG", "devices": []}],
- "auto_register": true}
-JSON
+auto_registry
 start_broker
 start_sim
 

@@ -7,10 +7,7 @@
 # (synced as it arrives) and the restart logs in with it, with no second registration.
 source "$(dirname "$0")/lib.sh"
 
-cat >"$WORK/registry.json" <<'JSON'
-{"products": [{"pk": "p1116a", "ps": "UHg1dTRBRVh3MkVG", "devices": []}],
- "auto_register": true}
-JSON
+auto_registry
 start_broker
 SIM_EXTRA="--reg-delay-ms 2000" start_sim
 

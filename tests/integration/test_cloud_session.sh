@@ -13,10 +13,7 @@
 # decrypt error for the sim.
 source "$(dirname "$0")/lib.sh"
 
-cat >"$WORK/registry.json" <<'JSON'
-{"products": [{"pk": "p1116a", "ps": "UHg1dTRBRVh3MkVG", "devices": []}],
- "auto_register": true}
-JSON
+auto_registry
 CID=qdp1116asess1
 start_broker
 start_sim

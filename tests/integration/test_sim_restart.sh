@@ -6,10 +6,7 @@
 # clean session, which made counts at the simulator look like losses).
 source "$(dirname "$0")/lib.sh"
 
-cat >"$WORK/registry.json" <<'JSON'
-{"products": [{"pk": "p1116a", "ps": "UHg1dTRBRVh3MkVG", "devices": []}],
- "auto_register": true}
-JSON
+auto_registry
 start_broker
 start_sim
 start_agent a 'dk = "simre1"' 'mode = "stream"' 'count = 300' 'period_ms = 20'
