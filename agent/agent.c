@@ -335,8 +335,7 @@ static void begin_shutdown(runtime_t *rt, const char *why)
     }
     rt->stopping = true;
     qtd_log_info("core", "%s: shutting down", why);
-    qtd__watchdog_stop(rt->watchdog);
-    rt->watchdog = NULL;
+    qtd__watchdog_shutdown(rt->watchdog); /* stopped once the loop has closed everything */
     /* Deliver what is already queued while everyone is still up. */
     if (rt->a.bus != NULL) {
         qtd__bus_drain(rt->a.bus);
@@ -572,6 +571,9 @@ int qtd__agent_run(const qtd_agent_opts_t *opts)
         begin_shutdown(rt, "start-up failed");
     }
     uv_run(&rt->loop, UV_RUN_DEFAULT);
+    qtd__watchdog_stop(rt->watchdog);
+    rt->watchdog = NULL;
+    uv_run(&rt->loop, UV_RUN_DEFAULT); /* the watchdog's handles */
     /* Every handle is closed here: plugins can go. */
     destroy_plugins(rt);
     qtd_store_close(rt->a.store);

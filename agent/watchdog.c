@@ -9,7 +9,8 @@
  * code 3 for its supervisor to restart it: every mode-1 report is on disk already. After
  * QTD_WATCHDOG_SAFE_AFTER hangs in a row of the same script (no healthy minute between), the
  * next start is in safe mode: the script does not run until it changes, the cloud session
- * and the outbox do. Not here: what runs in the loop.
+ * and the outbox do. Once the shutdown began, it must be over within twice the limit, or the
+ * watchdog ends the process the same way. Not here: what runs in the loop.
  */
 #include "agent/watchdog.h"
 
@@ -40,6 +41,7 @@ struct qtd_watchdog_s {
     _Atomic uint64_t busy_since; /* uv_hrtime() in ms when the current turn began */
     uint64_t limit_ms;
     uint64_t started_ms;
+    _Atomic uint64_t stop_deadline; /* the shutdown must be over by then (0: running) */
     bool cleared;
     char dir[4096];    /* the data dir */
     char record[4200]; /* <data_dir>/qthingd.hang */
@@ -153,6 +155,15 @@ static void watch(void *arg)
             w->cleared = true; /* a healthy minute: the hangs before it are forgiven */
             write_record(w, 0);
         }
+        uint64_t deadline = atomic_load(&w->stop_deadline);
+        if (deadline != 0 && now > deadline) {
+            uv_mutex_unlock(&w->lock);
+            qtd_log_error("core",
+                          "watchdog: the shutdown has not finished within %.0f s: ending the "
+                          "agent now (the outbox is on disk)",
+                          2 * w->limit_ms / 1000.0);
+            _exit(QTD_EXIT_HUNG);
+        }
         uint64_t since = atomic_load(&w->busy_since);
         if (!atomic_load(&w->idle) && now > since && now - since > w->limit_ms) {
             uv_mutex_unlock(&w->lock);
@@ -216,6 +227,13 @@ static void on_close(uv_handle_t *h)
         uv_cond_destroy(&w->cond);
         uv_mutex_destroy(&w->lock);
         qtd_free(w);
+    }
+}
+
+void qtd__watchdog_shutdown(qtd_watchdog_t *w)
+{
+    if (w != NULL) {
+        atomic_store(&w->stop_deadline, now_ms() + 2 * w->limit_ms);
     }
 }
 

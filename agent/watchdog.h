@@ -35,6 +35,9 @@ typedef struct qtd_watchdog_opts_s {
 /* Start watching loop (call on the loop thread, before the script runs: its top level counts
  * as a turn). *out is NULL when limit_s is 0. Returns: 0, QTD_ENOMEM. */
 int qtd__watchdog_start(qtd_watchdog_t **out, uv_loop_t *loop, const qtd_watchdog_opts_t *o);
+/* The shutdown began: it must be over within twice the limit (SIGTERM always ends the
+ * agent), else the watchdog ends the process. Accepts NULL. */
+void qtd__watchdog_shutdown(qtd_watchdog_t *w);
 /* Stop the thread and close the handles (freed when the loop runs). Accepts NULL. */
 void qtd__watchdog_stop(qtd_watchdog_t *w);
 /* FNV-1a of a file's bytes (0 when it cannot be read). */
