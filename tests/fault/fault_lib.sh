@@ -63,29 +63,34 @@ start_witness() {
 # (D distinct values of 1..SENT, U arrivals beyond the first of a value, O first arrivals
 # smaller than an earlier first arrival). Returns 1 when L > 0 or O > 0 or a payload is not
 # a sequence report. With --wait, first waits up to SECONDS for all of 1..SENT to arrive.
+# witness_warm: decode what arrived so far into the cache, no verdict (while a test waits
+# anyway, so that the verdict has less to do).
 witness_count() {
     /usr/bin/python3 - "$SIM" "$WORK/witness.log" "$WORK/witness.cache" "$WITNESS_TOPIC" \
         "$@" <<'PY'
-import json, os, subprocess, sys, time
+import concurrent.futures, json, os, subprocess, sys, time
 sim, log, cache_path, topic, sent = sys.argv[1:6]
 sent = int(sent)
 wait = float(sys.argv[7]) if len(sys.argv) > 7 and sys.argv[6] == "--wait" else 0
+warm = sys.argv[6:7] == ["--warm"]
 cache = json.load(open(cache_path)) if os.path.exists(cache_path) else {}
 
+def decode(h):
+    r = subprocess.run([sim, "decode", "--hex", h], capture_output=True, text=True)
+    f = json.loads(r.stdout) if r.returncode == 0 else {}
+    v = f.get("data", {}).get("1") if f.get("cmd_name") == "TSL_EVENT" else None
+    return v if isinstance(v, int) else "bad: " + (r.stdout.strip() or h)
+
 def values():
-    out = []
+    hexes = []
     for line in open(log, encoding="utf-8", errors="replace"):
         parts = line.split()
-        if len(parts) != 2 or parts[0] != topic:
-            continue
-        h = parts[1]
-        if h not in cache:
-            r = subprocess.run([sim, "decode", "--hex", h], capture_output=True, text=True)
-            f = json.loads(r.stdout) if r.returncode == 0 else {}
-            v = f.get("data", {}).get("1") if f.get("cmd_name") == "TSL_EVENT" else None
-            cache[h] = v if isinstance(v, int) else "bad: " + (r.stdout.strip() or h)
-        out.append(cache[h])
-    return out
+        if len(parts) == 2 and parts[0] == topic:
+            hexes.append(parts[1])
+    new = sorted(set(hexes) - cache.keys())
+    with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 2) as pool:
+        cache.update(zip(new, pool.map(decode, new)))
+    return [cache[h] for h in hexes]
 
 end = time.monotonic() + wait
 while True:
@@ -94,6 +99,8 @@ while True:
         break
     time.sleep(0.3)
 json.dump(cache, open(cache_path, "w"))
+if warm:
+    sys.exit(0)
 bad = [v for v in vals if not isinstance(v, int) or not 1 <= v <= sent]
 firsts, seen, ooo, mx = [], set(), [], 0
 for v in vals:
@@ -116,6 +123,8 @@ if bad:
 sys.exit(1 if lost or ooo or bad else 0)
 PY
 }
+
+witness_warm() { witness_count 0 --warm; }
 
 # outbox_rows NAME: rows waiting in the outbox of agent NAME.
 outbox_rows() {

@@ -30,6 +30,7 @@ wait_for "$WORK/agent.log" 'lua: seq durable 20$' 20   # registered: the DS is o
 broker_at=" 4 11 17 "   # before these kills the broker is restarted
 sim_at=" 7 14 "         # and before these the simulator
 for k in $(seq "$KILLS"); do
+    [ $((k % 4)) -ne 0 ] || witness_warm
     pause_ms 200 2500
     if [[ $broker_at == *" $k "* ]]; then
         kill -TERM "$BROKER"; wait_exit "$BROKER" 10; forget_pid "$BROKER"
@@ -51,8 +52,9 @@ done
 last=$(last_durable agent)
 wait_for "$WORK/agent.log" 'lua: seq done' $(( (N - last) * 15 / 1000 + 60 ))
 wait_outbox_empty agent 30
+t0=$SECONDS
 result=$(witness_count "$N" --wait 30) || fail "after $KILLS kills: $result"
-echo "$result"
+echo "$result (verdict in $((SECONDS - t0)) s)"
 stop_checked "$AGENT" agent
 queued=$(cat "$WORK"/agent*.log | grep -cE 'lua: seq queued' || true)
 pass "$KILLS kills -9, 3 broker and 2 simulator restarts in $((SECONDS - started)) s" \
