@@ -56,6 +56,11 @@ t0=$SECONDS
 result=$(witness_count "$N" --wait 30) || fail "after $KILLS kills: $result"
 echo "$result (verdict in $((SECONDS - t0)) s)"
 stop_checked "$AGENT" agent
+! grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$WORK"/agent-run*.log \
+    || fail "a killed agent had a sanitizer report first"
+! grep -E 'Error saving' "$WORK"/mosquitto-*.log || fail "the broker did not save its sessions"
+[ "$(grep -c 'received CONNACK' "$WORK/witness.log")" -ge 4 ] \
+    || fail "the witness did not come back after each broker restart"
 queued=$(cat "$WORK"/agent*.log | grep -cE 'lua: seq queued' || true)
 pass "$KILLS kills -9, 3 broker and 2 simulator restarts in $((SECONDS - started)) s" \
     "($queued reports queued for $N values)"

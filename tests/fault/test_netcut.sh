@@ -61,8 +61,9 @@ for f in $faults; do
         rows=$(outbox_rows agent)
         kill -USR2 "$PROXY"
         wait_for "$WORK/proxy.log" '^blackhole off' 5 "$holes"
-        echo "black-hole $holes at value $at: noticed after $(( $(lost_at $((lost + 1))) - cut_ms))" \
-            "ms, lasted $(( $(date +%s%3N) - cut_ms)) ms, $rows rows waiting at its end"
+        noticed=$(($(lost_at $((lost + 1))) - cut_ms))
+        echo "black-hole $holes at value $at: noticed after $noticed ms," \
+            "lasted $(($(date +%s%3N) - cut_ms)) ms, $rows rows waiting at its end"
     else
         resets=$((resets + 1))
         kill -HUP "$PROXY"
@@ -76,7 +77,8 @@ done
 wait_for "$WORK/agent.log" 'lua: seq done' $(( (N - $(last_durable agent)) * 10 / 1000 + 60 ))
 wait_outbox_empty agent 30
 t0=$SECONDS
-result=$(witness_count "$N" --wait 30) || fail "after $holes black-holes and $resets resets: $result"
+result=$(witness_count "$N" --wait 30) \
+    || fail "after $holes black-holes and $resets resets: $result"
 echo "$result (verdict in $((SECONDS - t0)) s)"
 stop_checked "$AGENT" agent
 pass "$holes black-holes of 5-6.5 s (keepalive 1 s) and $resets resets in" \
