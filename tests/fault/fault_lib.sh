@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Shared by the fault tests (tests/fault/test_*.sh), on top of tests/integration/lib.sh: a
 # broker that keeps sessions across restarts, the delivery witness (a persistent-session
-# subscriber on a device's uplink topic) and its verdict, and restarts of the agent, the
-# broker and the simulator. Not here: the faults themselves (each test drives its own).
+# subscriber on a device's uplink topic) and its verdict, SIGKILL and restart of the agent,
+# restart of the simulator. Not here: the faults themselves (each test drives its own).
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
 
