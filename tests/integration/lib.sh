@@ -93,10 +93,14 @@ JSON
 }
 
 # start_broker: mosquitto on $PORT (chosen once) with the registry $WORK/registry.json.
+# BROKER_CONF_EXTRA: more mosquitto.conf lines, appended (a later line wins).
 start_broker() {
     PORT=${PORT:-$(free_port)}
     "$SIM" broker-conf --port "$PORT" --registry "$WORK/registry.json" --password "$SIMPW" \
         --plugin "$QTD_BUILD_DIR/sim/qtd_mosq_auth.so" >"$WORK/mosquitto.conf"
+    if [ -n "${BROKER_CONF_EXTRA:-}" ]; then
+        printf '%s\n' "$BROKER_CONF_EXTRA" >>"$WORK/mosquitto.conf"
+    fi
     start_bg "mosquitto-$SECONDS" "${MOSQUITTO[@]}" -c "$WORK/mosquitto.conf"
     BROKER=$LAST_PID
     local end=$((SECONDS + 10))

@@ -4,7 +4,13 @@
 --   first value; a restarted agent goes on where the killed one stopped), session (true:
 --   quecIot.setSessionFlag(true), payloads encrypted with a session key), logout_after_ms
 --   (setConnmode(0) that long after the first 3/10200, then setConnmode(1) 1 s later),
---   switch_dk (after the first 3/10200: setDkDs(switch_dk, "") and one report {[1] = 77})
+--   switch_dk (after the first 3/10200: setDkDs(switch_dk, "") and one report {[1] = 77}),
+--   lifetime (quecIot.setLifetime(lifetime) before connecting: the MQTT keepalive).
+-- Mode "seq" (tests/fault): reports {[1] = n} at mode 1 for n = first..count, one every
+-- period_ms, from the first 3/10200 on whatever the connection does; prints "seq queued n"
+-- when phymodelReport accepted n and "seq durable n" on the next tick, a later loop turn:
+-- the store commits once per loop turn (docs/protocol.md), so a restarted agent resumes
+-- at the last durable value + 1 and a kill -9 in between costs a duplicate, never a gap.
 local P = require("it_params")
 
 -- Deterministic text of a value: tables with sorted keys, like the sim's JSON log.
@@ -34,6 +40,10 @@ if P.dk then
     end
 end
 
+if P.lifetime ~= nil then
+    print("lifetime " .. tostring(quecIot.setLifetime(P.lifetime)))
+end
+
 if P.session ~= nil then
     print("session flag " .. tostring(quecIot.setSessionFlag(P.session)))
 end
@@ -59,6 +69,31 @@ local function stream()
         end
     end)
     print("stream started")
+end
+
+local function seq()
+    streaming = agent.timer()
+    local n = (P.first or 1) - 1
+    local pending = nil
+    streaming:start(P.period_ms or 30, 1, function()
+        if pending ~= nil then
+            print("seq durable " .. pending)
+            pending = nil
+        end
+        if n >= P.count then
+            streaming:stop()
+            print("seq done")
+            return
+        end
+        if quecIot.phymodelReport(1, {[1] = n + 1}) then
+            n = n + 1
+            pending = n
+            print("seq queued " .. n)
+        else
+            print("seq report " .. (n + 1) .. " refused")
+        end
+    end)
+    print("seq started at " .. (n + 1))
 end
 
 quecIot.setEventCB(function(ev)
@@ -91,6 +126,8 @@ quecIot.setEventCB(function(ev)
         end
         if P.mode == "stream" and streaming == nil then
             stream()
+        elseif P.mode == "seq" and streaming == nil then
+            seq()
         end
     elseif ev[1] == 5 and ev[2] == 10211 then
         local pkgid, ids = ev[3][1], ev[3][2]
