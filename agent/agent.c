@@ -123,6 +123,7 @@ typedef struct {
     uv_prepare_t commit; /* group commit: once per loop turn, before it sleeps */
     int lock_fd;         /* <data_dir>/qthingd.lock, held (flock) while the agent runs */
     qtd_watchdog_t *watchdog;
+    uv_mutex_t lua_lock; /* guards rt->a.lua against the watchdog's thread */
     bool stopping;
 } runtime_t;
 
@@ -319,13 +320,18 @@ static void on_drop(void *arg, uint64_t rows)
 static void on_lost(void *arg, int64_t first, int64_t last, uint64_t rows)
 {
     runtime_t *rt = arg;
+    if (rt->a.bus == NULL) {
+        return; /* the final commit at shutdown: the store has counted and logged it */
+    }
     qtd_value_t ids[2] = {{.type = QTD_VAL_INT, .u.i = first}, {.type = QTD_VAL_INT, .u.i = last}};
     qtd_event_t ev = {.size = sizeof(ev),
                       .domain = QTD_DOM_AGENT,
                       .event = QTD_AGENT_LOST,
                       .errcode = (int32_t)(rows > INT32_MAX ? INT32_MAX : rows),
                       .value = {.type = QTD_VAL_ARRAY, .u.list = {ids, 2}}};
-    (void)qtd__bus_publish(rt->a.bus, "store", &ev);
+    /* Now, not queued: the ids of the lost rows are given out again by the next puts, and
+     * the plugin that put them must match the loss to its rows before that. */
+    qtd__bus_deliver_now(rt->a.bus, "store", &ev);
 }
 
 static void begin_shutdown(runtime_t *rt, const char *why)
@@ -341,10 +347,11 @@ static void begin_shutdown(runtime_t *rt, const char *why)
         qtd__bus_drain(rt->a.bus);
     }
     qtd__plugins_stop(&rt->a);
-    if (rt->a.lua != NULL) {
-        qtd__lua_close(rt->a.lua);
-        rt->a.lua = NULL;
-    }
+    uv_mutex_lock(&rt->lua_lock); /* the watchdog's thread reads rt->a.lua */
+    qtd_lua_t *lua = rt->a.lua;
+    rt->a.lua = NULL;
+    uv_mutex_unlock(&rt->lua_lock);
+    qtd__lua_close(lua);
     if (rt->a.store != NULL) {
         qtd_store_commit(rt->a.store);
     }
@@ -533,7 +540,8 @@ static int start_everything(runtime_t *rt)
 int qtd__agent_run(const qtd_agent_opts_t *opts)
 {
     runtime_t *rt = qtd_calloc(1, sizeof(*rt));
-    if (rt == NULL) {
+    if (rt == NULL || uv_mutex_init(&rt->lua_lock) != 0) {
+        qtd_free(rt);
         return 1;
     }
     qtd__log_setup(QTD_LOG_INFO + opts->verbose > QTD_LOG_DEBUG ? QTD_LOG_DEBUG
@@ -556,6 +564,7 @@ int qtd__agent_run(const qtd_agent_opts_t *opts)
         }
         destroy_plugins(rt);
         qtd__config_free(rt->cfg);
+        uv_mutex_destroy(&rt->lua_lock);
         qtd_free(rt);
         return code;
     }
@@ -585,6 +594,7 @@ int qtd__agent_run(const qtd_agent_opts_t *opts)
         code = code != 0 ? code : 1;
     }
     qtd__config_free(rt->cfg);
+    uv_mutex_destroy(&rt->lua_lock);
     qtd_free(rt);
     if (code == 0) {
         qtd_log_info("core", "stopped cleanly");

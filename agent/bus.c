@@ -87,6 +87,22 @@ void qtd__bus_drain(qtd_bus_t *bus)
     }
 }
 
+void qtd__bus_deliver_now(qtd_bus_t *bus, const char *source, const qtd_event_t *ev)
+{
+    qtd_event_t copy = *ev;
+    copy.source = source;
+    bus->delivering++;
+    for (sub_t *s = bus->subs; s != NULL; s = s->next) {
+        if (!s->dead && s->domain == ev->domain && (s->event == 0 || s->event == ev->event)) {
+            s->cb(s->arg, &copy);
+        }
+    }
+    bus->delivering--;
+    if (bus->delivering == 0) {
+        sweep_subs(bus);
+    }
+}
+
 static void on_async(uv_async_t *h)
 {
     qtd__bus_drain(h->data);

@@ -25,6 +25,10 @@ int qtd__bus_publish(qtd_bus_t *bus, const char *source, const qtd_event_t *ev);
 int qtd__bus_subscribe(qtd_bus_t *bus, int domain, int event, qtd_bus_cb cb, void *arg);
 /* Remove every subscription made with this arg (a plugin or Lua state going away). */
 void qtd__bus_unsubscribe_all(qtd_bus_t *bus, void *arg);
+/* Deliver ev to its subscribers now, inside this call, ahead of the queue (loop thread
+ * only): for what must be handled before anything else happens (the store lost rows whose
+ * ids it gives out again). ev is borrowed for the call. */
+void qtd__bus_deliver_now(qtd_bus_t *bus, const char *source, const qtd_event_t *ev);
 /* Deliver whatever is queued now (the shutdown path uses it to flush). */
 void qtd__bus_drain(qtd_bus_t *bus);
 /* Close the bus's handle; the bus is freed in the close callback (the loop must run). */

@@ -225,6 +225,20 @@ static const char *h_agent_version(void)
     return QTD_VERSION;
 }
 
+/* Retired in ABI 1.1, kept for plugins built for 1.0. */
+static const char *h_default_dk(qtd_host_t *h)
+{
+    (void)h;
+    return "";
+}
+
+static int h_set_default_dk(qtd_host_t *h, const char *dk)
+{
+    (void)h;
+    (void)dk;
+    return QTD_ENOTSUP;
+}
+
 static int h_store_commit(qtd_host_t *h)
 {
     return qtd_store_commit(h->agent->store);
@@ -376,7 +390,9 @@ static const qtd_host_api_t host_api = {
     .value_free = h_value_free,
     .data_dir = h_data_dir,
     .agent_version = h_agent_version,
+    .default_dk = h_default_dk,
     .store_commit = h_store_commit,
+    .set_default_dk = h_set_default_dk,
     .service_provide = h_service_provide,
     .service_lookup = h_service_lookup,
     .lua_set_event_callback = h_lua_set_event_callback,

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The watchdog: a thread that notices when one turn of the loop runs longer than
+ * The watchdog: a thread that notices when the loop stops answering for longer than
  * agent.watchdog_s (a script callback stuck in C code that no instruction limit sees, a
- * plugin blocking the loop). A prepare handle marks the loop idle just before it waits for
- * I/O and a check handle marks it busy again; a turn is the time in between. On a hang it
+ * plugin blocking the loop). Every half second the thread pings the loop (uv_async_send)
+ * and the loop answers in its async callback: an idle loop wakes up and answers at once,
+ * a busy one as soon as the callback that runs returns, whatever kind of callback it is
+ * (timer, I/O, signal, work completion). A ping unanswered for the limit is a hang. On it
  * logs what was running (the script function, from the Lua host), commits the store if it
  * is not in use, records the hang in <data_dir>/qthingd.hang and ends the process with exit
  * code 3 for its supervisor to restart it: every mode-1 report is on disk already. After
@@ -35,10 +37,8 @@ struct qtd_watchdog_s {
     uv_cond_t cond;
     bool stop;
     bool thread_ok;
-    uv_prepare_t prepare;
-    uv_check_t check;
-    _Atomic bool idle;           /* the loop waits for I/O */
-    _Atomic uint64_t busy_since; /* uv_hrtime() in ms when the current turn began */
+    uv_async_t ping;
+    _Atomic uint64_t ping_at; /* when the unanswered ping was sent (ms), 0: none */
     uint64_t limit_ms;
     uint64_t started_ms;
     _Atomic uint64_t stop_deadline; /* the shutdown must be over by then (0: running) */
@@ -104,24 +104,22 @@ static void write_record(qtd_watchdog_t *w, int count)
     }
 }
 
-static void on_prepare(uv_prepare_t *h)
+/* The loop's answer. */
+static void on_ping(uv_async_t *h)
 {
     qtd_watchdog_t *w = h->data;
-    atomic_store(&w->idle, true);
-}
-
-static void on_check(uv_check_t *h)
-{
-    qtd_watchdog_t *w = h->data;
-    atomic_store(&w->busy_since, now_ms());
-    atomic_store(&w->idle, false);
+    atomic_store(&w->ping_at, 0);
 }
 
 static void hang(qtd_watchdog_t *w, uint64_t stuck_ms)
 {
-    char what[256] = "code outside the script (a plugin or the core)";
+    char what[256] = "";
     if (w->what != NULL) {
         w->what(w->what_arg, what, sizeof(what));
+    }
+    bool script = what[0] != '\0';
+    if (!script) {
+        snprintf(what, sizeof(what), "code outside the script (a plugin or the core)");
     }
     qtd_log_error("core",
                   "watchdog: the loop has been stuck for %.1f s (agent.watchdog_s is %.0f) in "
@@ -130,9 +128,10 @@ static void hang(qtd_watchdog_t *w, uint64_t stuck_ms)
     if (w->commit != NULL) {
         w->commit(w->commit_arg);
     }
-    int hangs = qtd__watchdog_hangs(w->dir, w->script_hash) + 1;
+    /* Only the script's hangs count towards safe mode: it is what safe mode leaves out. */
+    int hangs = qtd__watchdog_hangs(w->dir, w->script_hash) + (script ? 1 : 0);
     write_record(w, hangs);
-    if (hangs >= QTD_WATCHDOG_SAFE_AFTER) {
+    if (script && hangs >= QTD_WATCHDOG_SAFE_AFTER) {
         qtd_log_error("core",
                       "watchdog: %d hangs in a row with this script: the next start is in safe "
                       "mode (the script does not run until it changes)",
@@ -164,8 +163,11 @@ static void watch(void *arg)
                           2 * w->limit_ms / 1000.0);
             _exit(QTD_EXIT_HUNG);
         }
-        uint64_t since = atomic_load(&w->busy_since);
-        if (!atomic_load(&w->idle) && now > since && now - since > w->limit_ms) {
+        uint64_t since = atomic_load(&w->ping_at);
+        if (since == 0) {
+            atomic_store(&w->ping_at, now);
+            uv_async_send(&w->ping);
+        } else if (now > since && now - since > w->limit_ms) {
             uv_mutex_unlock(&w->lock);
             hang(w, now - since);
         }
@@ -185,8 +187,8 @@ int qtd__watchdog_start(qtd_watchdog_t **out, uv_loop_t *loop, const qtd_watchdo
     }
     w->limit_ms = o->limit_s * 1000;
     w->started_ms = now_ms();
-    atomic_store(&w->busy_since, w->started_ms); /* the start-up itself is a turn */
-    atomic_store(&w->idle, false);
+    /* Answered by the first turn of the loop: the start-up before it counts. */
+    atomic_store(&w->ping_at, w->started_ms);
     snprintf(w->dir, sizeof(w->dir), "%s", o->data_dir);
     snprintf(w->record, sizeof(w->record), "%s/qthingd.hang", w->dir);
     w->script_hash = o->script_hash;
@@ -203,14 +205,16 @@ int qtd__watchdog_start(qtd_watchdog_t **out, uv_loop_t *loop, const qtd_watchdo
         qtd_free(w);
         return QTD_ENOMEM;
     }
-    (void)uv_prepare_init(loop, &w->prepare);
-    (void)uv_check_init(loop, &w->check);
-    w->prepare.data = w->check.data = w;
-    (void)uv_prepare_start(&w->prepare, on_prepare);
-    (void)uv_check_start(&w->check, on_check);
+    if (uv_async_init(loop, &w->ping, on_ping) != 0) {
+        uv_cond_destroy(&w->cond);
+        uv_mutex_destroy(&w->lock);
+        qtd_free(w);
+        return QTD_ENOMEM;
+    }
+    w->ping.data = w;
     /* Not counted by the loop's liveness: the watchdog never keeps the agent running. */
-    uv_unref((uv_handle_t *)&w->prepare);
-    uv_unref((uv_handle_t *)&w->check);
+    uv_unref((uv_handle_t *)&w->ping);
+    uv_async_send(&w->ping); /* the answer comes when the loop first runs */
     int rc = uv_thread_create(&w->thread, watch, w);
     if (rc != 0) {
         qtd_log_warn("core", "watchdog: cannot start its thread: %s", uv_strerror(rc));
@@ -223,11 +227,9 @@ int qtd__watchdog_start(qtd_watchdog_t **out, uv_loop_t *loop, const qtd_watchdo
 static void on_close(uv_handle_t *h)
 {
     qtd_watchdog_t *w = h->data;
-    if (h == (uv_handle_t *)&w->check) {
-        uv_cond_destroy(&w->cond);
-        uv_mutex_destroy(&w->lock);
-        qtd_free(w);
-    }
+    uv_cond_destroy(&w->cond);
+    uv_mutex_destroy(&w->lock);
+    qtd_free(w);
 }
 
 void qtd__watchdog_shutdown(qtd_watchdog_t *w)
@@ -249,6 +251,5 @@ void qtd__watchdog_stop(qtd_watchdog_t *w)
     if (w->thread_ok) {
         (void)uv_thread_join(&w->thread);
     }
-    uv_close((uv_handle_t *)&w->prepare, NULL);
-    uv_close((uv_handle_t *)&w->check, on_close); /* closed after prepare: frees w */
+    uv_close((uv_handle_t *)&w->ping, on_close);
 }

@@ -6,12 +6,14 @@
  * (the matcher is C: a pattern whose chain of optional or repeated items is long enough
  * takes exponential time). setmetatable refuses a metatable with __gc; string.find, match,
  * gmatch and gsub refuse a pattern whose longest chain of k quantified items could take more
- * than PATTERN_BUDGET steps on the subject ((n + 1)^k / k!). Polynomial worst cases within
- * that budget, and C code that runs long for other reasons, are the watchdog's (agent.c).
- * Not here: the sandbox itself (sandbox.c).
+ * than PATTERN_BUDGET steps on the subject ((n + 1)^k / k!); fixed items that a quantified
+ * item before them could match do not end a chain ("a*a" repeated is one long chain). Polynomial
+ * worst cases within that budget, and C code that runs long for other reasons, are the watchdog's
+ * (agent.c). Not here: the sandbox itself (sandbox.c).
  */
 #include "lua/lua_internal.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdbool.h>
 #include <string.h>
@@ -66,10 +68,96 @@ static const char *class_end(const char *p, const char *end)
     return p + 1;
 }
 
-/* The longest run of consecutive quantified items (captures do not break a run). */
+/* Whether the single-character class at p..end (a char, '.', %x or [set]) matches c. */
+static bool class_matches(const char *p, const char *end, unsigned char c)
+{
+    if (*p == '.') {
+        return true;
+    }
+    if (*p == '%' && p + 1 < end) {
+        bool yes;
+        switch (p[1] | 0x20) {
+        case 'a':
+            yes = isalpha(c);
+            break;
+        case 'c':
+            yes = iscntrl(c);
+            break;
+        case 'd':
+            yes = isdigit(c);
+            break;
+        case 'g':
+            yes = isgraph(c);
+            break;
+        case 'l':
+            yes = islower(c);
+            break;
+        case 'p':
+            yes = ispunct(c);
+            break;
+        case 's':
+            yes = isspace(c);
+            break;
+        case 'u':
+            yes = isupper(c);
+            break;
+        case 'w':
+            yes = isalnum(c);
+            break;
+        case 'x':
+            yes = isxdigit(c);
+            break;
+        default:
+            return (unsigned char)p[1] == c; /* an escaped character */
+        }
+        return isupper((unsigned char)p[1]) ? !yes : yes;
+    }
+    if (*p == '[') {
+        const char *q = p + 1;
+        bool negate = q < end && *q == '^';
+        q += negate;
+        bool found = false;
+        const char *last = end - 1; /* the closing ']' */
+        for (bool first = true; q < last; first = false) {
+            if (*q == '%' && q + 1 < last) {
+                found |= class_matches(q, q + 2, c);
+                q += 2;
+            } else if (q + 2 < last && q[1] == '-') {
+                found |= (unsigned char)q[0] <= c && c <= (unsigned char)q[2];
+                q += 3;
+            } else {
+                found |= (unsigned char)*q == c;
+                q++;
+            }
+            (void)first;
+        }
+        return found != negate;
+    }
+    return (unsigned char)*p == c;
+}
+
+/* Whether two classes can match one same character. */
+static bool overlap(const char *a, const char *aend, const char *b, const char *bend)
+{
+    for (int c = 0; c < 256; c++) {
+        if (class_matches(a, aend, (unsigned char)c) && class_matches(b, bend, (unsigned char)c)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * The longest run of quantified items that backtracking can multiply: consecutive
+ * quantified items, and those separated only by fixed items that the quantified item before
+ * them could also match (in "a*a" the fixed 'a' does not stop a* from trying every split).
+ * Captures do not break a run; %b, %f and back-references do.
+ */
 static int longest_chain(const char *p, size_t len)
 {
     const char *end = p + len;
+    const char *qcls = NULL; /* the class of the last quantified item of the run */
+    const char *qend = NULL;
     int run = 0;
     int best = 0;
     if (p < end && *p == '^') {
@@ -96,13 +184,16 @@ static int longest_chain(const char *p, size_t len)
             run = 0;
             continue;
         }
+        const char *cls = p;
         p = class_end(p, end);
         if (p < end && (*p == '*' || *p == '+' || *p == '-' || *p == '?')) {
             p++;
             run++;
+            qcls = cls;
+            qend = p - 1;
             best = run > best ? run : best;
-        } else {
-            run = 0;
+        } else if (run > 0 && !overlap(qcls, qend, cls, p)) {
+            run = 0; /* a fixed item the run cannot swallow: it pins the split */
         }
     }
     return best;

@@ -506,6 +506,8 @@ fail:
     return err;
 }
 
+static void commit_lost(qtd_store_t *st, const char *why);
+
 int qtd__store_errno(qtd_store_t *st, const char *what, int err)
 {
     qtd_log_error(WHO, "%s: %s failed: %s", st->path, what, strerror(err));
@@ -527,6 +529,12 @@ int qtd__store_begin_write(qtd_store_t *st)
 /* After a failed write: the in-memory totals follow what the database now holds. */
 void qtd__store_write_failed(qtd_store_t *st)
 {
+    if (st->txn_rows > 0 && sqlite3_get_autocommit(st->db)) {
+        /* SQLite rolled the whole transaction back on this failure (disk full, I/O error,
+         * memory): the rows put in it before are gone too. */
+        commit_lost(st, sqlite3_errmsg(st->db)); /* resets txn_rows, then comes back here */
+        return;
+    }
     int rc = resync(st);
     if (rc != SQLITE_OK) {
         qtd__store_db_error(st, "re-reading outbox totals");
@@ -567,7 +575,10 @@ int qtd_store_commit(qtd_store_t *st)
         return QTD_EINVAL;
     }
     if (sqlite3_get_autocommit(st->db)) {
-        st->txn_rows = 0;
+        if (st->txn_rows > 0) {
+            commit_lost(st, "the transaction was rolled back"); /* not seen when it went */
+            return QTD_EIO;
+        }
         return 0;
     }
     if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
@@ -578,7 +589,7 @@ int qtd_store_commit(qtd_store_t *st)
         qtd__store_record_maybe(st);
         return 0;
     }
-    int code = sqlite3_errcode(st->db);
+    int code = sqlite3_errcode(st->db) & 0xff; /* extended result codes are on */
     if (!sqlite3_get_autocommit(st->db) && (code == SQLITE_FULL || code == SQLITE_IOERR)) {
         /* Retrying would only grow the transaction that cannot be written: end it. */
         char why[200];

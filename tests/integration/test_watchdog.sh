@@ -52,6 +52,31 @@ kill -0 "$W" || fail "safe mode did not keep the agent running"
 stop_checked "$W" w4
 pass "safe mode: the agent runs without the script, SIGTERM ends it cleanly"
 
+# A hang in an event callback (an I/O callback of the loop, not a timer): the same.
+mkdir -p "$WORK/e"
+cat >"$WORK/e/script.lua" <<LUA
+quecIot.init()
+quecIot.setEventCB(function(e)
+    print("event " .. e[1] .. "/" .. e[2])
+    local s = ("a"):rep(200000)
+    s:find("a-b")
+end)
+quecIot.setConnmode(1) -- no product key: event 1/10423 at once
+LUA
+cat >"$WORK/e/agent.lua" <<CFG
+agent = { data_dir = "$WORK/e/data", plugin_dir = "$QTD_PLUGIN_DIR", watchdog_s = 2 }
+lua = { script = "$WORK/e/script.lua" }
+plugins = { { file = "cloud", required = true } }
+CFG
+start_bg e "$QTHINGD" -c "$WORK/e/agent.lua"
+E=$LAST_PID
+wait_for "$WORK/e.log" 'lua: event 1/10423' 10
+wait_exit "$E" 15
+[ "$EXIT_RC" -eq 3 ] || fail "a hang in an event callback: exit $EXIT_RC, want 3"
+grep -q 'in an event callback of the script (last seen at' "$WORK/e.log" \
+    || fail "the watchdog does not name the event callback"
+pass "a hang in an event callback (an I/O callback of the loop): exit 3, named"
+
 echo "-- fixed" >>"$WORK/w/script.lua"
 start_bg w5 "$QTHINGD" -c "$WORK/w/agent.lua"
 W=$LAST_PID

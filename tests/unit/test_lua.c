@@ -239,6 +239,9 @@ static void lua_sandbox_refuses_finalizers_and_costly_patterns(void **state)
         "    elseif n == 3 then\n"
         "        local s = ('a'):rep(40)\n"
         "        s:gsub(('a*'):rep(12) .. 'b', '')\n"
+        "    elseif n == 4 then\n"
+        "        -- fixed items the quantifier before them can swallow do not end the chain\n"
+        "        string.match(('a'):rep(60), ('a*a'):rep(20) .. 'X')\n"
         "    else\n"
         "        -- what scripts do every day still works\n"
         "        assert(('k = v '):match('^(%w+)%s*=%s*(.-)%s*$') == 'k')\n"
@@ -256,6 +259,7 @@ static void lua_sandbox_refuses_finalizers_and_costly_patterns(void **state)
     assert_true(log_line_has(fx, "ERROR", "setmetatable: __gc finalizers are not allowed"));
     assert_true(log_line_has(fx, "ERROR", "string.find: pattern too costly for a 40-byte subject"));
     assert_true(log_line_has(fx, "ERROR", "string.gsub: pattern too costly"));
+    assert_true(log_line_has(fx, "ERROR", "string.match: pattern too costly for a 60-byte"));
 }
 
 static void lua_require_loads_from_lib_path_then_script_dir(void **state)

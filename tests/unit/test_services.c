@@ -207,6 +207,9 @@ static void services_two_providers_of_one_name_are_refused(void **state)
     const void *t = NULL;
     void *self = NULL;
     assert_int_equal(api->service_lookup(&probe->host, NULL, 8, 0, &t, &self), QTD_EINVAL);
+    /* The slots retired in 1.1 still answer, for plugins built for 1.0. */
+    assert_string_equal(api->default_dk(&probe->host), "");
+    assert_int_equal(api->set_default_dk(&probe->host, "abc"), QTD_ENOTSUP);
     assert_int_equal(qtd__plugins_start(&fx.a), 0);
     char *log = fx_finish(&fx);
     at(log, "plugin probe: cannot provide service \"test.counter\": plugin svc_provider "

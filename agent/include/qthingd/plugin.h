@@ -155,14 +155,15 @@ typedef struct qtd_host_api_s {
     /* Agent facts. */
     const char *(*data_dir)(qtd_host_t *h);
     const char *(*agent_version)(void);
-    /* Retired in ABI 1.1 (the device identity belongs to the platform plugin): NULL. */
-    void (*retired_1)(void);
+    /* Retired in ABI 1.1 (the device identity belongs to the platform plugin): returns "".
+     * Kept so that a plugin built for 1.0 still runs. */
+    const char *(*default_dk)(qtd_host_t *h);
     /* Commit the store's pending writes now (outbox rows put this turn) instead of at the
      * end of the loop turn; for a plugin that sends only rows already on disk.
      * Returns: 0, QTD_EIO. */
     int (*store_commit)(qtd_host_t *h);
-    /* Retired in ABI 1.1: NULL. */
-    void (*retired_2)(void);
+    /* Retired in ABI 1.1: returns QTD_ENOTSUP. */
+    int (*set_default_dk)(qtd_host_t *h, const char *dk);
 
     /* ---- Since ABI 1.1 ---- */
 
