@@ -5,7 +5,7 @@
 # are not lost silently: the script gets the failure event of each (4/10310), the store
 # counts them (SIGUSR1 status), the error line is rate-limited, nothing is claimed
 # delivered, and the agent keeps running. Skipped (77) where tmpfs cannot be mounted.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../integration/lib.sh"
 
 MNT=$WORK/small
 mkdir -p "$MNT"

@@ -4,7 +4,7 @@
 # broker's PUBACKs or SUBACKs): the agent does not stall for ever. After cloud.ack_timeout_s
 # without a PUBACK it reconnects and sends the unacknowledged rows again; without a SUBACK
 # it reconnects too. Every report reaches the platform once the acknowledgements flow.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../integration/lib.sh"
 
 auto_registry
 start_broker
@@ -12,7 +12,7 @@ start_sim
 PROXY_PORT=$(free_port)
 CONTROL=$WORK/drop
 : >"$CONTROL"
-start_bg proxy /usr/bin/python3 "$QTD_SOURCE_DIR/tests/integration/mqtt_ack_proxy.py" \
+start_bg proxy /usr/bin/python3 "$QTD_SOURCE_DIR/tests/fault/mqtt_ack_proxy.py" \
     "$PROXY_PORT" "$PORT" "$CONTROL"
 wait_for "$WORK/proxy.log" "listening on $PROXY_PORT" 10
 

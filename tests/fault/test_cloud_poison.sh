@@ -5,7 +5,7 @@
 # is moved aside into the store's kv (cloud.dead.<id>) with its topic and frame, deleted
 # from the outbox, logged by id, and the failure event of its command is raised; the
 # reports behind it then reach the platform.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../integration/lib.sh"
 
 auto_registry
 start_broker

@@ -5,7 +5,7 @@
 # logs what was running, commits the report the callback made just before, and exits 3
 # within agent.watchdog_s; after 3 such hangs in a row the next start is in safe mode (the
 # script does not run, the agent does, SIGTERM ends it cleanly); a changed script runs again.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../integration/lib.sh"
 
 PORT=$(free_port) # nobody listens: the agent stays offline and the report stays queued
 mkdir -p "$WORK/w"
