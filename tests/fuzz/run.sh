@@ -1,28 +1,50 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Build the libFuzzer targets with clang (ASan+UBSan) and run each for a short time; any
-# crash, leak or round-trip mismatch fails. Long runs by hand:
-#   tests/fuzz/run.sh OUT_DIR 3600
-# Usage: run.sh OUT_DIR [SECONDS_PER_TARGET]
+# crash, leak or broken invariant fails; each target prints its executions. Long runs by hand
+# (an hour per target, the corpus kept in OUT_DIR/corpus-<target> for the next run):
+#   tests/fuzz/run.sh /tmp/fuzz-long 3600
+# Usage: run.sh OUT_DIR [SECONDS_PER_TARGET [SECONDS_FOR_THE_CODEC_TARGETS]]
+# (ctest fuzz_codec runs the new targets 8 s each and frame/ttlv 15 s each.)
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 out=$1
 secs=${2:-15}
+codec_secs=${3:-$secs}
 mkdir -p "$out"
 command -v clang >/dev/null || { echo "clang not installed"; exit 1; }
-flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+flags=(-g -O1 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
        -I"$src/plugins/cloud" -I"$src/agent/include")
 clang "${flags[@]}" "$src/tests/fuzz/fuzz_frame.c" "$src/plugins/cloud/cloud_frame.c" \
     -o "$out/fuzz_frame"
 clang "${flags[@]}" "$src/tests/fuzz/fuzz_ttlv.c" "$src/plugins/cloud/cloud_ttlv.c" \
     -o "$out/fuzz_ttlv"
+clang "${flags[@]}" "$src/tests/fuzz/fuzz_modem.c" "$src/plugins/cloud/cloud_modem.c" \
+    -o "$out/fuzz_modem"
+
+# Seeds: realistic inputs, one file each, in OUT_DIR/corpus-<target>.
+seed() { mkdir -p "$out/corpus-$1"; printf '%b' "$3" >"$out/corpus-$1/$2"; }
+seed fuzz_modem cgsn '\r\n861536030196001\r\n\r\nOK\r\n'
+seed fuzz_modem cgsn_tag '\r\n+CGSN: 861536030196001\r\n\r\nOK\r\n'
+seed fuzz_modem csq '\r\n+CSQ: 23,99\r\n\r\nOK\r\n'
+seed fuzz_modem cimi '\r\n460001234567890\r\n\r\nOK\r\n'
+seed fuzz_modem ccid '\r\n+QCCID: 89860012345678901234\r\n\r\nOK\r\n'
+seed fuzz_modem cnum '\r\n+CNUM: "","+8613800000000",145\r\n\r\nOK\r\n'
+seed fuzz_modem qeng '\r\n+QENG: "servingcell","NOCONN","LTE","FDD",460,00,A1B2C3D,123,1650,3,5,5,1A2B,-95,-10,-65,12,40\r\n\r\nOK\r\n'
+
+run() {
+    (cd "$out" && "./$1" -max_total_time="$2" -print_final_stats=1 "corpus-$1" \
+        >"$1.log" 2>&1) || { tail -40 "$out/$1.log"; exit 1; }
+    grep -E 'stat::number_of_executed_units' "$out/$1.log" | sed "s/^/$1: /"
+}
 for t in fuzz_frame fuzz_ttlv; do
     mkdir -p "$out/corpus-$t"
     # Seeds: the protocol's test vectors.
     printf '\xaa\xaa\x00\x07\x74\x00\x07\x00\x13\x01\x59' >"$out/corpus-$t/vector1"
     printf '\x00\x09\x00\x12\x00\x19\x00\x1a\x08\x7d\x00\x23\x00\x02\x68\x69' \
         >"$out/corpus-$t/vector2"
-    (cd "$out" && "./$t" -max_total_time="$secs" -print_final_stats=1 "corpus-$t" \
-        >"$t.log" 2>&1) || { tail -40 "$out/$t.log"; exit 1; }
-    grep -E 'stat::number_of_executed_units' "$out/$t.log" | sed "s/^/$t: /"
+    run "$t" "$codec_secs"
+done
+for t in fuzz_modem; do
+    run "$t" "$secs"
 done
