@@ -21,6 +21,9 @@ clang "${flags[@]}" "$src/tests/fuzz/fuzz_ttlv.c" "$src/plugins/cloud/cloud_ttlv
     -o "$out/fuzz_ttlv"
 clang "${flags[@]}" "$src/tests/fuzz/fuzz_modem.c" "$src/plugins/cloud/cloud_modem.c" \
     -o "$out/fuzz_modem"
+clang "${flags[@]}" -I"$src/sim" -I/usr/include/cjson "$src/tests/fuzz/fuzz_simjson.c" \
+    "$src/sim/sim_json.c" "$src/plugins/cloud/cloud_ttlv.c" "$src/plugins/cloud/cloud_frame.c" \
+    -lcjson -lm -o "$out/fuzz_simjson"
 
 # Seeds: realistic inputs, one file each, in OUT_DIR/corpus-<target>.
 seed() { mkdir -p "$out/corpus-$1"; printf '%b' "$3" >"$out/corpus-$1/$2"; }
@@ -31,6 +34,10 @@ seed fuzz_modem cimi '\r\n460001234567890\r\n\r\nOK\r\n'
 seed fuzz_modem ccid '\r\n+QCCID: 89860012345678901234\r\n\r\nOK\r\n'
 seed fuzz_modem cnum '\r\n+CNUM: "","+8613800000000",145\r\n\r\nOK\r\n'
 seed fuzz_modem qeng '\r\n+QENG: "servingcell","NOCONN","LTE","FDD",460,00,A1B2C3D,123,1650,3,5,5,1A2B,-95,-10,-65,12,40\r\n\r\nOK\r\n'
+seed fuzz_simjson write '{"1": true, "2": 25, "3": 12.5, "4": "on", "5": {"hex": "00ff"}, "29": {"30": 1, "31": [1, 2.5, "x"]}}'
+seed fuzz_simjson ids '[1, 2, 29, 65535]'
+seed fuzz_simjson hex 'aa:aa 00 07 74 00 07 00 13 01 59'
+seed fuzz_simjson frame '\xaa\xaa\x00\x07\x74\x00\x07\x00\x13\x01\x59'
 
 run() {
     (cd "$out" && "./$1" -max_total_time="$2" -print_final_stats=1 "corpus-$1" \
@@ -45,6 +52,6 @@ for t in fuzz_frame fuzz_ttlv; do
         >"$out/corpus-$t/vector2"
     run "$t" "$codec_secs"
 done
-for t in fuzz_modem; do
+for t in fuzz_modem fuzz_simjson; do
     run "$t" "$secs"
 done
