@@ -13,7 +13,8 @@ secs=${2:-15}
 codec_secs=${3:-$secs}
 mkdir -p "$out"
 command -v clang >/dev/null || { echo "clang not installed"; exit 1; }
-flags=(-g -O1 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+flags=(-g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
+       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
        -I"$src/plugins/cloud" -I"$src/agent/include")
 clang "${flags[@]}" "$src/tests/fuzz/fuzz_frame.c" "$src/plugins/cloud/cloud_frame.c" \
     -o "$out/fuzz_frame"
@@ -24,6 +25,8 @@ clang "${flags[@]}" "$src/tests/fuzz/fuzz_modem.c" "$src/plugins/cloud/cloud_mod
 clang "${flags[@]}" -I"$src/sim" -I/usr/include/cjson "$src/tests/fuzz/fuzz_simjson.c" \
     "$src/sim/sim_json.c" "$src/plugins/cloud/cloud_ttlv.c" "$src/plugins/cloud/cloud_frame.c" \
     -lcjson -lm -o "$out/fuzz_simjson"
+clang "${flags[@]}" -I"$src/sim" -I/usr/include/cjson "$src/tests/fuzz/fuzz_registry.c" \
+    "$src/sim/registry.c" -lcjson -o "$out/fuzz_registry"
 
 # Seeds: realistic inputs, one file each, in OUT_DIR/corpus-<target>.
 seed() { mkdir -p "$out/corpus-$1"; printf '%b' "$3" >"$out/corpus-$1/$2"; }
@@ -38,6 +41,8 @@ seed fuzz_simjson write '{"1": true, "2": 25, "3": 12.5, "4": "on", "5": {"hex":
 seed fuzz_simjson ids '[1, 2, 29, 65535]'
 seed fuzz_simjson hex 'aa:aa 00 07 74 00 07 00 13 01 59'
 seed fuzz_simjson frame '\xaa\xaa\x00\x07\x74\x00\x07\x00\x13\x01\x59'
+seed fuzz_registry two '{"products": [{"pk": "p1116a", "ps": "UHg1dTRBRVh3MkVG", "devices": [{"dk": "dev1", "ds": "c2VjcmV0", "disabled": false, "connect_errcode": 10429}, {"dk": "dev2"}]}, {"pk": "p1116", "ps": "eA==", "devices": [{"dk": "adev1", "disabled": true}]}], "auto_register": true}'
+seed fuzz_registry empty '{"products": []}'
 
 run() {
     (cd "$out" && "./$1" -max_total_time="$2" -print_final_stats=1 "corpus-$1" \
@@ -52,6 +57,6 @@ for t in fuzz_frame fuzz_ttlv; do
         >"$out/corpus-$t/vector2"
     run "$t" "$codec_secs"
 done
-for t in fuzz_modem fuzz_simjson; do
+for t in fuzz_modem fuzz_simjson fuzz_registry; do
     run "$t" "$secs"
 done
