@@ -27,6 +27,10 @@ clang "${flags[@]}" -I"$src/sim" -I/usr/include/cjson "$src/tests/fuzz/fuzz_simj
     -lcjson -lm -o "$out/fuzz_simjson"
 clang "${flags[@]}" -I"$src/sim" -I/usr/include/cjson "$src/tests/fuzz/fuzz_registry.c" \
     "$src/sim/registry.c" -lcjson -o "$out/fuzz_registry"
+# shellcheck disable=SC2046 # pkg-config prints several words
+clang "${flags[@]}" -I"$src" $(pkg-config --cflags lua5.4) "$src/tests/fuzz/fuzz_config.c" \
+    "$src/agent/config.c" "$src/agent/alloc.c" $(pkg-config --libs lua5.4) -lm \
+    -o "$out/fuzz_config"
 
 # Seeds: realistic inputs, one file each, in OUT_DIR/corpus-<target>.
 seed() { mkdir -p "$out/corpus-$1"; printf '%b' "$3" >"$out/corpus-$1/$2"; }
@@ -43,6 +47,9 @@ seed fuzz_simjson hex 'aa:aa 00 07 74 00 07 00 13 01 59'
 seed fuzz_simjson frame '\xaa\xaa\x00\x07\x74\x00\x07\x00\x13\x01\x59'
 seed fuzz_registry two '{"products": [{"pk": "p1116a", "ps": "UHg1dTRBRVh3MkVG", "devices": [{"dk": "dev1", "ds": "c2VjcmV0", "disabled": false, "connect_errcode": 10429}, {"dk": "dev2"}]}, {"pk": "p1116", "ps": "eA==", "devices": [{"dk": "adev1", "disabled": true}]}], "auto_register": true}'
 seed fuzz_registry empty '{"products": []}'
+seed fuzz_config valid 's = {\n  tls = false,\n  lifetime = 300,\n  baud = 19200,\n  ratio = 0.25,\n  mode = "tcp",\n  server = "iot-south.quectel.com:1883",\n  items = { { name = "meter", unit = 3 }, { name = "pump" } },\n}\n'
+seed fuzz_config refused 's = { lifetime = 0, ratio = 0/0, mode = "x", items = { 1, { unit = 300 } } }\nother = 1\n'
+seed fuzz_config loop 'local t = {}\nfor i = 1, 100 do t[i] = { name = "n" .. i } end\ns = { server = "a", items = t }\n'
 
 run() {
     (cd "$out" && "./$1" -max_total_time="$2" -print_final_stats=1 "corpus-$1" \
@@ -57,6 +64,6 @@ for t in fuzz_frame fuzz_ttlv; do
         >"$out/corpus-$t/vector2"
     run "$t" "$codec_secs"
 done
-for t in fuzz_modem fuzz_simjson fuzz_registry; do
+for t in fuzz_modem fuzz_simjson fuzz_registry fuzz_config; do
     run "$t" "$secs"
 done
