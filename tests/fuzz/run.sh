@@ -31,6 +31,10 @@ clang "${flags[@]}" -I"$src/sim" -I/usr/include/cjson "$src/tests/fuzz/fuzz_regi
 clang "${flags[@]}" -I"$src" $(pkg-config --cflags lua5.4) "$src/tests/fuzz/fuzz_config.c" \
     "$src/agent/config.c" "$src/agent/alloc.c" $(pkg-config --libs lua5.4) -lm \
     -o "$out/fuzz_config"
+# shellcheck disable=SC2046
+clang "${flags[@]}" -I"$src" $(pkg-config --cflags lua5.4) "$src/tests/fuzz/fuzz_lua_value.c" \
+    "$src/lua/convert.c" "$src/agent/value.c" "$src/agent/alloc.c" \
+    "$src/plugins/cloud/cloud_ttlv.c" $(pkg-config --libs lua5.4) -lm -o "$out/fuzz_lua_value"
 
 # Seeds: realistic inputs, one file each, in OUT_DIR/corpus-<target>.
 seed() { mkdir -p "$out/corpus-$1"; printf '%b' "$3" >"$out/corpus-$1/$2"; }
@@ -50,6 +54,10 @@ seed fuzz_registry empty '{"products": []}'
 seed fuzz_config valid 's = {\n  tls = false,\n  lifetime = 300,\n  baud = 19200,\n  ratio = 0.25,\n  mode = "tcp",\n  server = "iot-south.quectel.com:1883",\n  items = { { name = "meter", unit = 3 }, { name = "pump" } },\n}\n'
 seed fuzz_config refused 's = { lifetime = 0, ratio = 0/0, mode = "x", items = { 1, { unit = 300 } } }\nother = 1\n'
 seed fuzz_config loop 'local t = {}\nfor i = 1, 100 do t[i] = { name = "n" .. i } end\ns = { server = "a", items = t }\n'
+seed fuzz_lua_value vector '\x00\x09\x00\x12\x00\x19\x00\x1a\x08\x7d\x00\x23\x00\x02\x68\x69'
+seed fuzz_lua_value nested '\x00\x2c\x00\x02\x00\x09\x00\x10\x00\x34\x00\x02\x00\x01\x00\x00'
+seed fuzz_lua_value deep '\x00\x0c\x00\x01\x00\x0c\x00\x01\x00\x0c\x00\x01\x00\x0c\x00\x01\x00\x09'
+seed fuzz_lua_value dup_ids '\x00\x09\x00\x08\x00\x11'
 
 run() {
     (cd "$out" && "./$1" -max_total_time="$2" -print_final_stats=1 "corpus-$1" \
@@ -64,6 +72,6 @@ for t in fuzz_frame fuzz_ttlv; do
         >"$out/corpus-$t/vector2"
     run "$t" "$codec_secs"
 done
-for t in fuzz_modem fuzz_simjson fuzz_registry fuzz_config; do
+for t in fuzz_modem fuzz_simjson fuzz_registry fuzz_config fuzz_lua_value; do
     run "$t" "$secs"
 done
