@@ -50,8 +50,8 @@ static const qtd_cfg_key_t item_keys[] = {
 
 static const qtd_cfg_key_t keys[] = {
     {QTD_CFG_BOOL, "tls", "true", offsetof(sect_t, tls), "use TLS", 0, 0, NULL, NULL, 0},
-    {QTD_CFG_INT, "lifetime", "120", offsetof(sect_t, lifetime), "keepalive", 1, 65535, NULL,
-     NULL, 0},
+    {QTD_CFG_INT, "lifetime", "120", offsetof(sect_t, lifetime), "keepalive", 1, 65535, NULL, NULL,
+     0},
     {QTD_CFG_INT, "baud", "9600", offsetof(sect_t, baud), "speed", 0, 0, "9600|19200", NULL, 0},
     {QTD_CFG_DOUBLE, "ratio", "0.5", offsetof(sect_t, ratio), "a ratio", 0, 1, NULL, NULL, 0},
     {QTD_CFG_STRING, "mode", "rtu", offsetof(sect_t, mode), "mode", 0, 0, "rtu|tcp", NULL, 0},

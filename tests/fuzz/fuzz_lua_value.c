@@ -143,8 +143,7 @@ static bool same(const qtd_value_t *a, const qtd_value_t *b)
     case QTD_VAL_INT:
         return b->type == QTD_VAL_INT && a->u.i == b->u.i;
     case QTD_VAL_DOUBLE:
-        return b->type == QTD_VAL_DOUBLE &&
-               (a->u.d == b->u.d || (isnan(a->u.d) && isnan(b->u.d)));
+        return b->type == QTD_VAL_DOUBLE && (a->u.d == b->u.d || (isnan(a->u.d) && isnan(b->u.d)));
     case QTD_VAL_STRING:
     case QTD_VAL_BYTES:
         return b->type == QTD_VAL_STRING && a->u.s.len == b->u.s.len &&
@@ -183,9 +182,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     lua_State *L = luaL_newstate();
     check(L != NULL);
-    lua_pushcfunction(L, push);              /* [push] */
-    lua_pushlightuserdata(L, &tree);         /* [push tree] */
-    int rc = lua_pcall(L, 1, 1, 0);          /* [value] or [message] */
+    lua_pushcfunction(L, push);      /* [push] */
+    lua_pushlightuserdata(L, &tree); /* [push tree] */
+    int rc = lua_pcall(L, 1, 1, 0);  /* [value] or [message] */
     if (rc != LUA_OK) {
         check(rc == LUA_ERRRUN && too_deep(&tree, 0));
     } else {

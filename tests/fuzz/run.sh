@@ -13,6 +13,7 @@ secs=${2:-15}
 codec_secs=${3:-$secs}
 mkdir -p "$out"
 command -v clang >/dev/null || { echo "clang not installed"; exit 1; }
+# shellcheck disable=SC2054 # the commas belong to -fsanitize=
 flags=(-g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
        -I"$src/plugins/cloud" -I"$src/agent/include")
@@ -36,27 +37,43 @@ clang "${flags[@]}" -I"$src" $(pkg-config --cflags lua5.4) "$src/tests/fuzz/fuzz
     "$src/lua/convert.c" "$src/agent/value.c" "$src/agent/alloc.c" \
     "$src/plugins/cloud/cloud_ttlv.c" $(pkg-config --libs lua5.4) -lm -o "$out/fuzz_lua_value"
 
-# Seeds: realistic inputs, one file each, in OUT_DIR/corpus-<target>.
-seed() { mkdir -p "$out/corpus-$1"; printf '%b' "$3" >"$out/corpus-$1/$2"; }
+# Seeds: realistic inputs, one file each, in OUT_DIR/corpus-<target>: seed TARGET NAME TEXT...
+# (the TEXT parts are joined without separator, backslash escapes interpreted).
+seed() {
+    mkdir -p "$out/corpus-$1"
+    local f="$out/corpus-$1/$2"
+    shift 2
+    printf '%b' "$@" >"$f"
+}
 seed fuzz_modem cgsn '\r\n861536030196001\r\n\r\nOK\r\n'
 seed fuzz_modem cgsn_tag '\r\n+CGSN: 861536030196001\r\n\r\nOK\r\n'
 seed fuzz_modem csq '\r\n+CSQ: 23,99\r\n\r\nOK\r\n'
 seed fuzz_modem cimi '\r\n460001234567890\r\n\r\nOK\r\n'
 seed fuzz_modem ccid '\r\n+QCCID: 89860012345678901234\r\n\r\nOK\r\n'
 seed fuzz_modem cnum '\r\n+CNUM: "","+8613800000000",145\r\n\r\nOK\r\n'
-seed fuzz_modem qeng '\r\n+QENG: "servingcell","NOCONN","LTE","FDD",460,00,A1B2C3D,123,1650,3,5,5,1A2B,-95,-10,-65,12,40\r\n\r\nOK\r\n'
-seed fuzz_simjson write '{"1": true, "2": 25, "3": 12.5, "4": "on", "5": {"hex": "00ff"}, "29": {"30": 1, "31": [1, 2.5, "x"]}}'
+seed fuzz_modem qeng '\r\n+QENG: "servingcell","NOCONN","LTE","FDD",460,00,A1B2C3D,123,1650,' \
+    '3,5,5,1A2B,-95,-10,-65,12,40\r\n\r\nOK\r\n'
+seed fuzz_simjson write '{"1": true, "2": 25, "3": 12.5, "4": "on", "5": {"hex": "00ff"}, ' \
+    '"29": {"30": 1, "31": [1, 2.5, "x"]}}'
 seed fuzz_simjson ids '[1, 2, 29, 65535]'
 seed fuzz_simjson hex 'aa:aa 00 07 74 00 07 00 13 01 59'
 seed fuzz_simjson frame '\xaa\xaa\x00\x07\x74\x00\x07\x00\x13\x01\x59'
-seed fuzz_registry two '{"products": [{"pk": "p1116a", "ps": "UHg1dTRBRVh3MkVG", "devices": [{"dk": "dev1", "ds": "c2VjcmV0", "disabled": false, "connect_errcode": 10429}, {"dk": "dev2"}]}, {"pk": "p1116", "ps": "eA==", "devices": [{"dk": "adev1", "disabled": true}]}], "auto_register": true}'
+seed fuzz_registry two '{"products": [{"pk": "p1116a", "ps": "UHg1dTRBRVh3MkVG", "devices": [' \
+    '{"dk": "dev1", "ds": "c2VjcmV0", "disabled": false, "connect_errcode": 10429}, ' \
+    '{"dk": "dev2"}]}, {"pk": "p1116", "ps": "eA==", "devices": [{"dk": "adev1", ' \
+    '"disabled": true}]}], "auto_register": true}'
 seed fuzz_registry empty '{"products": []}'
-seed fuzz_config valid 's = {\n  tls = false,\n  lifetime = 300,\n  baud = 19200,\n  ratio = 0.25,\n  mode = "tcp",\n  server = "iot-south.quectel.com:1883",\n  items = { { name = "meter", unit = 3 }, { name = "pump" } },\n}\n'
-seed fuzz_config refused 's = { lifetime = 0, ratio = 0/0, mode = "x", items = { 1, { unit = 300 } } }\nother = 1\n'
-seed fuzz_config loop 'local t = {}\nfor i = 1, 100 do t[i] = { name = "n" .. i } end\ns = { server = "a", items = t }\n'
-seed fuzz_lua_value vector '\x00\x09\x00\x12\x00\x19\x00\x1a\x08\x7d\x00\x23\x00\x02\x68\x69'
-seed fuzz_lua_value nested '\x00\x2c\x00\x02\x00\x09\x00\x10\x00\x34\x00\x02\x00\x01\x00\x00'
-seed fuzz_lua_value deep '\x00\x0c\x00\x01\x00\x0c\x00\x01\x00\x0c\x00\x01\x00\x0c\x00\x01\x00\x09'
+seed fuzz_config valid 's = {\n  tls = false,\n  lifetime = 300,\n  baud = 19200,\n' \
+    '  ratio = 0.25,\n  mode = "tcp",\n  server = "iot-south.quectel.com:1883",\n' \
+    '  items = { { name = "meter", unit = 3 }, { name = "pump" } },\n}\n'
+seed fuzz_config refused 's = { lifetime = 0, ratio = 0/0, mode = "x", ' \
+    'items = { 1, { unit = 300 } } }\nother = 1\n'
+seed fuzz_config loop 'local t = {}\nfor i = 1, 100 do t[i] = { name = "n" .. i } end\n' \
+    's = { server = "a", items = t }\n'
+seed fuzz_lua_value vector '\x00\x09\x00\x12\x00\x19\x00\x1a\x08\x7d' '\x00\x23\x00\x02\x68\x69'
+seed fuzz_lua_value nested '\x00\x2c\x00\x02\x00\x09\x00\x10' '\x00\x34\x00\x02\x00\x01\x00\x00'
+seed fuzz_lua_value deep '\x00\x0c\x00\x01\x00\x0c\x00\x01\x00\x0c\x00\x01' \
+    '\x00\x0c\x00\x01\x00\x09'
 seed fuzz_lua_value dup_ids '\x00\x09\x00\x08\x00\x11'
 
 run() {
