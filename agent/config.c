@@ -313,7 +313,8 @@ static void validate_value(qtd_config_t *cfg, const qtd_cfg_key_t *k, void *fiel
             goto bad;
         }
         double v = lua_tonumber(L, -1);
-        if ((k->min != 0 || k->max != 0) && (v < k->min || v > k->max)) {
+        /* written so that NaN (0/0) is outside every range */
+        if ((k->min != 0 || k->max != 0) && !(v >= k->min && v <= k->max)) {
             goto bad;
         }
         *(double *)field = v;

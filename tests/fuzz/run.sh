@@ -1,28 +1,94 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Build the libFuzzer targets with clang (ASan+UBSan) and run each for a short time; any
-# crash, leak or round-trip mismatch fails. Long runs by hand:
-#   tests/fuzz/run.sh OUT_DIR 3600
-# Usage: run.sh OUT_DIR [SECONDS_PER_TARGET]
+# crash, leak or broken invariant fails; each target prints its executions. Long runs by hand
+# (an hour per target, the corpus kept in OUT_DIR/corpus-<target> for the next run):
+#   tests/fuzz/run.sh /tmp/fuzz-long 3600
+# Usage: run.sh OUT_DIR [SECONDS_PER_TARGET [SECONDS_FOR_THE_CODEC_TARGETS]]
+# (ctest fuzz_codec: 15 s for frame and ttlv, 7 s for each other target, ~85 s in all.)
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 out=$1
 secs=${2:-15}
+codec_secs=${3:-$secs}
 mkdir -p "$out"
 command -v clang >/dev/null || { echo "clang not installed"; exit 1; }
-flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+# shellcheck disable=SC2054 # the commas belong to -fsanitize=
+flags=(-g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
+       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
        -I"$src/plugins/cloud" -I"$src/agent/include")
 clang "${flags[@]}" "$src/tests/fuzz/fuzz_frame.c" "$src/plugins/cloud/cloud_frame.c" \
     -o "$out/fuzz_frame"
 clang "${flags[@]}" "$src/tests/fuzz/fuzz_ttlv.c" "$src/plugins/cloud/cloud_ttlv.c" \
     -o "$out/fuzz_ttlv"
+clang "${flags[@]}" "$src/tests/fuzz/fuzz_modem.c" "$src/plugins/cloud/cloud_modem.c" \
+    -o "$out/fuzz_modem"
+clang "${flags[@]}" -I"$src/sim" -I/usr/include/cjson "$src/tests/fuzz/fuzz_simjson.c" \
+    "$src/sim/sim_json.c" "$src/plugins/cloud/cloud_ttlv.c" "$src/plugins/cloud/cloud_frame.c" \
+    -lcjson -lm -o "$out/fuzz_simjson"
+clang "${flags[@]}" -I"$src/sim" -I/usr/include/cjson "$src/tests/fuzz/fuzz_registry.c" \
+    "$src/sim/registry.c" -lcjson -o "$out/fuzz_registry"
+# shellcheck disable=SC2046 # pkg-config prints several words
+clang "${flags[@]}" -I"$src" $(pkg-config --cflags lua5.4) "$src/tests/fuzz/fuzz_config.c" \
+    "$src/agent/config.c" "$src/agent/alloc.c" $(pkg-config --libs lua5.4) -lm \
+    -o "$out/fuzz_config"
+# shellcheck disable=SC2046
+clang "${flags[@]}" -I"$src" $(pkg-config --cflags lua5.4) "$src/tests/fuzz/fuzz_lua_value.c" \
+    "$src/lua/convert.c" "$src/agent/value.c" "$src/agent/alloc.c" \
+    "$src/plugins/cloud/cloud_ttlv.c" $(pkg-config --libs lua5.4) -lm -o "$out/fuzz_lua_value"
+
+# Seeds: realistic inputs, one file each, in OUT_DIR/corpus-<target>: seed TARGET NAME TEXT...
+# (the TEXT parts are joined without separator, backslash escapes interpreted).
+seed() {
+    mkdir -p "$out/corpus-$1"
+    local f="$out/corpus-$1/$2"
+    shift 2
+    printf '%b' "$@" >"$f"
+}
+seed fuzz_modem cgsn '\r\n861536030196001\r\n\r\nOK\r\n'
+seed fuzz_modem cgsn_tag '\r\n+CGSN: 861536030196001\r\n\r\nOK\r\n'
+seed fuzz_modem csq '\r\n+CSQ: 23,99\r\n\r\nOK\r\n'
+seed fuzz_modem cimi '\r\n460001234567890\r\n\r\nOK\r\n'
+seed fuzz_modem ccid '\r\n+QCCID: 89860012345678901234\r\n\r\nOK\r\n'
+seed fuzz_modem cnum '\r\n+CNUM: "","+8613800000000",145\r\n\r\nOK\r\n'
+seed fuzz_modem qeng '\r\n+QENG: "servingcell","NOCONN","LTE","FDD",460,00,A1B2C3D,123,1650,' \
+    '3,5,5,1A2B,-95,-10,-65,12,40\r\n\r\nOK\r\n'
+seed fuzz_simjson write '{"1": true, "2": 25, "3": 12.5, "4": "on", "5": {"hex": "00ff"}, ' \
+    '"29": {"30": 1, "31": [1, 2.5, "x"]}}'
+seed fuzz_simjson ids '[1, 2, 29, 65535]'
+seed fuzz_simjson hex 'aa:aa 00 07 74 00 07 00 13 01 59'
+seed fuzz_simjson frame '\xaa\xaa\x00\x07\x74\x00\x07\x00\x13\x01\x59'
+seed fuzz_registry two '{"products": [{"pk": "p1116a", "ps": "UHg1dTRBRVh3MkVG", "devices": [' \
+    '{"dk": "dev1", "ds": "c2VjcmV0", "disabled": false, "connect_errcode": 10429}, ' \
+    '{"dk": "dev2"}]}, {"pk": "p1116", "ps": "eA==", "devices": [{"dk": "adev1", ' \
+    '"disabled": true}]}], "auto_register": true}'
+seed fuzz_registry empty '{"products": []}'
+seed fuzz_config valid 's = {\n  tls = false,\n  lifetime = 300,\n  baud = 19200,\n' \
+    '  ratio = 0.25,\n  mode = "tcp",\n  server = "iot-south.quectel.com:1883",\n' \
+    '  items = { { name = "meter", unit = 3 }, { name = "pump" } },\n}\n'
+seed fuzz_config refused 's = { lifetime = 0, ratio = 0/0, mode = "x", ' \
+    'items = { 1, { unit = 300 } } }\nother = 1\n'
+seed fuzz_config loop 'local t = {}\nfor i = 1, 100 do t[i] = { name = "n" .. i } end\n' \
+    's = { server = "a", items = t }\n'
+seed fuzz_lua_value vector '\x00\x09\x00\x12\x00\x19\x00\x1a\x08\x7d' '\x00\x23\x00\x02\x68\x69'
+seed fuzz_lua_value nested '\x00\x2c\x00\x02\x00\x09\x00\x10' '\x00\x34\x00\x02\x00\x01\x00\x00'
+seed fuzz_lua_value deep '\x00\x0c\x00\x01\x00\x0c\x00\x01\x00\x0c\x00\x01' \
+    '\x00\x0c\x00\x01\x00\x09'
+seed fuzz_lua_value dup_ids '\x00\x09\x00\x08\x00\x11'
+
+run() {
+    (cd "$out" && "./$1" -max_total_time="$2" -print_final_stats=1 "corpus-$1" \
+        >"$1.log" 2>&1) || { tail -40 "$out/$1.log"; exit 1; }
+    grep -E 'stat::number_of_executed_units' "$out/$1.log" | sed "s/^/$1: /"
+}
 for t in fuzz_frame fuzz_ttlv; do
     mkdir -p "$out/corpus-$t"
     # Seeds: the protocol's test vectors.
     printf '\xaa\xaa\x00\x07\x74\x00\x07\x00\x13\x01\x59' >"$out/corpus-$t/vector1"
     printf '\x00\x09\x00\x12\x00\x19\x00\x1a\x08\x7d\x00\x23\x00\x02\x68\x69' \
         >"$out/corpus-$t/vector2"
-    (cd "$out" && "./$t" -max_total_time="$secs" -print_final_stats=1 "corpus-$t" \
-        >"$t.log" 2>&1) || { tail -40 "$out/$t.log"; exit 1; }
-    grep -E 'stat::number_of_executed_units' "$out/$t.log" | sed "s/^/$t: /"
+    run "$t" "$codec_secs"
+done
+for t in fuzz_modem fuzz_simjson fuzz_registry fuzz_config fuzz_lua_value; do
+    run "$t" "$secs"
 done

@@ -144,6 +144,7 @@ static void config_out_of_range_is_refused(void **state)
                  "cloud.lifetime: expected an integer in 1..65535, got 0");
     expect_error("cloud = { lifetime = 65536 }", "got 65536");
     expect_error("cloud = { ratio = 1.5 }", "cloud.ratio: expected a number in 0..1, got 1.5");
+    expect_error("cloud = { ratio = 0/0 }", "cloud.ratio: expected a number in 0..1, got");
 }
 
 static void config_array_items_have_indexed_paths(void **state)
