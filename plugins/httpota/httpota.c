@@ -1,17 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The HTTP OTA plugin: asks the plan service for an upgrade plan, downloads the package with
- * resumable Range requests, checks its digest and applies it (seed 3.8, table 4.2). This
- * first version declares the configuration only; the service client lands with its issue.
+ * The HTTP OTA plugin. Today it provides the agent's one downloader, the "download" service
+ * (qthingd/download.h, httpota_download.c), to itself and to the cloud plugin's MQTT OTA.
+ * The seed's HTTP OTA flow (plan service, events of table 4.2, apply; seed 3.8) is not
+ * here yet.
  */
 #include <stddef.h>
 
+#include "httpota_download.h"
 #include "qthingd/plugin.h"
 
 typedef struct {
     const char *download_dir;
     int64_t chunk_kb;
     int64_t timeout_s;
+    int64_t retries;
+    int64_t retry_ms;
 } httpota_cfg_t;
 
 static const qtd_cfg_key_t httpota_keys[] = {
@@ -20,29 +24,70 @@ static const qtd_cfg_key_t httpota_keys[] = {
     {QTD_CFG_INT, "chunk_kb", "64", offsetof(httpota_cfg_t, chunk_kb),
      "size of one Range request, KiB", 1, 65536, NULL, NULL, 0},
     {QTD_CFG_INT, "timeout_s", "30", offsetof(httpota_cfg_t, timeout_s),
-     "HTTP timeout of one request, seconds", 1, 3600, NULL, NULL, 0},
+     "connect timeout, and the time a transfer may stall, seconds", 1, 3600, NULL, NULL, 0},
+    {QTD_CFG_INT, "retries", "5", offsetof(httpota_cfg_t, retries),
+     "a failed transfer is retried this many times, the bytes on disk kept", 0, 1000, NULL, NULL,
+     0},
+    {QTD_CFG_INT, "retry_ms", "1000", offsetof(httpota_cfg_t, retry_ms),
+     "the first wait before a retry, doubled each time", 10, 3600000, NULL, NULL, 0},
     {.type = QTD_CFG_END},
 };
 
-/* No state yet: the instance is its config. */
+typedef struct {
+    const qtd_host_api_t *api;
+    qtd_host_t *host;
+    const httpota_cfg_t *cfg;
+    dl_engine_t *dl;
+} httpota_t;
+
 static int httpota_create(const qtd_host_api_t *api, qtd_host_t *host, const void *config,
                           void **self)
 {
-    (void)api;
-    (void)host;
-    *self = (void *)config;
+    httpota_t *h = api->calloc(host, 1, sizeof(*h));
+    if (h == NULL) {
+        return QTD_ENOMEM;
+    }
+    h->api = api;
+    h->host = host;
+    h->cfg = config;
+    dl_opts_t o = {.connect_timeout_s = h->cfg->timeout_s,
+                   .low_speed_s = h->cfg->timeout_s,
+                   .retries = h->cfg->retries,
+                   .retry_ms = h->cfg->retry_ms};
+    int rc = dl_engine_create(api, host, &o, &h->dl);
+    if (rc == 0) {
+        rc = api->service_provide(host, QTD_DOWNLOAD_SERVICE, &dl_api, h->dl);
+    }
+    if (rc < 0) {
+        dl_engine_free(h->dl); /* no handle yet: it goes at once */
+        api->free(host, h);
+        return rc;
+    }
+    *self = h;
     return 0;
+}
+
+static void httpota_stop(void *self)
+{
+    httpota_t *h = self;
+    dl_engine_stop(h->dl);
 }
 
 static void httpota_destroy(void *self)
 {
-    (void)self;
+    httpota_t *h = self;
+    if (h == NULL) {
+        return;
+    }
+    dl_engine_free(h->dl);
+    h->api->free(h->host, h);
 }
 
 static const qtd_plugin_ops_t httpota_ops = {
     .size = sizeof(qtd_plugin_ops_t),
     .create = httpota_create,
     .destroy = httpota_destroy,
+    .stop = httpota_stop,
 };
 
 QTD_PLUGIN_EXPORT const qtd_plugin_desc_t qtd_plugin_desc = {
@@ -52,7 +97,8 @@ QTD_PLUGIN_EXPORT const qtd_plugin_desc_t qtd_plugin_desc = {
     .name = "httpota",
     .version = "0.1.0",
     .kind = QTD_PLUGIN_SERVICE,
-    .summary = "HTTP OTA (seed 3.8): not implemented yet; today it only validates its config",
+    .summary = "the downloader (download service: resumable, verified); the HTTP OTA flow "
+               "of seed 3.8 is not implemented yet",
     .config_map = httpota_keys,
     .config_size = sizeof(httpota_cfg_t),
     .ops = &httpota_ops,

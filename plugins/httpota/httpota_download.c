@@ -1,0 +1,637 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The downloader (qthingd/download.h): libcurl's multi-socket API on the libuv loop (a
+ * uv_poll per socket, one uv_timer for libcurl's timeouts), so no transfer ever blocks the
+ * loop. A download appends to its file: at start the bytes already there are hashed again on
+ * the thread pool (never trusted blindly) and the transfer resumes after them with a Range
+ * request; a server that answers the whole file instead starts the file over. MD5 and
+ * SHA-256 (OpenSSL EVP) follow every byte written; size and digests are checked before
+ * success, and a file that fails them is removed. Failed transfers are retried with an
+ * exponential backoff, the bytes on disk kept. TLS is verified (libcurl's defaults),
+ * redirects followed, a stalled transfer cut by the low-speed limit.
+ * Not here: what is downloaded or what is done with it.
+ */
+#include "httpota_download.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <openssl/evp.h>
+
+#define LOG(e, lvl, ...) (e)->api->log((e)->host, (lvl), __VA_ARGS__)
+#define PROGRESS_STEP (256 * 1024) /* bytes between two progress callbacks */
+
+typedef struct dl_sock_s {
+    uv_poll_t poll;
+    curl_socket_t fd;
+    dl_engine_t *e;
+} dl_sock_t;
+
+struct dl_engine_s {
+    const qtd_host_api_t *api;
+    qtd_host_t *host;
+    dl_opts_t opts;
+    uv_loop_t *loop;
+    CURLM *multi;
+    uv_timer_t timer;
+    bool timer_open; /* initialised at the first download: a fresh engine has no handle */
+    bool stopping;
+    qtd_download_t *list;
+};
+
+struct qtd_download_s {
+    qtd_download_t *next;
+    dl_engine_t *e;
+    char *url;
+    char *path;
+    uint64_t size; /* expected, 0: unknown */
+    char md5[33];
+    char sha256[65];
+    qtd_download_progress_cb progress;
+    qtd_download_done_cb done;
+    void *arg;
+    int fd;
+    uint64_t bytes;    /* on disk */
+    uint64_t reported; /* last progress report */
+    bool first_write;  /* of the current transfer */
+    bool cancelled;
+    bool working; /* the hashing of the file on the thread pool */
+    int work_rc;
+    int attempts;
+    EVP_MD_CTX *md5c;
+    EVP_MD_CTX *shac;
+    CURL *easy;
+    uv_timer_t retry;
+    uv_work_t work;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+static void begin_transfer(qtd_download_t *d);
+
+static void on_retry(uv_timer_t *t)
+{
+    begin_transfer(t->data);
+}
+
+/* ---- completion ---- */
+
+static void free_download(uv_handle_t *h)
+{
+    qtd_download_t *d = h->data;
+    dl_engine_t *e = d->e;
+    EVP_MD_CTX_free(d->md5c);
+    EVP_MD_CTX_free(d->shac);
+    e->api->free(e->host, d->url);
+    e->api->free(e->host, d->path);
+    e->api->free(e->host, d);
+}
+
+/* The end of a download: its done callback, exactly once, then it goes. */
+static void complete(qtd_download_t *d, int status)
+{
+    dl_engine_t *e = d->e;
+    for (qtd_download_t **pp = &e->list; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == d) {
+            *pp = d->next;
+            break;
+        }
+    }
+    if (d->easy != NULL) {
+        curl_multi_remove_handle(e->multi, d->easy);
+        curl_easy_cleanup(d->easy);
+        d->easy = NULL;
+    }
+    if (d->fd >= 0) {
+        close(d->fd);
+        d->fd = -1;
+    }
+    uv_timer_stop(&d->retry);
+    d->done(d->arg, status);
+    uv_close((uv_handle_t *)&d->retry, free_download);
+}
+
+static void hex(const unsigned char *md, unsigned n, char *out)
+{
+    for (unsigned i = 0; i < n; i++) {
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    }
+}
+
+/* The whole file is there: check it against what it must be. */
+static void finish(qtd_download_t *d)
+{
+    dl_engine_t *e = d->e;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned n = 0;
+    char md5[33] = "";
+    char sha[65] = "";
+    if (EVP_DigestFinal_ex(d->md5c, md, &n) == 1) {
+        hex(md, n, md5);
+    }
+    if (EVP_DigestFinal_ex(d->shac, md, &n) == 1) {
+        hex(md, n, sha);
+    }
+    const char *why = NULL;
+    if (d->size > 0 && d->bytes != d->size) {
+        why = "size";
+    } else if (d->md5[0] != '\0' && strcasecmp(d->md5, md5) != 0) {
+        why = "MD5";
+    } else if (d->sha256[0] != '\0' && strcasecmp(d->sha256, sha) != 0) {
+        why = "SHA-256";
+    }
+    if (why != NULL) {
+        LOG(e, QTD_LOG_ERROR,
+            "download %s: %s mismatch (%llu bytes, MD5 %s): the file is removed, nothing of it "
+            "is used",
+            d->url, why, (unsigned long long)d->bytes, md5);
+        (void)unlink(d->path);
+        complete(d, QTD_EILSEQ);
+        return;
+    }
+    if (fsync(d->fd) != 0) {
+        LOG(e, QTD_LOG_WARN, "download %s: fsync: %s", d->path, strerror(errno));
+    }
+    LOG(e, QTD_LOG_INFO, "download %s: %llu bytes, MD5 %s, SHA-256 %s: verified", d->url,
+        (unsigned long long)d->bytes, md5, sha);
+    complete(d, 0);
+}
+
+/* ---- libcurl on the loop ---- */
+
+static void check_multi(dl_engine_t *e)
+{
+    CURLMsg *msg;
+    int left = 0;
+    while ((msg = curl_multi_info_read(e->multi, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE) {
+            continue;
+        }
+        qtd_download_t *d = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&d);
+        CURLcode result = msg->data.result;
+        long code = 0;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &code);
+        curl_multi_remove_handle(e->multi, d->easy);
+        curl_easy_cleanup(d->easy);
+        d->easy = NULL;
+        if (result == CURLE_OK) {
+            finish(d);
+        } else if (code == 416 && d->bytes > 0 && (d->size == 0 || d->bytes == d->size)) {
+            finish(d); /* nothing after the bytes we have: the file is whole */
+        } else if (result == CURLE_WRITE_ERROR && d->cancelled) {
+            complete(d, QTD_ECANCELED);
+        } else if (result == CURLE_WRITE_ERROR && d->size > 0 && d->bytes > d->size) {
+            LOG(e, QTD_LOG_ERROR, "download %s: larger than the %llu bytes expected", d->url,
+                (unsigned long long)d->size);
+            (void)unlink(d->path);
+            complete(d, QTD_EILSEQ);
+        } else if (d->attempts < e->opts.retries && !e->stopping) {
+            uint64_t wait = (uint64_t)e->opts.retry_ms << (d->attempts < 10 ? d->attempts : 10);
+            d->attempts++;
+            LOG(e, QTD_LOG_WARN,
+                "download %s: %s (HTTP %ld) at %llu bytes; retry %d of %lld in %.1f s", d->url,
+                d->errbuf[0] ? d->errbuf : curl_easy_strerror(result), code,
+                (unsigned long long)d->bytes, d->attempts, (long long)e->opts.retries,
+                wait / 1000.0);
+            uv_timer_start(&d->retry, on_retry, wait, 0);
+        } else {
+            LOG(e, QTD_LOG_ERROR,
+                "download %s: %s (HTTP %ld) at %llu bytes; giving up (the "
+                "bytes stay for a later resume)",
+                d->url, d->errbuf[0] ? d->errbuf : curl_easy_strerror(result), code,
+                (unsigned long long)d->bytes);
+            complete(d, QTD_EIO);
+        }
+    }
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    dl_sock_t *k = h->data;
+    int flags = 0;
+    if (status < 0) {
+        flags = CURL_CSELECT_ERR;
+    }
+    if (events & UV_READABLE) {
+        flags |= CURL_CSELECT_IN;
+    }
+    if (events & UV_WRITABLE) {
+        flags |= CURL_CSELECT_OUT;
+    }
+    int running = 0;
+    dl_engine_t *e = k->e;
+    curl_multi_socket_action(e->multi, k->fd, flags, &running);
+    check_multi(e);
+}
+
+static void free_sock(uv_handle_t *h)
+{
+    dl_sock_t *k = h->data;
+    k->e->api->free(k->e->host, k);
+}
+
+static int sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    (void)easy;
+    dl_engine_t *e = userp;
+    dl_sock_t *k = socketp;
+    if (what == CURL_POLL_REMOVE) {
+        if (k != NULL) {
+            uv_poll_stop(&k->poll);
+            curl_multi_assign(e->multi, s, NULL);
+            uv_close((uv_handle_t *)&k->poll, free_sock);
+        }
+        return 0;
+    }
+    if (k == NULL) {
+        k = e->api->calloc(e->host, 1, sizeof(*k));
+        if (k == NULL || uv_poll_init_socket(e->loop, &k->poll, s) != 0) {
+            e->api->free(e->host, k);
+            return -1;
+        }
+        k->fd = s;
+        k->e = e;
+        k->poll.data = k;
+        curl_multi_assign(e->multi, s, k);
+    }
+    int events = 0;
+    if (what & CURL_POLL_IN) {
+        events |= UV_READABLE;
+    }
+    if (what & CURL_POLL_OUT) {
+        events |= UV_WRITABLE;
+    }
+    uv_poll_start(&k->poll, events, on_poll);
+    return 0;
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+    dl_engine_t *e = t->data;
+    int running = 0;
+    curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_multi(e);
+}
+
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+    (void)multi;
+    dl_engine_t *e = userp;
+    if (!e->timer_open) {
+        return 0;
+    }
+    if (timeout_ms < 0) {
+        uv_timer_stop(&e->timer);
+    } else {
+        uv_timer_start(&e->timer, on_timeout, (uint64_t)timeout_ms, 0);
+    }
+    return 0;
+}
+
+/* ---- one transfer ---- */
+
+static void reset_digests(qtd_download_t *d)
+{
+    EVP_DigestInit_ex(d->md5c, EVP_md5(), NULL);
+    EVP_DigestInit_ex(d->shac, EVP_sha256(), NULL);
+}
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    qtd_download_t *d = userdata;
+    size_t n = size * nmemb;
+    if (d->cancelled) {
+        return 0;
+    }
+    if (d->first_write) {
+        d->first_write = false;
+        long code = 0;
+        curl_easy_getinfo(d->easy, CURLINFO_RESPONSE_CODE, &code);
+        if (d->bytes > 0 && code == 200) {
+            /* The server ignored the Range: it sends the whole file, so start it over. */
+            LOG(d->e, QTD_LOG_WARN, "download %s: the server ignores Range: starting over", d->url);
+            if (ftruncate(d->fd, 0) != 0 || lseek(d->fd, 0, SEEK_SET) != 0) {
+                return 0;
+            }
+            d->bytes = 0;
+            reset_digests(d);
+        }
+    }
+    if (d->size > 0 && d->bytes + n > d->size) {
+        d->bytes += n; /* check_multi says: larger than expected */
+        return 0;
+    }
+    for (size_t off = 0; off < n;) {
+        ssize_t w = write(d->fd, ptr + off, n - off);
+        if (w < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            LOG(d->e, QTD_LOG_ERROR, "download %s: writing %s: %s", d->url, d->path,
+                strerror(errno));
+            return 0;
+        }
+        off += (size_t)w;
+    }
+    EVP_DigestUpdate(d->md5c, ptr, n);
+    EVP_DigestUpdate(d->shac, ptr, n);
+    d->bytes += n;
+    if (d->progress != NULL && d->bytes - d->reported >= PROGRESS_STEP) {
+        d->reported = d->bytes;
+        d->progress(d->arg, d->bytes, d->size);
+    }
+    return n;
+}
+
+static void begin_transfer(qtd_download_t *d)
+{
+    dl_engine_t *e = d->e;
+    if (d->size > 0 && d->bytes == d->size) {
+        finish(d); /* already whole (a resume after the last byte) */
+        return;
+    }
+    d->easy = curl_easy_init();
+    if (d->easy == NULL) {
+        complete(d, QTD_ENOMEM);
+        return;
+    }
+    CURL *c = d->easy;
+    d->errbuf[0] = '\0';
+    d->first_write = true;
+    curl_easy_setopt(c, CURLOPT_URL, d->url);
+    curl_easy_setopt(c, CURLOPT_PRIVATE, d);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, d);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, d->errbuf);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)e->opts.connect_timeout_s);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)e->opts.low_speed_s);
+    if (d->bytes > 0) {
+        curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)d->bytes);
+        LOG(e, QTD_LOG_INFO, "download %s: resuming at byte %llu", d->url,
+            (unsigned long long)d->bytes);
+    }
+    if (curl_multi_add_handle(e->multi, c) != CURLM_OK) {
+        curl_easy_cleanup(c);
+        d->easy = NULL;
+        complete(d, QTD_EIO);
+    }
+}
+
+/* Thread pool: hash what the file holds already (never trust it blindly). */
+static void hash_work(uv_work_t *w)
+{
+    qtd_download_t *d = w->data;
+    char buf[64 * 1024];
+    d->bytes = 0;
+    d->work_rc = 0;
+    if (lseek(d->fd, 0, SEEK_SET) != 0) {
+        d->work_rc = -errno;
+        return;
+    }
+    for (;;) {
+        ssize_t r = read(d->fd, buf, sizeof(buf));
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r < 0) {
+            d->work_rc = -errno;
+            return;
+        }
+        if (r == 0) {
+            break;
+        }
+        if (d->size > 0 && d->bytes + (uint64_t)r > d->size) {
+            break; /* more than the file should hold: start over */
+        }
+        EVP_DigestUpdate(d->md5c, buf, (size_t)r);
+        EVP_DigestUpdate(d->shac, buf, (size_t)r);
+        d->bytes += (uint64_t)r;
+    }
+    struct stat sb;
+    if (fstat(d->fd, &sb) == 0 && (uint64_t)sb.st_size != d->bytes) {
+        /* trailing bytes beyond what is expected: drop the file, keep nothing of it */
+        d->bytes = 0;
+        reset_digests(d);
+        if (ftruncate(d->fd, 0) != 0) {
+            d->work_rc = -errno;
+        }
+    }
+    if (lseek(d->fd, 0, SEEK_END) < 0) {
+        d->work_rc = -errno;
+    }
+}
+
+static void hash_done(uv_work_t *w, int status)
+{
+    qtd_download_t *d = w->data;
+    d->working = false;
+    if (status < 0 || d->cancelled || d->e->stopping) {
+        complete(d, QTD_ECANCELED);
+        return;
+    }
+    if (d->work_rc < 0) {
+        LOG(d->e, QTD_LOG_ERROR, "download %s: reading %s: %s", d->url, d->path,
+            strerror(-d->work_rc));
+        complete(d, QTD_EIO);
+        return;
+    }
+    begin_transfer(d);
+}
+
+/* ---- the service ---- */
+
+static bool is_hex(const char *s, size_t n)
+{
+    if (strlen(s) != n) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (strchr("0123456789abcdefABCDEF", s[i]) == NULL) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int dl_start(void *self, const char *url, const char *path,
+                    const qtd_download_check_t *check, qtd_download_progress_cb progress,
+                    qtd_download_done_cb done, void *arg, qtd_download_t **out)
+{
+    dl_engine_t *e = self;
+    if (e->stopping) {
+        return QTD_ECANCELED;
+    }
+    if (url == NULL || path == NULL || done == NULL || url[0] == '\0' || path[0] == '\0' ||
+        (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)) {
+        return QTD_EINVAL;
+    }
+    if (check != NULL &&
+        ((check->md5 != NULL && check->md5[0] != '\0' && !is_hex(check->md5, 32)) ||
+         (check->sha256 != NULL && check->sha256[0] != '\0' && !is_hex(check->sha256, 64)))) {
+        return QTD_EINVAL;
+    }
+    for (qtd_download_t *o = e->list; o != NULL; o = o->next) {
+        if (strcmp(o->path, path) == 0) {
+            return QTD_EBUSY;
+        }
+    }
+    if (!e->timer_open) {
+        uv_timer_init(e->loop, &e->timer);
+        e->timer.data = e;
+        e->timer_open = true;
+    }
+    qtd_download_t *d = e->api->calloc(e->host, 1, sizeof(*d));
+    if (d == NULL) {
+        return QTD_ENOMEM;
+    }
+    d->e = e;
+    d->fd = -1;
+    size_t ul = strlen(url) + 1;
+    size_t pl = strlen(path) + 1;
+    d->url = e->api->malloc(e->host, ul);
+    d->path = e->api->malloc(e->host, pl);
+    d->md5c = EVP_MD_CTX_new();
+    d->shac = EVP_MD_CTX_new();
+    if (d->url == NULL || d->path == NULL || d->md5c == NULL || d->shac == NULL) {
+        goto fail;
+    }
+    memcpy(d->url, url, ul);
+    memcpy(d->path, path, pl);
+    if (check != NULL) {
+        d->size = check->size;
+        snprintf(d->md5, sizeof(d->md5), "%s", check->md5 != NULL ? check->md5 : "");
+        snprintf(d->sha256, sizeof(d->sha256), "%s", check->sha256 != NULL ? check->sha256 : "");
+    }
+    d->progress = progress;
+    d->done = done;
+    d->arg = arg;
+    reset_digests(d);
+    d->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (d->fd < 0) {
+        LOG(e, QTD_LOG_ERROR, "download %s: cannot open %s: %s", url, path, strerror(errno));
+        goto fail;
+    }
+    uv_timer_init(e->loop, &d->retry);
+    d->retry.data = d;
+    d->work.data = d;
+    if (uv_queue_work(e->loop, &d->work, hash_work, hash_done) != 0) {
+        close(d->fd);
+        uv_close((uv_handle_t *)&d->retry, free_download);
+        return QTD_ENOMEM;
+    }
+    d->working = true;
+    d->next = e->list;
+    e->list = d;
+    if (out != NULL) {
+        *out = d;
+    }
+    return 0;
+
+fail:;
+    int rc = d->url != NULL && d->path != NULL && d->md5c != NULL && d->shac != NULL ? QTD_EIO
+                                                                                     : QTD_ENOMEM;
+    if (d->fd >= 0) {
+        close(d->fd);
+    }
+    EVP_MD_CTX_free(d->md5c);
+    EVP_MD_CTX_free(d->shac);
+    e->api->free(e->host, d->url);
+    e->api->free(e->host, d->path);
+    e->api->free(e->host, d);
+    return rc;
+}
+
+static void dl_cancel(void *self, qtd_download_t *d)
+{
+    (void)self;
+    if (d == NULL || d->cancelled) {
+        return;
+    }
+    d->cancelled = true;
+    if (d->working) {
+        (void)uv_cancel((uv_req_t *)&d->work); /* hash_done completes it */
+        return;
+    }
+    complete(d, QTD_ECANCELED);
+}
+
+const qtd_download_api_t dl_api = {
+    .size = sizeof(qtd_download_api_t),
+    .start = dl_start,
+    .cancel = dl_cancel,
+};
+
+int dl_engine_create(const qtd_host_api_t *api, qtd_host_t *host, const dl_opts_t *opts,
+                     dl_engine_t **out)
+{
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        return QTD_EIO;
+    }
+    dl_engine_t *e = api->calloc(host, 1, sizeof(*e));
+    if (e == NULL) {
+        curl_global_cleanup();
+        return QTD_ENOMEM;
+    }
+    e->api = api;
+    e->host = host;
+    e->opts = *opts;
+    e->loop = api->loop(host);
+    e->multi = curl_multi_init();
+    if (e->multi == NULL) {
+        api->free(host, e);
+        curl_global_cleanup();
+        return QTD_EIO;
+    }
+    curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+    curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
+    curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
+    *out = e;
+    return 0;
+}
+
+void dl_engine_stop(dl_engine_t *e)
+{
+    e->stopping = true;
+    while (e->list != NULL) {
+        qtd_download_t *d = e->list;
+        if (d->working) {
+            /* its hash_done completes it once the pool hands it back */
+            e->list = d->next;
+            d->next = NULL;
+            d->cancelled = true;
+            (void)uv_cancel((uv_req_t *)&d->work);
+            continue;
+        }
+        d->cancelled = true;
+        complete(d, QTD_ECANCELED);
+    }
+    if (e->timer_open) {
+        uv_close((uv_handle_t *)&e->timer, NULL);
+        e->timer_open = false;
+    }
+}
+
+void dl_engine_free(dl_engine_t *e)
+{
+    if (e == NULL) {
+        return;
+    }
+    curl_multi_cleanup(e->multi);
+    curl_global_cleanup();
+    e->api->free(e->host, e);
+}
