@@ -92,6 +92,9 @@ static int cloud_create(const qtd_host_api_t *api, qtd_host_t *host, const void 
         rc = qtd_cloud_lua_register(c);
     }
     if (rc == 0) {
+        rc = qtd_cloud_ota_register(c);
+    }
+    if (rc == 0) {
         rc = api->service_provide(host, QTD_THING_SERVICE, &qtd_cloud_thing_api, c);
     }
     if (rc == 0 && c->cfg->at_port[0] != '\0') {

@@ -201,6 +201,13 @@ struct cloud_s {
     uint64_t malformed_at; /* rate limit of the malformed downlink lines: window start */
     unsigned malformed_lines;
     uint64_t malformed_quiet;
+    /* The MQTT OTA task (cloud_ota.c): its status (the SDK's OTA_EVENT numbers, 0: none)
+     * and the plan of the platform's OTA_NOTIFY. */
+    int ota_status;
+    int ota_type;    /* componentType: 0 module, 1 MCU */
+    bool ota_sha256; /* otaRequest(1): SHA-256 asked for */
+    char ota_comp[33];
+    char ota_target[65];
     double script_status[8]; /* status ids 1..7 the script supplies (cloud.setDevStatus) */
     bool script_status_set[8];
     char imei[24];      /* read at create(), "" when no modem answered */
@@ -297,6 +304,10 @@ typedef struct {
 /* Feature areas: the handlers each one adds to the dispatch table. */
 extern const cloud_downlink_t qtd_cloud_tsl_downlinks[]; /* cloud_tsl.c, ends with cmd 0 */
 extern const cloud_downlink_t qtd_cloud_sys_downlinks[]; /* cloud_sys.c, ends with cmd 0 */
+extern const cloud_downlink_t qtd_cloud_ota_downlinks[]; /* cloud_ota.c, ends with cmd 0 */
+
+/* cloud_ota.c: the MQTT OTA task (seed 2.4.1, 3.6) and its Lua functions. */
+int qtd_cloud_ota_register(cloud_t *c);
 
 /* cloud_lua.c (seed 3.5) and cloud_lua_config.c (seed 3.3-3.4) */
 int qtd_cloud_lua_register(cloud_t *c);
@@ -321,6 +332,8 @@ void qtd_cloud_at_close(cloud_t *c);
 int qtd_cloud_status_value(cloud_t *c, const uint16_t *ids, size_t n, qtd_value_t **out);
 int qtd_cloud_info_value(cloud_t *c, const uint16_t *ids, size_t n, qtd_value_t **out);
 void qtd_cloud_value_free(cloud_t *c, qtd_value_t *v);
+/* The MCU versions the script set, as "comp:ver;comp:ver" ("" when none). */
+void qtd_cloud_mcu_versions(cloud_t *c, char *out, size_t n);
 
 /* cloud_identity.c: load the identity and settings the script stored (CLOUD_KV_* keys). */
 void qtd_cloud_load_identity(cloud_t *c);

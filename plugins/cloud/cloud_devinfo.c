@@ -207,7 +207,7 @@ int qtd_cloud_status_value(cloud_t *c, const uint16_t *ids, size_t n, qtd_value_
 }
 
 /* "comp:ver;comp:ver" from the netstrings the quecIot module stores. */
-static void mcu_versions(cloud_t *c, char *out, size_t n)
+void qtd_cloud_mcu_versions(cloud_t *c, char *out, size_t n)
 {
     char *v = NULL;
     size_t len = 0;
@@ -272,7 +272,7 @@ int qtd_cloud_info_value(cloud_t *c, const uint16_t *ids, size_t n, qtd_value_t 
         add_text(&b, 2, c->api->agent_version());
     }
     if (wanted(ids, n, 3)) {
-        mcu_versions(c, text, sizeof(text));
+        qtd_cloud_mcu_versions(c, text, sizeof(text));
         add_text(&b, 3, text);
     }
     /* 4 cell id .. 10 IMSI: from the modem (cloud.at_port) when it answers. */

@@ -5,7 +5,9 @@
 --   quecIot.setSessionFlag(true), payloads encrypted with a session key), logout_after_ms
 --   (setConnmode(0) that long after the first 3/10200, then setConnmode(1) 1 s later),
 --   switch_dk (after the first 3/10200: setDkDs(switch_dk, "") and one report {[1] = 77}),
---   lifetime (quecIot.setLifetime(lifetime) before connecting: the MQTT keepalive).
+--   lifetime (quecIot.setLifetime(lifetime) before connecting: the MQTT keepalive),
+--   ota ("confirm" | "refuse": the answer to an OTA task, 7/10700, with otaAction),
+--   ota_request (after the first 3/10200: quecIot.otaRequest(ota_request)).
 -- Mode "seq" (tests/fault): reports {[1] = n} at mode 1 for n = first..count, one every
 -- period_ms, from the first 3/10200 on whatever the connection does; prints "seq queued n"
 -- when phymodelReport accepted n and "seq durable n" on the next tick, a later loop turn:
@@ -49,6 +51,7 @@ if P.session ~= nil then
 end
 
 local streaming = nil
+local ota_requested = false
 local logged_out = false
 local switched = false
 
@@ -99,6 +102,11 @@ end
 quecIot.setEventCB(function(ev)
     print("event " .. ev[1] .. "/" .. ev[2] .. (ev[3] ~= nil and (" " .. dump(ev[3])) or ""))
     if ev[1] == 3 and ev[2] == 10200 then
+        if P.ota_request ~= nil and not ota_requested then
+            ota_requested = true
+            print("ota request " .. tostring(quecIot.otaRequest(P.ota_request))
+                .. " bad " .. tostring(quecIot.otaRequest(2)))
+        end
         if P.mode == "types" then
             -- Every TSL type of the seed's figure 3.
             print("report " .. tostring(quecIot.phymodelReport(1, {
@@ -129,6 +137,9 @@ quecIot.setEventCB(function(ev)
         elseif P.mode == "seq" and streaming == nil then
             seq()
         end
+    elseif ev[1] == 7 and ev[2] == 10700 and P.ota then
+        print("ota action " .. tostring(quecIot.otaAction(P.ota == "confirm" and 1 or 0))
+            .. " again " .. tostring(quecIot.otaAction(P.ota == "confirm" and 1 or 0)))
     elseif ev[1] == 5 and ev[2] == 10211 then
         local pkgid, ids = ev[3][1], ev[3][2]
         local answer = {}
