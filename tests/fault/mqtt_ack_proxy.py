@@ -49,6 +49,15 @@ def dropping(control):
         return None
 
 
+def shut_both(*socks):
+    """End both directions of a pair: what one side closes, the other sees closed."""
+    for s in socks:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 def pipe_raw(src, dst):
     try:
         while True:
@@ -59,11 +68,7 @@ def pipe_raw(src, dst):
     except OSError:
         pass
     finally:
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        shut_both(src, dst)
 
 
 def pipe_from_broker(src, dst, control):
@@ -78,11 +83,7 @@ def pipe_from_broker(src, dst, control):
     except (OSError, EOFError):
         pass
     finally:
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        shut_both(src, dst)
 
 
 def main():
