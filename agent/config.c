@@ -213,6 +213,8 @@ static void describe(const qtd_cfg_key_t *k, char *buf, size_t n)
         snprintf(buf, n, "an integer in %.0f..%.0f", k->min, k->max);
     } else if (k->type == QTD_CFG_DOUBLE && (k->min != 0 || k->max != 0)) {
         snprintf(buf, n, "a number in %g..%g", k->min, k->max);
+    } else if (k->type == QTD_CFG_DOUBLE) {
+        snprintf(buf, n, "a finite number");
     } else {
         snprintf(buf, n, "%s", type_name(k->type));
     }
@@ -260,7 +262,7 @@ static int set_from_text(qtd_config_t *cfg, const qtd_cfg_key_t *k, const char *
         return (errno != 0 || *end != '\0') ? -1 : 0;
     case QTD_CFG_DOUBLE:
         *(double *)field = strtod(txt, &end);
-        return *end != '\0' ? -1 : 0;
+        return (*end != '\0' || !isfinite(*(double *)field)) ? -1 : 0;
     case QTD_CFG_STRING: {
         char *s = own(cfg, qtd_strdup(txt));
         *(const char **)field = s;
@@ -313,8 +315,8 @@ static void validate_value(qtd_config_t *cfg, const qtd_cfg_key_t *k, void *fiel
             goto bad;
         }
         double v = lua_tonumber(L, -1);
-        /* written so that NaN (0/0) is outside every range */
-        if ((k->min != 0 || k->max != 0) && !(v >= k->min && v <= k->max)) {
+        /* NaN and infinity are refused with or without a range */
+        if (!isfinite(v) || ((k->min != 0 || k->max != 0) && !(v >= k->min && v <= k->max))) {
             goto bad;
         }
         *(double *)field = v;

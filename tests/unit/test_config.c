@@ -25,6 +25,7 @@ typedef struct {
     int64_t lifetime;
     bool tls;
     double ratio;
+    double scale;
     const char *server;
     qtd_cfg_array_t ports;
 } sect_t;
@@ -42,6 +43,7 @@ static const qtd_cfg_key_t keys[] = {
      0},
     {QTD_CFG_BOOL, "tls", "true", offsetof(sect_t, tls), "use TLS", 0, 0, NULL, NULL, 0},
     {QTD_CFG_DOUBLE, "ratio", "0.5", offsetof(sect_t, ratio), "a ratio", 0, 1, NULL, NULL, 0},
+    {QTD_CFG_DOUBLE, "scale", "1", offsetof(sect_t, scale), "a factor", 0, 0, NULL, NULL, 0},
     {QTD_CFG_STRING, "server", "iot-south.quectel.com:1883", offsetof(sect_t, server), "server", 0,
      0, NULL, NULL, 0},
     {QTD_CFG_ARRAY, "ports", NULL, offsetof(sect_t, ports), "ports", 0, 0, NULL, port_keys,
@@ -122,8 +124,9 @@ static void config_absent_section_gives_defaults(void **state)
 static void config_misspelled_key_is_named_with_known_keys(void **state)
 {
     (void)state;
-    expect_error("cloud = { lifetme = 300 }",
-                 "cloud.lifetme: unknown key (known keys: lifetime, tls, ratio, server, ports)");
+    expect_error(
+        "cloud = { lifetme = 300 }",
+        "cloud.lifetme: unknown key (known keys: lifetime, tls, ratio, scale, server, ports)");
 }
 
 static void config_wrong_type_names_expected_form(void **state)
@@ -145,6 +148,10 @@ static void config_out_of_range_is_refused(void **state)
     expect_error("cloud = { lifetime = 65536 }", "got 65536");
     expect_error("cloud = { ratio = 1.5 }", "cloud.ratio: expected a number in 0..1, got 1.5");
     expect_error("cloud = { ratio = 0/0 }", "cloud.ratio: expected a number in 0..1, got");
+    /* a number with no range must still be finite */
+    expect_error("cloud = { scale = 0/0 }", "cloud.scale: expected a finite number, got");
+    expect_error("cloud = { scale = 1/0 }", "cloud.scale: expected a finite number, got inf");
+    expect_error("cloud = { scale = -1/0 }", "cloud.scale: expected a finite number, got -inf");
 }
 
 static void config_array_items_have_indexed_paths(void **state)
