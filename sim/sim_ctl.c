@@ -197,36 +197,6 @@ static int ctl_downlink(sim_t *s, ctl_t *c, uint16_t cmd)
 
 /* ---- the control commands */
 
-static int ctl_tsl_write(sim_t *s, ctl_t *c)
-{
-    return ctl_downlink(s, c, QTD_CMD_TSL_WRITE);
-}
-
-static int ctl_tsl_read(sim_t *s, ctl_t *c)
-{
-    return ctl_downlink(s, c, QTD_CMD_TSL_REQ);
-}
-
-static int ctl_pass_write(sim_t *s, ctl_t *c)
-{
-    return ctl_downlink(s, c, QTD_CMD_PASS_WRITE);
-}
-
-static int ctl_status_read(sim_t *s, ctl_t *c)
-{
-    return ctl_downlink(s, c, QTD_CMD_STATUS_REQ);
-}
-
-static int ctl_info_read(sim_t *s, ctl_t *c)
-{
-    return ctl_downlink(s, c, QTD_CMD_INFO_REQ);
-}
-
-static int ctl_dev_config(sim_t *s, ctl_t *c)
-{
-    return ctl_downlink(s, c, QTD_CMD_DEV_CONFIG_WRITE);
-}
-
 static int ctl_exce(sim_t *s, ctl_t *c)
 {
     int errcode = sim_int_member(c->m, "errcode", 0);
@@ -456,33 +426,39 @@ static int ctl_stats(sim_t *s, ctl_t *c)
  * rest of the message, then what it sends or does. */
 static const struct {
     const char *name;
-    ctl_fn *fn;
+    ctl_fn *fn; /* NULL: send command `downlink` with the message's payload */
+    uint16_t downlink;
     const char *help;
 } ctl_cmds[] = {
-    {"tsl_write", ctl_tsl_write,
+    {"tsl_write", NULL, QTD_CMD_TSL_WRITE,
      ", \"dk\": D, \"data\": {\"24\": true, \"25\": -100000,\n"
      "                \"26\": 2.5, \"27\": \"text\", \"28\": {\"hex\": \"00ff\"},\n"
      "                \"29\": {\"30\": false}, \"33\": [1, 2, 3]}}        TSL_WRITE 0x0013\n"
      "        (a number written without '.' or exponent is an integer, any other a float)"},
-    {"tsl_read", ctl_tsl_read, ", \"dk\": D, \"ids\": [2, 3]}              TSL_REQ 0x0011"},
-    {"pass_write", ctl_pass_write, ", \"dk\": D, \"hex\": H | \"text\": T}    PASS_WRITE 0x0023"},
-    {"status_read", ctl_status_read, ", \"dk\": D, \"ids\": [...]}           STATUS_REQ 0x0031"},
-    {"info_read", ctl_info_read, ", \"dk\": D, \"ids\": [...]}             INFO_REQ 0x0041"},
-    {"exce", ctl_exce, ", \"dk\": D, \"errcode\": 10428}              EXCE_WRITE 0x00A3"},
-    {"dev_config", ctl_dev_config, ", \"dk\": D, \"data\": {...}}         DEV_CONFIG_WRITE 0x00B4"},
-    {"send", ctl_send,
+    {"tsl_read", NULL, QTD_CMD_TSL_REQ,
+     ", \"dk\": D, \"ids\": [2, 3]}              TSL_REQ 0x0011"},
+    {"pass_write", NULL, QTD_CMD_PASS_WRITE,
+     ", \"dk\": D, \"hex\": H | \"text\": T}    PASS_WRITE 0x0023"},
+    {"status_read", NULL, QTD_CMD_STATUS_REQ,
+     ", \"dk\": D, \"ids\": [...]}           STATUS_REQ 0x0031"},
+    {"info_read", NULL, QTD_CMD_INFO_REQ,
+     ", \"dk\": D, \"ids\": [...]}             INFO_REQ 0x0041"},
+    {"exce", ctl_exce, 0, ", \"dk\": D, \"errcode\": 10428}              EXCE_WRITE 0x00A3"},
+    {"dev_config", NULL, QTD_CMD_DEV_CONFIG_WRITE,
+     ", \"dk\": D, \"data\": {...}}         DEV_CONFIG_WRITE 0x00B4"},
+    {"send", ctl_send, 0,
      ", \"dk\": D, \"code\": C, \"data\"|\"ids\"|\"hex\"|\"text\": ...}\n"
      "                                                       any command C (name or number)"},
-    {"raw", ctl_raw, ", \"dk\": D, \"hex\": H}       these bytes as they are (bad frames)"},
-    {"disable", ctl_disable,
+    {"raw", ctl_raw, 0, ", \"dk\": D, \"hex\": H}       these bytes as they are (bad frames)"},
+    {"disable", ctl_disable, 0,
      ", \"dk\": D, \"disabled\": true[, \"kick\": true]}\n"
      "                     registry update; a disabled device is disconnected unless kick false"},
-    {"refuse_connect", ctl_refuse_connect,
+    {"refuse_connect", ctl_refuse_connect, 0,
      ", \"dk\": D, \"errcode\": 10429[, \"kick\": true]}\n"
      "                     answer the device's connections with EXCE_WRITE errcode (0: stop)"},
-    {"reauth", ctl_reauth, ", \"dk\": D}    forget the device's secret (it may register again)"},
-    {"kick", ctl_kick, ", \"dk\": D}      disconnect the device at the broker"},
-    {"stats", ctl_stats, "}               frames per command and device (log and reply)"},
+    {"reauth", ctl_reauth, 0, ", \"dk\": D}    forget the device's secret (it may register again)"},
+    {"kick", ctl_kick, 0, ", \"dk\": D}      disconnect the device at the broker"},
+    {"stats", ctl_stats, 0, "}               frames per command and device (log and reply)"},
 };
 
 /* The CONTROL MESSAGES section of --help: head, one entry per command, tail. */
@@ -516,14 +492,15 @@ static int ctl_unknown(sim_t *s, ctl_t *c)
     return rc != 0 ? rc : ctl_fail(c, "unknown cmd \"%s\"", c->cmd);
 }
 
-static ctl_fn *ctl_lookup(const char *name)
+static int ctl_run(sim_t *s, ctl_t *c)
 {
     for (size_t i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++) {
-        if (strcmp(ctl_cmds[i].name, name) == 0) {
-            return ctl_cmds[i].fn;
+        if (strcmp(ctl_cmds[i].name, c->cmd) == 0) {
+            return ctl_cmds[i].fn != NULL ? ctl_cmds[i].fn(s, c)
+                                          : ctl_downlink(s, c, ctl_cmds[i].downlink);
         }
     }
-    return ctl_unknown;
+    return ctl_unknown(s, c);
 }
 
 void sim_on_ctl(sim_t *s, const char *text)
@@ -555,7 +532,7 @@ void sim_on_ctl(sim_t *s, const char *text)
             rc = ctl_fail(&c, "the control message has no \"cmd\"");
         } else {
             cJSON_AddStringToObject(c.reply, "cmd", c.cmd);
-            rc = ctl_lookup(c.cmd)(s, &c);
+            rc = ctl_run(s, &c);
             if (rc == -ENOMEM) {
                 ctl_fail(&c, "out of memory");
             }
