@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz_file.h"
 #include "agent/alloc.h"
 #include "agent/config.h"
 
@@ -61,18 +62,11 @@ static const qtd_cfg_key_t keys[] = {
     {.type = QTD_CFG_END},
 };
 
-static char path[64];
-
 static void check(bool ok)
 {
     if (!ok) {
         __builtin_trap();
     }
-}
-
-static void remove_file(void)
-{
-    (void)unlink(path);
 }
 
 static void check_section(const sect_t *s)
@@ -92,16 +86,8 @@ static void check_section(const sect_t *s)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (path[0] == '\0') {
-        snprintf(path, sizeof(path), "/tmp/fuzz_config.%ld.lua", (long)getpid());
-        atexit(remove_file);
-    }
-    FILE *f = fopen(path, "wb");
-    if (f == NULL) {
-        return 0;
-    }
-    bool written = fwrite(data, 1, size, f) == size;
-    if (fclose(f) != 0 || !written) {
+    const char *path = fuzz_write_file("fuzz_config", "lua", data, size);
+    if (path == NULL) {
         return 0;
     }
 

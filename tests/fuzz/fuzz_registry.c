@@ -19,22 +19,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz_file.h"
 #include "registry.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static char path[64];
 
 static void check(bool ok)
 {
     if (!ok) {
         __builtin_trap();
     }
-}
-
-static void remove_file(void)
-{
-    (void)unlink(path);
 }
 
 /* s is NUL-terminated within QTD_REG_KEY_MAX + 1 bytes and at least min long */
@@ -73,16 +67,8 @@ static void check_registry(const qtd_registry_t *reg)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (path[0] == '\0') {
-        snprintf(path, sizeof(path), "/tmp/fuzz_registry.%ld.json", (long)getpid());
-        atexit(remove_file);
-    }
-    FILE *f = fopen(path, "wb");
-    if (f == NULL) {
-        return 0;
-    }
-    bool written = fwrite(data, 1, size, f) == size;
-    if (fclose(f) != 0 || !written) {
+    const char *path = fuzz_write_file("fuzz_registry", "json", data, size);
+    if (path == NULL) {
         return 0;
     }
 
