@@ -18,11 +18,9 @@
 #include <math.h>
 
 #include "agent/bus.h"
+#include "bytes.h"
 #include "cloud_frame.h"
 #include "cloud_ttlv.h"
-
-/* A byte-string literal as (pointer, length) arguments. */
-#define B(...) ((const uint8_t[]){__VA_ARGS__}), sizeof((const uint8_t[]){__VA_ARGS__})
 
 /* ---- value tree helpers --------------------------------------------------------------- */
 
@@ -66,22 +64,6 @@ static qtd_value_t vlist(int type, uint16_t id, qtd_value_t *items, size_t n)
     v.u.list.items = items;
     v.u.list.count = n;
     return v;
-}
-
-static void assert_bytes(const uint8_t *got, size_t got_len, const uint8_t *want, size_t want_len)
-{
-    if (got_len != want_len || (want_len > 0 && memcmp(got, want, want_len) != 0)) {
-        fprintf(stderr, "got  (%zu):", got_len);
-        for (size_t i = 0; i < got_len && i < 64; i++) {
-            fprintf(stderr, " %02X", got[i]);
-        }
-        fprintf(stderr, "\nwant (%zu):", want_len);
-        for (size_t i = 0; i < want_len && i < 64; i++) {
-            fprintf(stderr, " %02X", want[i]);
-        }
-        fprintf(stderr, "\n");
-        fail_msg("byte mismatch");
-    }
 }
 
 /* The payload STRUCT {node} encodes to exactly want. */

@@ -20,30 +20,12 @@
 
 #include <cJSON.h>
 
+#include "bytes.h"
 #include "cloud_frame.h"
 #include "cloud_ttlv.h"
 #include "sim_json.h"
 
-/* A byte-string literal as (pointer, length) arguments. */
-#define B(...) ((const uint8_t[]){__VA_ARGS__}), sizeof((const uint8_t[]){__VA_ARGS__})
-
 /* ---- helpers -------------------------------------------------------------------------- */
-
-static void assert_bytes(const uint8_t *got, size_t got_len, const uint8_t *want, size_t want_len)
-{
-    if (got_len != want_len || (want_len > 0 && memcmp(got, want, want_len) != 0)) {
-        fprintf(stderr, "got  (%zu):", got_len);
-        for (size_t i = 0; i < got_len && i < 64; i++) {
-            fprintf(stderr, " %02X", got[i]);
-        }
-        fprintf(stderr, "\nwant (%zu):", want_len);
-        for (size_t i = 0; i < want_len && i < 64; i++) {
-            fprintf(stderr, " %02X", want[i]);
-        }
-        fprintf(stderr, "\n");
-        fail_msg("byte mismatch");
-    }
-}
 
 /* o printed without spaces equals want (and o is freed). */
 static void assert_json(cJSON *o, const char *want)
