@@ -1,13 +1,10 @@
 # shellcheck shell=bash
 # SPDX-License-Identifier: Apache-2.0
 # Shared by the fault tests (tests/fault/test_*.sh), on top of tests/integration/lib.sh: a
-# broker that keeps sessions across restarts, the delivery witness (a persistent-session
-# subscriber on a device's uplink topic) and its verdict, SIGKILL and restart of the agent,
-# restart of the simulator. Not here: the faults themselves (each test drives its own).
+# broker that keeps sessions across restarts, the verdict of the delivery witness (started
+# with lib.sh's start_witness), SIGKILL and restart of the agent, restart of the simulator. Not here: the faults themselves (each test drives its own).
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
-
-PK=p1116a
 
 # Sessions (subscriptions and queued QoS 1 messages) survive a broker restart: saved on
 # SIGTERM and every second; no queue limit, so a witness that is away loses nothing.
@@ -42,18 +39,6 @@ restart_sim() {
         --registry "$WORK/registry.json" --log "$WORK/sim.jsonl" ${SIM_EXTRA:-}
     SIMPID=$LAST_PID
     wait_for "$WORK/sim.jsonl" '"event": ?"connected"' 15 $((n + 1))
-}
-
-# start_witness DK: the delivery witness of device DK. mosquitto_sub as the platform user
-# with a persistent session (clean session off, fixed client id, QoS 1) on the device's
-# uplink topic q/2/d/qd<PK><DK>/bus, started before the agent and kept across broker
-# restarts (it reconnects by itself; the broker kept its subscription and queue). One line
-# per message in $WORK/witness.log: "<topic> <payload hex>".
-start_witness() {
-    WITNESS_TOPIC="q/2/d/qd$PK$1/bus"
-    start_bg witness stdbuf -oL mosquitto_sub -h 127.0.0.1 -p "$PORT" -u qtd-sim -P "$SIMPW" \
-        -c -i "qtd-witness-$$" -q 1 -d -F '%t %x' -t "$WITNESS_TOPIC"
-    wait_for "$WORK/witness.log" 'received SUBACK' 10
 }
 
 # witness_count SENT [--wait SECONDS]: decode what the witness received (each payload a

@@ -65,13 +65,27 @@ wait_exit() {
 # ---- the platform: mosquitto with the sim's auth plugin, and qthingd-sim ----
 SIM=${QTD_BUILD_DIR:?}/sim/qthingd-sim
 SIMPW=sim-$RANDOM-$RANDOM
+PK=p1116a # the test product of auto_registry
 
-# A loopback TCP port nobody listens on.
+# A loopback TCP port nobody listens on, below the kernel's ephemeral range: a port from
+# that range can be taken by any outgoing connection between this choice and the listen().
 free_port() {
-    local p
+    local lo p
+    read -r lo _ </proc/sys/net/ipv4/ip_local_port_range
+    [ "$lo" -gt 12000 ] || lo=32768
     while :; do
-        p=$((20000 + RANDOM % 40000))
+        p=$((10000 + RANDOM % (lo - 10000)))
         (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo "$p"; return; }
+    done
+}
+
+# listening PORT PID SECONDS: until something accepts on PORT; returns 1 when PID exits
+# first or the time runs out.
+listening() {
+    local end=$((SECONDS + $3))
+    until (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null; do
+        kill -0 "$2" 2>/dev/null && [ $SECONDS -le $end ] || return 1
+        sleep 0.1
     done
 }
 
@@ -92,22 +106,32 @@ auto_registry() {
 JSON
 }
 
-# start_broker: mosquitto on $PORT (chosen once) with the registry $WORK/registry.json.
+# start_broker: mosquitto on $PORT with the registry $WORK/registry.json. PORT is chosen
+# here when unset; when another process takes that port first (tests run in parallel), a
+# new one is chosen, up to 5 times. A PORT set before (a restart) is kept.
 # BROKER_CONF_EXTRA: more mosquitto.conf lines, appended (a later line wins).
 start_broker() {
-    PORT=${PORT:-$(free_port)}
-    "$SIM" broker-conf --port "$PORT" --registry "$WORK/registry.json" --password "$SIMPW" \
-        --plugin "$QTD_BUILD_DIR/sim/qtd_mosq_auth.so" >"$WORK/mosquitto.conf"
-    if [ -n "${BROKER_CONF_EXTRA:-}" ]; then
-        printf '%s\n' "$BROKER_CONF_EXTRA" >>"$WORK/mosquitto.conf"
-    fi
-    start_bg "mosquitto-$SECONDS" "${MOSQUITTO[@]}" -c "$WORK/mosquitto.conf"
-    BROKER=$LAST_PID
-    local end=$((SECONDS + 10))
-    until (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; do
-        [ $SECONDS -le $end ] || fail "mosquitto did not listen on $PORT"
-        sleep 0.1
+    local chosen=${PORT:+fixed} try log
+    for try in 1 2 3 4 5; do
+        PORT=${PORT:-$(free_port)}
+        "$SIM" broker-conf --port "$PORT" --registry "$WORK/registry.json" --password "$SIMPW" \
+            --plugin "$QTD_BUILD_DIR/sim/qtd_mosq_auth.so" >"$WORK/mosquitto.conf"
+        if [ -n "${BROKER_CONF_EXTRA:-}" ]; then
+            printf '%s\n' "$BROKER_CONF_EXTRA" >>"$WORK/mosquitto.conf"
+        fi
+        log=mosquitto-$SECONDS-$try
+        start_bg "$log" "${MOSQUITTO[@]}" -c "$WORK/mosquitto.conf"
+        BROKER=$LAST_PID
+        listening "$PORT" "$BROKER" 10 && return 0
+        if [ -z "$chosen" ] && ! kill -0 "$BROKER" 2>/dev/null \
+            && grep -q 'Address already in use' "$WORK/$log.log"; then
+            echo "port $PORT was taken meanwhile: trying another" >&2
+            PORT=
+            continue
+        fi
+        fail "mosquitto did not listen on $PORT"
     done
+    fail "mosquitto found no free port in 5 tries"
 }
 
 # start_sim: qthingd-sim on the broker; SIM_EXTRA holds more options (e.g. --reg-delay-ms 3000).
@@ -187,4 +211,75 @@ stop_checked() {
     [ "$EXIT_RC" -eq 0 ] || fail "$2 exited with $EXIT_RC"
     ! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$WORK/$2.log" \
         || fail "$2: sanitizer report in $WORK/$2.log"
+}
+
+# start_witness DK [TYPE]: the delivery witness of device DK (+: of every device). mosquitto_sub
+# as the platform user with a persistent session (clean session off, fixed client id, QoS 1)
+# on the device's uplink topic q/2/d/qd<PK><DK>/TYPE (default bus; ota for OTA_EVENT and
+# OTA_REQUEST), started before the agent and kept across broker restarts (it reconnects by
+# itself; the broker kept its subscription and queue). One line per message in
+# $WORK/witness.log: "<topic> <payload hex>".
+start_witness() {
+    WITNESS_TYPE=${2:-bus}
+    WITNESS_TOPIC="q/2/d/qd$PK$1/$WITNESS_TYPE"
+    [ "$1" != + ] || WITNESS_TOPIC="q/2/d/+/$WITNESS_TYPE"
+    start_bg witness stdbuf -oL mosquitto_sub -h 127.0.0.1 -p "$PORT" -u qtd-sim -P "$SIMPW" \
+        -c -i "qtd-witness-$$" -q 1 -d -F '%t %x' -t "$WITNESS_TOPIC"
+    wait_for "$WORK/witness.log" 'received SUBACK' 10
+}
+
+# witness_frames CMD_NAME [DK]: the "data" of every frame the witness received with that
+# command (of device DK, when the witness watches every device), decoded by qthingd-sim
+# decode, one JSON text per line, in arrival order.
+witness_frames() {
+    local topic=$WITNESS_TOPIC
+    [ $# -lt 2 ] || topic="q/2/d/qd$PK$2/$WITNESS_TYPE"
+    /usr/bin/python3 - "$SIM" "$WORK/witness.log" "$topic" "$1" <<'PY'
+import json, subprocess, sys
+sim, log, topic, cmd = sys.argv[1:5]
+for line in open(log, encoding="utf-8", errors="replace"):
+    parts = line.split()
+    if len(parts) != 2 or parts[0] != topic:
+        continue
+    r = subprocess.run([sim, "decode", "--hex", parts[1]], capture_output=True, text=True)
+    f = json.loads(r.stdout) if r.returncode == 0 else {}
+    if f.get("cmd_name") == cmd:
+        print(json.dumps(f.get("data"), sort_keys=True, ensure_ascii=False))
+PY
+}
+
+# start_nginx: nginx serving $WORK/www on HTTP_PORT (chosen at the first call, kept for a
+# restart), /slow/ the same files at 600 KiB/s (a download that can be cut half-way); its
+# access log $WORK/nginx/access.log has "<uri> <status> <body bytes> \"<Range>\"" per
+# request. Sets NGINX (the PID) and URL (http://127.0.0.1:HTTP_PORT).
+start_nginx() {
+    command -v nginx >/dev/null || fail "nginx not installed (nginx-light)"
+    HTTP_PORT=${HTTP_PORT:-$(free_port)}
+    mkdir -p "$WORK/www" "$WORK/nginx"
+    cat >"$WORK/nginx/nginx.conf" <<CONF
+daemon off;
+$( [ "$(id -u)" -eq 0 ] && echo "user root;" )
+worker_processes 1;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log;
+events { worker_connections 64; }
+http {
+    log_format bytes '\$request_uri \$status \$body_bytes_sent "\$http_range"';
+    access_log $WORK/nginx/access.log bytes;
+    client_body_temp_path $WORK/nginx/body;
+    proxy_temp_path $WORK/nginx/proxy;
+    fastcgi_temp_path $WORK/nginx/fastcgi;
+    uwsgi_temp_path $WORK/nginx/uwsgi;
+    scgi_temp_path $WORK/nginx/scgi;
+    server {
+        listen 127.0.0.1:$HTTP_PORT;
+        root $WORK/www;
+        location /slow/ { alias $WORK/www/; limit_rate 600k; }
+    }
+}
+CONF
+    start_bg "nginx-$SECONDS" nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx"
+    NGINX=$LAST_PID
+    listening "$HTTP_PORT" "$NGINX" 10 || fail "nginx did not listen on $HTTP_PORT"
+    URL=http://127.0.0.1:$HTTP_PORT
 }

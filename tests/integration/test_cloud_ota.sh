@@ -19,17 +19,18 @@ notify() { # DK TSL-JSON: an OTA_NOTIFY frame to the device
 }
 PLAN='{"4": "SCRIPT", "5": "1.0", "6": "2.0", "7": 0, "8": 30, "9": 1000, "10": 10}'
 
-# --- confirmed, with otaRequest(1) first
+# --- confirmed, with otaRequest(1) first; the OTA uplinks counted by a witness
+start_witness + ota
 start_agent a 'dk = "ota1"' 'mode = "none"' 'ota = "confirm"' 'ota_request = 1'
 A=$AGENT
 wait_for "$WORK/a.log" 'lua: ota request true bad false' 15
-wait_for "$WORK/sim.jsonl" '"cmd_name": ?"OTA_REQUEST"' 10
-sim_frames ota1 OTA_REQUEST | grep -q '"25": "[0-9]' || fail "OTA_REQUEST without the version"
+wait_for "$WORK/witness.log" "^q/2/d/qd${PK}ota1/ota " 10
+witness_frames OTA_REQUEST ota1 | grep -q '"25": "[0-9]' || fail "OTA_REQUEST without the version"
 notify ota1 "$PLAN"
 wait_for "$WORK/a.log" 'lua: event 7/10700 "\\"SCRIPT\\",\\"1.0\\",\\"2.0\\",30,10,1000"' 10
 wait_for "$WORK/a.log" 'lua: ota action true again true' 10
-wait_for "$WORK/sim.jsonl" '"14": ?"SUBMITOTA"' 10
-events=$(sim_frames ota1 OTA_EVENT)
+wait_for "$WORK/witness.log" "^q/2/d/qd${PK}ota1/ota " 10 3
+events=$(witness_frames OTA_EVENT ota1)
 echo "$events" | sed -n 1p | grep -q '"13": 1, "14": "REVICEPLAN", "4": "SCRIPT", "7": 0' \
     || fail "first OTA_EVENT: $events"
 echo "$events" | sed -n 2p | grep -q '"13": 2, "14": "SUBMITOTA", "19": "sha256"' \
@@ -51,9 +52,9 @@ wait_for "$WORK/b.log" 'OTA task \(pkgid 9\) not valid' 10
 ! grep -q 'lua: event 7/' "$WORK/b.log" || fail "an invalid plan raised an event"
 notify ota2 "$PLAN"
 wait_for "$WORK/b.log" 'lua: ota action true again false' 10
-wait_for "$WORK/sim.jsonl" '"14": ?"REFUSEDOTA"' 10
-[ "$(sim_frames ota2 OTA_EVENT | grep -c '"13": 1, "14": "REVICEPLAN"')" -eq 2 ] \
+wait_for "$WORK/witness.log" "^q/2/d/qd${PK}ota2/ota " 10 3
+[ "$(witness_frames OTA_EVENT ota2 | grep -c '"13": 1, "14": "REVICEPLAN"')" -eq 2 ] \
     || fail "not one status 1 per task (the invalid one included)"
-sim_frames ota2 OTA_EVENT | tail -1 | grep -q '"13": 3, "14": "REFUSEDOTA"' || fail "no REFUSEDOTA"
+witness_frames OTA_EVENT ota2 | tail -1 | grep -q '"13": 3, "14": "REFUSEDOTA"' || fail "no REFUSEDOTA"
 stop_checked "$B" b
 pass "OTA task refused: status 3, a second answer refused; an invalid plan raises nothing"

@@ -7,47 +7,12 @@
 # sent: less than 1.2x the file); nginx stopped mid-download and started again is resumed
 # by the retries; the done callback comes exactly once each time.
 source "$(dirname "$0")/lib.sh"
-command -v nginx >/dev/null || fail "nginx not installed (nginx-light)"
-
-HTTP_PORT=$(free_port)
-mkdir -p "$WORK/www" "$WORK/nginx" "$WORK/dl"
+mkdir -p "$WORK/www" "$WORK/dl"
 head -c 3145728 /dev/urandom >"$WORK/www/fw.bin" # 3 MiB
 MD5=$(md5sum "$WORK/www/fw.bin" | cut -d' ' -f1)
 SHA=$(sha256sum "$WORK/www/fw.bin" | cut -d' ' -f1)
 SIZE=3145728
-cat >"$WORK/nginx/nginx.conf" <<CONF
-daemon off;
-$( [ "$(id -u)" -eq 0 ] && echo "user root;" )
-worker_processes 1;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log;
-events { worker_connections 64; }
-http {
-    log_format bytes '\$request_uri \$status \$body_bytes_sent "\$http_range"';
-    access_log $WORK/nginx/access.log bytes;
-    client_body_temp_path $WORK/nginx/body;
-    proxy_temp_path $WORK/nginx/proxy;
-    fastcgi_temp_path $WORK/nginx/fastcgi;
-    uwsgi_temp_path $WORK/nginx/uwsgi;
-    scgi_temp_path $WORK/nginx/scgi;
-    server {
-        listen 127.0.0.1:$HTTP_PORT;
-        root $WORK/www;
-        location /slow/ { alias $WORK/www/; limit_rate 600k; }
-    }
-}
-CONF
-start_nginx() {
-    start_bg "nginx-$SECONDS" nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx"
-    NGINX=$LAST_PID
-    local end=$((SECONDS + 10))
-    until (exec 3<>/dev/tcp/127.0.0.1/$HTTP_PORT) 2>/dev/null; do
-        [ $SECONDS -le $end ] || fail "nginx did not listen on $HTTP_PORT"
-        sleep 0.1
-    done
-}
 start_nginx
-URL=http://127.0.0.1:$HTTP_PORT
 
 # run_get NAME LUA-ARGS: an agent whose script calls dlprobe.get(LUA-ARGS)
 run_get() {
