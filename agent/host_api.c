@@ -361,6 +361,24 @@ static int h_lua_set_event_callback(qtd_host_t *h, struct lua_State *L, int doma
     return qtd__lua_set_event_callback(h->agent->lua, L, domain, idx);
 }
 
+static int h_script_replace(qtd_host_t *h, const char *staged, char *err, size_t n)
+{
+    if (h->agent->lua == NULL || staged == NULL) {
+        return QTD_EINVAL;
+    }
+    return qtd__lua_replace(h->agent->lua, staged, err, n);
+}
+
+static int h_script_restore(qtd_host_t *h)
+{
+    return h->agent->lua == NULL ? QTD_ENOENT : qtd__lua_restore(h->agent->lua);
+}
+
+static uint64_t h_script_errors(qtd_host_t *h)
+{
+    return h->agent->lua == NULL ? 0 : qtd__lua_errors(h->agent->lua);
+}
+
 static const qtd_host_api_t host_api = {
     .size = sizeof(qtd_host_api_t),
     .abi_minor = QTD_PLUGIN_ABI_MINOR,
@@ -397,6 +415,9 @@ static const qtd_host_api_t host_api = {
     .service_lookup = h_service_lookup,
     .lua_set_event_callback = h_lua_set_event_callback,
     .store_commit_durable = h_store_commit_durable,
+    .script_replace = h_script_replace,
+    .script_restore = h_script_restore,
+    .script_errors = h_script_errors,
 };
 
 const qtd_host_api_t *qtd__host_api(void)

@@ -70,7 +70,8 @@ struct qtd_lua_s {
     uv_mutex_t running_lock;
     const char *running;
     char running_at[160];
-    int depth; /* nesting of qtd__lua_pcall */
+    int depth;       /* nesting of qtd__lua_pcall */
+    uint64_t errors; /* calls into the script that raised, since the host was created */
 
     qtd_lua_reg_t *regs; /* registrations in call order */
     qtd_lua_reg_t **regs_tail;

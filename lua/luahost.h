@@ -41,6 +41,18 @@ int qtd__lua_start(qtd_lua_t *lh);
  * subscriptions and plugin registrations are kept. Returns as
  * qtd__lua_start, and QTD_EBUSY when called from inside a call into Lua. */
 int qtd__lua_reload(qtd_lua_t *lh);
+/* Replace the script with the file at staged (lua/replace.c): it must compile; the running
+ * one is kept as <script>.previous, the new one renamed into place and run. When its first
+ * run fails, the previous one is put back and run again. err (may be NULL) says why it
+ * failed. Returns: 0, QTD_ENOENT (no script configured), QTD_ELUA (does not compile, or
+ * failed its first run and was rolled back), QTD_EIO (a file could not be written; nothing
+ * changed), QTD_EBUSY (from inside a call into Lua), QTD_ENOMEM. */
+int qtd__lua_replace(qtd_lua_t *lh, const char *staged, char *err, size_t n);
+/* Put <script>.previous back in place and reload. Returns: 0, QTD_ENOENT (nothing kept),
+ * QTD_EIO, and as qtd__lua_reload. */
+int qtd__lua_restore(qtd_lua_t *lh);
+/* Calls into the script that raised an error (top level, callbacks, timers) so far. */
+uint64_t qtd__lua_errors(const qtd_lua_t *lh);
 /* Register fn as module.name (see qtd_host_api_t.lua_add_function), in the running state at
  * once and in every later one. Returns: 0, QTD_EINVAL (empty module or name), QTD_ENOMEM. */
 int qtd__lua_register(qtd_lua_t *lh, const char *module, const char *name, qtd_lua_cfn fn,

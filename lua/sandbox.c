@@ -157,6 +157,7 @@ int qtd__lua_pcall(qtd_lua_t *lh, int nargs, int nresults)
         lua_remove(L, base); /* [... results] */
         return 0;
     }
+    lh->errors++;
     const char *msg = lua_tostring(L, -1);
     if (rc == LUA_ERRMEM) {
         qtd_log_error(QTD_LUA_WHO, "%s (memory limit of %zu bytes)", msg ? msg : "?",

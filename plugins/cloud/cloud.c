@@ -44,6 +44,26 @@ static const qtd_cfg_key_t cloud_keys[] = {
      "seconds to wait for a SUBACK or PUBACK before the session counts as stuck and "
      "reconnects",
      5, 3600, NULL, NULL, 0},
+    {QTD_CFG_STRING, "ota_script_component", "SCRIPT", offsetof(cloud_cfg_t, ota_script_component),
+     "component number (componentNo) of OTA tasks that replace the agent's Lua script "
+     "(lua.script); other componentType 0 tasks are firmware, componentType 1 an external MCU",
+     0, 0, NULL, NULL, 0},
+    {QTD_CFG_INT, "ota_probation_s", "10", offsetof(cloud_cfg_t, ota_probation_s),
+     "seconds a script installed by OTA must run without an error, else the previous one is "
+     "put back",
+     1, 3600, NULL, NULL, 0},
+    {QTD_CFG_INT, "ota_online_s", "120", offsetof(cloud_cfg_t, ota_online_s),
+     "seconds a script installed by OTA has to bring the device online (subscribed), else the "
+     "previous one is put back",
+     1, 86400, NULL, NULL, 0},
+    {QTD_CFG_INT, "ota_mcu_piece_kb", "0", offsetof(cloud_cfg_t, ota_mcu_piece_kb),
+     "piece of an MCU image the script reads at a time (7/10703, otaAction(2)), KiB; 0: the "
+     "whole image at once",
+     0, 1048576, NULL, NULL, 0},
+    {QTD_CFG_INT, "ota_update_timeout_s", "1200", offsetof(cloud_cfg_t, ota_update_timeout_s),
+     "seconds an MCU has to read its image and report its new version (setMcuVersion) before "
+     "the task fails",
+     10, 604800, NULL, NULL, 0},
     {.type = QTD_CFG_END},
 };
 
@@ -146,10 +166,18 @@ static int cloud_on_event(void *self, const qtd_event_t *ev)
     return 0;
 }
 
+/* The services this plugin uses are looked up now that every plugin exists. */
+static int cloud_start(void *self)
+{
+    qtd_cloud_ota_start(self);
+    return 0;
+}
+
 static void cloud_stop(void *self)
 {
     cloud_t *c = self;
     c->stopping = true;
+    qtd_cloud_ota_stop(c);
     if (c->online) {
         c->api->log(c->host, QTD_LOG_INFO, "stopping: %llu sent, %llu acknowledged this run",
                     (unsigned long long)c->stat_sent, (unsigned long long)c->stat_acked);
@@ -182,6 +210,7 @@ static const qtd_plugin_ops_t cloud_ops = {
     .size = sizeof(qtd_plugin_ops_t),
     .create = cloud_create,
     .destroy = cloud_destroy,
+    .start = cloud_start,
     .stop = cloud_stop,
     .on_event = cloud_on_event,
 };

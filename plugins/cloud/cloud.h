@@ -21,6 +21,7 @@
 #include "cloud_frame.h"
 #include "cloud_fsm.h"
 #include "cloud_modem.h"
+#include "cloud_ota.h"
 #include "qthingd/modem.h"
 #include "qthingd/plugin.h"
 #include "qthingd/thing.h"
@@ -67,6 +68,11 @@ typedef struct {
     int64_t at_baud;
     int64_t modem_poll_s;
     int64_t ack_timeout_s;
+    const char *ota_script_component;
+    int64_t ota_probation_s;
+    int64_t ota_online_s;
+    int64_t ota_mcu_piece_kb;
+    int64_t ota_update_timeout_s;
 } cloud_cfg_t;
 
 /* What the Paho threads hand over to the loop. */
@@ -201,13 +207,7 @@ struct cloud_s {
     uint64_t malformed_at; /* rate limit of the malformed downlink lines: window start */
     unsigned malformed_lines;
     uint64_t malformed_quiet;
-    /* The MQTT OTA task (cloud_ota.c): its status (the SDK's OTA_EVENT numbers, 0: none)
-     * and the plan of the platform's OTA_NOTIFY. */
-    int ota_status;
-    int ota_type;    /* componentType: 0 module, 1 MCU */
-    bool ota_sha256; /* otaRequest(1): SHA-256 asked for */
-    char ota_comp[33];
-    char ota_target[65];
+    cloud_ota_t ota;         /* the MQTT OTA task (cloud_ota.h) */
     double script_status[8]; /* status ids 1..7 the script supplies (cloud.setDevStatus) */
     bool script_status_set[8];
     char imei[24];      /* read at create(), "" when no modem answered */
@@ -332,6 +332,11 @@ void qtd_cloud_at_close(cloud_t *c);
 int qtd_cloud_status_value(cloud_t *c, const uint16_t *ids, size_t n, qtd_value_t **out);
 int qtd_cloud_info_value(cloud_t *c, const uint16_t *ids, size_t n, qtd_value_t **out);
 void qtd_cloud_value_free(cloud_t *c, qtd_value_t *v);
+/* cloud_lua_config.c: set the version of MCU component compno (setMcuVersion's checks; a
+ * version report follows; an MCU OTA task may end). *why names a refused argument.
+ * Returns: 0, QTD_EINVAL, QTD_ENOSPC (32 components kept already), QTD_EIO. */
+int qtd_cloud_set_mcu_version(cloud_t *c, const char *compno, size_t clen, const char *version,
+                              size_t vlen, const char **why);
 /* The MCU versions the script set, as "comp:ver;comp:ver" ("" when none). */
 void qtd_cloud_mcu_versions(cloud_t *c, char *out, size_t n);
 

@@ -570,25 +570,17 @@ static int mcu_load(cloud_t *c, char *buf, mcu_t *list)
     return n;
 }
 
-/* quecIot.setMcuVersion(compno, version) -> true|false (seed 3.4.12: compno 1..32 bytes,
- * version 1..64 bytes; setting a known compno again replaces its version) */
-static int l_setMcuVersion(lua_State *L)
+int qtd_cloud_set_mcu_version(cloud_t *c, const char *compno, size_t clen, const char *version,
+                              size_t vlen, const char **why)
 {
-    cloud_t *c = self_of(L);
-    size_t clen;
-    size_t vlen;
-    if (!inited(L, "setMcuVersion")) {
-        return 1;
-    }
-    const char *compno = arg_str(L, 1, &clen);
+    *why = NULL;
     if (compno == NULL || clen == 0 || clen > COMPNO_MAX || !printable(compno, clen)) {
-        return fail(L, "setMcuVersion", "compno must be a string of 1..%d printable characters",
-                    COMPNO_MAX);
+        *why = "compno must be a string of 1..32 printable characters";
+        return QTD_EINVAL;
     }
-    const char *version = arg_str(L, 2, &vlen);
     if (version == NULL || vlen == 0 || vlen > MCU_VERSION_MAX || !printable(version, vlen)) {
-        return fail(L, "setMcuVersion", "version must be a string of 1..%d printable characters",
-                    MCU_VERSION_MAX);
+        *why = "version must be a string of 1..64 printable characters";
+        return QTD_EINVAL;
     }
     char old[KV_MAX];
     mcu_t list[MCU_MAX + 1];
@@ -605,7 +597,8 @@ static int l_setMcuVersion(lua_State *L)
         list[at].vlen = vlen;
     } else {
         if (n == MCU_MAX) {
-            return fail(L, "setMcuVersion", "at most %d MCU components are kept", MCU_MAX);
+            *why = "at most 32 MCU components are kept";
+            return QTD_ENOSPC;
         }
         memmove(&list[at + 1], &list[at], (size_t)(n - at) * sizeof(list[0]));
         list[at] = (mcu_t){compno, clen, version, vlen};
@@ -620,10 +613,39 @@ static int l_setMcuVersion(lua_State *L)
         len += (size_t)w; /* MCU_MAX entries of at most 104 bytes fit in KV_MAX */
     }
     if (!kv_put(c, CLOUD_KV_MCU, buf, len)) {
-        lua_pushboolean(L, 0); /* [compno version false] */
+        return QTD_EIO;
+    }
+    c->api->log(c->host, QTD_LOG_DEBUG, "setting mcuVersion changed");
+    if (qtd_cloud_request(c, CLOUD_REQ_SETTINGS) != 0) {
+        c->api->log(c->host, QTD_LOG_WARN, "quecIot: too many requests in one loop turn");
+    }
+    char comp_z[COMPNO_MAX + 1];
+    char ver_z[MCU_VERSION_MAX + 1];
+    snprintf(comp_z, sizeof(comp_z), "%.*s", (int)clen, compno);
+    snprintf(ver_z, sizeof(ver_z), "%.*s", (int)vlen, version);
+    qtd_cloud_ota_mcu_version(c, comp_z, ver_z);
+    return 0;
+}
+
+/* quecIot.setMcuVersion(compno, version) -> true|false (seed 3.4.12: compno 1..32 bytes,
+ * version 1..64 bytes; setting a known compno again replaces its version) */
+static int l_setMcuVersion(lua_State *L)
+{
+    cloud_t *c = self_of(L);
+    size_t clen = 0;
+    size_t vlen = 0;
+    if (!inited(L, "setMcuVersion")) {
         return 1;
     }
-    return changed(L, c, "mcuVersion");
+    const char *compno = arg_str(L, 1, &clen);
+    const char *version = arg_str(L, 2, &vlen);
+    const char *why = NULL;
+    int rc = qtd_cloud_set_mcu_version(c, compno, clen, version, vlen, &why);
+    if (why != NULL) {
+        return fail(L, "setMcuVersion", "%s", why);
+    }
+    lua_pushboolean(L, rc == 0); /* [compno version true|false] */
+    return 1;
 }
 
 /* quecIot.getMcuVersion() -> {{compno, version}, ...} sorted by compno (seed 3.4.13) */

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The HTTP OTA plugin. Today it provides the agent's one downloader, the "download" service
- * (qthingd/download.h, httpota_download.c), to itself and to the cloud plugin's MQTT OTA.
+ * (qthingd/download.h, httpota_download.c), and the one firmware apply path, the "firmware"
+ * service (qthingd/firmware.h, httpota_firmware.c), to itself and to the cloud plugin's
+ * MQTT OTA.
  * The seed's HTTP OTA flow (plan service, events of table 4.2, apply; seed 3.8) is not
  * here yet.
  */
 #include <stddef.h>
 
 #include "httpota_download.h"
+#include "httpota_firmware.h"
 #include "qthingd/plugin.h"
 
 typedef struct {
@@ -16,6 +19,8 @@ typedef struct {
     int64_t timeout_s;
     int64_t retries;
     int64_t retry_ms;
+    const char *firmware_command;
+    const char *firmware_version_command;
 } httpota_cfg_t;
 
 static const qtd_cfg_key_t httpota_keys[] = {
@@ -30,6 +35,18 @@ static const qtd_cfg_key_t httpota_keys[] = {
      0},
     {QTD_CFG_INT, "retry_ms", "1000", offsetof(httpota_cfg_t, retry_ms),
      "the first wait before a retry, doubled each time", 10, 3600000, NULL, NULL, 0},
+    {QTD_CFG_STRING, "firmware_command", "", offsetof(httpota_cfg_t, firmware_command),
+     "shell command that installs a verified firmware image: run as sh -c '<command>' "
+     "qthingd-firmware <file> <component> <version> (e.g. 'sysupgrade \"$1\"', "
+     "'rauc install \"$1\"', 'swupdate -i \"$1\"'; docs/operations.md); empty: firmware "
+     "tasks fail",
+     0, 0, NULL, NULL, 0},
+    {QTD_CFG_STRING, "firmware_version_command", "",
+     offsetof(httpota_cfg_t, firmware_version_command),
+     "shell command whose first output line is the running firmware's version (e.g. 'cat "
+     "/etc/openwrt_version'), read at start; it tells a firmware update that worked from one "
+     "that did not; empty: the agent's version",
+     0, 0, NULL, NULL, 0},
     {.type = QTD_CFG_END},
 };
 
@@ -38,6 +55,7 @@ typedef struct {
     qtd_host_t *host;
     const httpota_cfg_t *cfg;
     dl_engine_t *dl;
+    fw_t *fw;
 } httpota_t;
 
 static int httpota_create(const qtd_host_api_t *api, qtd_host_t *host, const void *config,
@@ -58,7 +76,15 @@ static int httpota_create(const qtd_host_api_t *api, qtd_host_t *host, const voi
     if (rc == 0) {
         rc = api->service_provide(host, QTD_DOWNLOAD_SERVICE, &dl_api, h->dl);
     }
+    if (rc == 0) {
+        rc = fw_create(api, host, h->cfg->firmware_command, h->cfg->firmware_version_command,
+                       &h->fw);
+    }
+    if (rc == 0) {
+        rc = api->service_provide(host, QTD_FIRMWARE_SERVICE, &fw_api, h->fw);
+    }
     if (rc < 0) {
+        fw_free(h->fw);
         dl_engine_free(h->dl); /* no handle yet: it goes at once */
         api->free(host, h);
         return rc;
@@ -70,6 +96,7 @@ static int httpota_create(const qtd_host_api_t *api, qtd_host_t *host, const voi
 static void httpota_stop(void *self)
 {
     httpota_t *h = self;
+    fw_stop(h->fw);
     dl_engine_stop(h->dl);
 }
 
@@ -79,6 +106,7 @@ static void httpota_destroy(void *self)
     if (h == NULL) {
         return;
     }
+    fw_free(h->fw);
     dl_engine_free(h->dl);
     h->api->free(h->host, h);
 }

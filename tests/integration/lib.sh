@@ -151,7 +151,9 @@ sim_ctl() { # JSON -> prints the reply
 # PARAMS are Lua assignments for it_params.lua (e.g. 'dk = "dev1"' 'mode = "types"').
 # Optional environment: AGENT_SERVER, the server the script sets (default
 # mqtt://127.0.0.1:$PORT); CLOUD_EXTRA, more keys for the agent's cloud = {...} section
-# (e.g. 'ca_file = "/path/ca.pem"').
+# (e.g. 'ca_file = "/path/ca.pem"'); AGENT_SCRIPT, the script to run instead of
+# tests/lua/cloud_it.lua; HTTPOTA, keys for an httpota = {...} section, which also loads the
+# httpota plugin (the download and firmware services).
 start_agent() {
     local name=$1; shift
     mkdir -p "$WORK/$name"
@@ -162,11 +164,17 @@ start_agent() {
         for kv in "$@"; do echo "  $kv,"; done
         echo "}"
     } >"$WORK/$name/it_params.lua"
+    local ota_plugin="" ota_section=""
+    if [ -n "${HTTPOTA+set}" ]; then
+        ota_plugin=', { file = "httpota", required = true }'
+        ota_section="httpota = { $HTTPOTA }"
+    fi
     cat >"$WORK/$name/agent.lua" <<CFG
 agent = { data_dir = "$WORK/$name/data", plugin_dir = "$QTD_PLUGIN_DIR" }
-lua = { script = "$QTD_SOURCE_DIR/tests/lua/cloud_it.lua", lib_path = "$WORK/$name" }
-plugins = { { file = "cloud", required = true } }
+lua = { script = "${AGENT_SCRIPT:-$QTD_SOURCE_DIR/tests/lua/cloud_it.lua}", lib_path = "$WORK/$name" }
+plugins = { { file = "cloud", required = true }$ota_plugin }
 cloud = { reconnect_min_ms = 500, reconnect_max_ms = 8000${CLOUD_EXTRA:+, $CLOUD_EXTRA} }
+$ota_section
 CFG
     start_bg "$name" "$QTHINGD" -c "$WORK/$name/agent.lua"
     AGENT=$LAST_PID
@@ -249,9 +257,9 @@ PY
 }
 
 # start_nginx: nginx serving $WORK/www on HTTP_PORT (chosen at the first call, kept for a
-# restart), /slow/ the same files at 600 KiB/s (a download that can be cut half-way); its
-# access log $WORK/nginx/access.log has "<uri> <status> <body bytes> \"<Range>\"" per
-# request. Sets NGINX (the PID) and URL (http://127.0.0.1:HTTP_PORT).
+# restart), /slow/ the same files at NGINX_SLOW_RATE (default 600k: a download that can be
+# cut half-way); its access log $WORK/nginx/access.log has "<uri> <status> <body bytes>
+# \"<Range>\"" per request. Sets NGINX (the PID) and URL (http://127.0.0.1:HTTP_PORT).
 start_nginx() {
     command -v nginx >/dev/null || fail "nginx not installed (nginx-light)"
     HTTP_PORT=${HTTP_PORT:-$(free_port)}
@@ -274,7 +282,7 @@ http {
     server {
         listen 127.0.0.1:$HTTP_PORT;
         root $WORK/www;
-        location /slow/ { alias $WORK/www/; limit_rate 600k; }
+        location /slow/ { alias $WORK/www/; limit_rate ${NGINX_SLOW_RATE:-600k}; }
     }
 }
 CONF

@@ -7,13 +7,20 @@
 --   switch_dk (after the first 3/10200: setDkDs(switch_dk, "") and one report {[1] = 77}),
 --   lifetime (quecIot.setLifetime(lifetime) before connecting: the MQTT keepalive),
 --   ota ("confirm" | "refuse": the answer to an OTA task, 7/10700, with otaAction),
---   ota_request (after the first 3/10200: quecIot.otaRequest(ota_request)).
+--   ota_request (after the first 3/10200: quecIot.otaRequest(ota_request)),
+--   mcu (true: act as an external MCU: on each 7/10703 read the piece with mcuFWDataRead,
+--   print it as "mcu piece <start> <hex>" per 1000 bytes (a log line holds 2 KiB), then
+--   otaAction(2), or (3) after the last piece; on 7/10704 setMcuVersion(<component>, mcu_version or the target)),
+--   raise_after_ms (raise an error from a timer that long after the script starts).
+-- The global SCRIPT_TAG (set by a script that wraps this one) is printed as
+-- "script <tag> running" at the start ("v1" when unset).
 -- Mode "seq" (tests/fault): reports {[1] = n} at mode 1 for n = first..count, one every
 -- period_ms, from the first 3/10200 on whatever the connection does; prints "seq queued n"
 -- when phymodelReport accepted n and "seq durable n" on the next tick, a later loop turn:
 -- the store commits once per loop turn (docs/protocol.md), so a restarted agent resumes
 -- at the last durable value + 1 and a kill -9 in between costs a duplicate, never a gap.
 local P = require("it_params")
+print("script " .. (SCRIPT_TAG or "v1") .. " running")
 
 -- Deterministic text of a value: tables with sorted keys, like the sim's JSON log.
 local function dump(v)
@@ -50,8 +57,14 @@ if P.session ~= nil then
     print("session flag " .. tostring(quecIot.setSessionFlag(P.session)))
 end
 
+if P.raise_after_ms ~= nil then
+    local t = agent.timer()
+    t:start(P.raise_after_ms, 0, function() error("raised on purpose") end)
+end
+
 local streaming = nil
 local ota_requested = false
+local ota_target = nil
 local logged_out = false
 local switched = false
 
@@ -137,7 +150,29 @@ quecIot.setEventCB(function(ev)
         elseif P.mode == "seq" and streaming == nil then
             seq()
         end
+    elseif ev[1] == 7 and ev[2] == 10703 and P.mcu then
+        local comp, size, start, piece = ev[3]:match('^"([^"]*)",(%d+),(%d+),(%d+)$')
+        size, start, piece = tonumber(size), tonumber(start), tonumber(piece)
+        for at = start, start + piece - 1, 1000 do
+            local data = quecIot.mcuFWDataRead(at, 1000)
+            print("mcu piece " .. at .. " " .. (data:gsub(".", function(ch)
+                return string.format("%02x", ch:byte())
+            end)))
+        end
+        print("mcu beyond " .. tostring(quecIot.mcuFWDataRead(start + piece, 1)))
+        if start + piece < size then
+            print("mcu next " .. tostring(quecIot.otaAction(2)))
+        else
+            print("mcu last " .. tostring(quecIot.otaAction(2)) .. " "
+                .. tostring(quecIot.otaAction(3)))
+        end
+    elseif ev[1] == 7 and ev[2] == 10704 and P.mcu then
+        local comp = ota_target and ota_target[1]
+        print("mcu version " .. tostring(quecIot.setMcuVersion(comp,
+            P.mcu_version or ota_target[2])))
     elseif ev[1] == 7 and ev[2] == 10700 and P.ota then
+        local comp, target = ev[3]:match('^"([^"]*)","[^"]*","([^"]*)"')
+        ota_target = {comp, target}
         print("ota action " .. tostring(quecIot.otaAction(P.ota == "confirm" and 1 or 0))
             .. " again " .. tostring(quecIot.otaAction(P.ota == "confirm" and 1 or 0)))
     elseif ev[1] == 5 and ev[2] == 10211 then

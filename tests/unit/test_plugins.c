@@ -73,7 +73,7 @@ static void plugins_old_abi_is_refused_naming_both_versions(void **state)
     (void)state;
     char *log = open_expect("old_abi", QTD_EABI, NULL);
     assert_non_null(strstr(log, "qtd_old_abi.so: refused: built for plugin ABI 0.9, this agent "
-                                "runs ABI 1.1"));
+                                "runs ABI 1.2"));
     assert_non_null(strstr(log, "dlerror"));
     free(log);
 }
@@ -83,7 +83,7 @@ static void plugins_wrong_abi_is_refused_naming_both_versions(void **state)
     (void)state;
     char *log = open_expect("wrong_abi", QTD_EABI, NULL);
     assert_non_null(strstr(log, "qtd_wrong_abi.so: refused: built for plugin ABI 2.0, this "
-                                "agent runs ABI 1.1"));
+                                "agent runs ABI 1.2"));
     free(log);
 }
 

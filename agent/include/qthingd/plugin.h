@@ -22,7 +22,7 @@ extern "C" {
 #endif
 
 #define QTD_PLUGIN_ABI_MAJOR 1
-#define QTD_PLUGIN_ABI_MINOR 1
+#define QTD_PLUGIN_ABI_MINOR 2
 
 struct uv_loop_s;
 struct lua_State;
@@ -197,6 +197,26 @@ typedef struct qtd_host_api_s {
      * for what must survive a power cut the moment it arrives (a device secret).
      * Returns: 0, QTD_EIO. */
     int (*store_commit_durable)(qtd_host_t *h);
+
+    /* ---- Since ABI 1.2 ---- */
+
+    /* The operator's script replaced by the file at staged while the agent runs (an OTA
+     * of the script), not from inside a call into Lua. The new script must compile; the
+     * running one is kept as <script>.previous; the new one is renamed into place (a power
+     * cut leaves one of the two) and run in a new state, the plugins' sessions untouched.
+     * When its first run fails, the previous one is put back and run again. err (may be
+     * NULL) receives why it failed.
+     * Returns: 0, QTD_ENOENT (no lua.script configured), QTD_ELUA (does not compile, or its
+     * first run failed and it was rolled back), QTD_EIO (a file could not be written, e.g.
+     * the script's directory is read-only: nothing changed), QTD_EBUSY, QTD_ENOMEM. */
+    int (*script_replace)(qtd_host_t *h, const char *staged, char *err, size_t n);
+    /* Put the script kept by script_replace back in place and run it (a new script that
+     * failed later: errors in its first seconds, a device that did not come back online).
+     * Returns: 0, QTD_ENOENT (nothing kept), QTD_EIO, QTD_ELUA, QTD_EBUSY. */
+    int (*script_restore)(qtd_host_t *h);
+    /* How many calls into the script raised an error since the agent started: compare two
+     * readings. */
+    uint64_t (*script_errors)(qtd_host_t *h);
 } qtd_host_api_t;
 
 typedef struct qtd_plugin_ops_s {
