@@ -21,14 +21,6 @@ pause_ms() {
     sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
 }
 
-# forget_pid PID: a process started here is gone and waited for: cleanup leaves it alone
-# (its number may belong to someone else by then).
-forget_pid() {
-    local keep=() p
-    for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-    PIDS=("${keep[@]}")
-}
-
 # restart_sim: SIGTERM the simulator, wait, start it again (its log is appended to).
 restart_sim() {
     kill -TERM "$SIMPID"; wait_exit "$SIMPID" 10; forget_pid "$SIMPID"
@@ -135,27 +127,12 @@ last_durable() {
         END {print m + 0}' "${logs[@]}" /dev/null
 }
 
-# kill_agent NAME: SIGKILL agent NAME ($AGENT), wait for it (without the shell's "Killed"
-# notice) and keep its log as $WORK/NAME-run<k>.log.
-# restart_agent NAME PARAMS...: kill_agent, then start it again on the same data dir with
+# restart_agent NAME PARAMS...: kill_agent (lib.sh), then start it again on the same data dir with
 # PARAMS and first = the last durable value + 1 (a value queued but not yet committed when
 # the kill came is sent again: a duplicate at most, never a gap). FAULT_RESUME=queued
 # resumes after the last value phymodelReport accepted instead: then a kill between the
 # call and the end of its loop turn, the documented price of group commit
 # (docs/protocol.md), shows as a loss.
-AGENT_RUNS=0
-kill_agent() {
-    local end=$((SECONDS + 5))
-    kill -KILL "$AGENT" 2>/dev/null || true
-    while kill -0 "$AGENT" 2>/dev/null; do
-        [ $SECONDS -le $end ] || fail "agent $AGENT still running 5 s after SIGKILL"
-        sleep 0.05
-    done
-    wait "$AGENT" 2>/dev/null || true
-    forget_pid "$AGENT"
-    AGENT_RUNS=$((AGENT_RUNS + 1))
-    mv "$WORK/$1.log" "$WORK/$1-run$AGENT_RUNS.log"
-}
 restart_agent() {
     local name=$1; shift
     kill_agent "$name"

@@ -50,6 +50,14 @@ wait_for() {
     fail "timed out after ${secs}s waiting for /$pat/ x$count in $file"
 }
 
+# forget_pid PID: a process started here is gone and waited for: cleanup leaves it alone
+# (its number may belong to someone else by then).
+forget_pid() {
+    local keep=() p
+    for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+    PIDS=("${keep[@]}")
+}
+
 # wait_exit PID SECONDS: wait for the exit of a child started here; sets EXIT_RC.
 wait_exit() {
     local pid=$1 secs=${2:-10}
@@ -180,6 +188,27 @@ CFG
     AGENT=$LAST_PID
 }
 
+# keep_log NAME: keep the log of agent NAME, stopped, as $WORK/NAME-run<k>.log (the next
+# start_agent NAME writes a new one on the same data dir).
+# kill_agent NAME: SIGKILL agent NAME ($AGENT), wait for it (without the shell's "Killed"
+# notice) and keep its log.
+AGENT_RUNS=0
+keep_log() {
+    AGENT_RUNS=$((AGENT_RUNS + 1))
+    mv "$WORK/$1.log" "$WORK/$1-run$AGENT_RUNS.log"
+}
+kill_agent() {
+    local end=$((SECONDS + 5))
+    kill -KILL "$AGENT" 2>/dev/null || true
+    while kill -0 "$AGENT" 2>/dev/null; do
+        [ $SECONDS -le $end ] || fail "agent $AGENT still running 5 s after SIGKILL"
+        sleep 0.05
+    done
+    wait "$AGENT" 2>/dev/null || true
+    forget_pid "$AGENT"
+    keep_log "$1"
+}
+
 # sim_frames DK CMD_NAME: the "data" of every logged uplink frame of that device and command,
 # one JSON text per line, in arrival order.
 sim_frames() {
@@ -212,13 +241,15 @@ raw_payloads() {
 }
 
 # stop_checked PID NAME: SIGTERM a process started here and fail unless it exits 0 within
-# 10 s and its log ($WORK/NAME.log) has no sanitizer report (ASan, LSan, UBSan builds).
+# 10 s and its log ($WORK/NAME.log) has no sanitizer report (ASan, LSan, UBSan builds);
+# then cleanup forgets it.
 stop_checked() {
     kill -TERM "$1" 2>/dev/null || true
     wait_exit "$1" 10
     [ "$EXIT_RC" -eq 0 ] || fail "$2 exited with $EXIT_RC"
     ! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$WORK/$2.log" \
         || fail "$2: sanitizer report in $WORK/$2.log"
+    forget_pid "$1"
 }
 
 # start_witness DK [TYPE]: the delivery witness of device DK (+: of every device). mosquitto_sub

@@ -91,3 +91,130 @@ witness_frames OTA_EVENT otam | tail -1 | grep -q '"26": "MCU1:2.0"' \
     || fail "status 11 without the MCU version"
 stop_checked "$M" m
 pass "MCU: 4 pieces read with mcuFWDataRead equal the image; statuses $st"
+
+# --- the agent's own script (component SCRIPT), on a copy of cloud_it.lua
+# new_script FILE TAG [LUA]: cloud_it.lua as version TAG (LUA first), padded to 5 MiB
+new_script() {
+    { echo "SCRIPT_TAG = \"$2\""; echo "${3:-}"; cat "$QTD_SOURCE_DIR/tests/lua/cloud_it.lua"; } \
+        >"$WORK/www/$1"
+    /usr/bin/python3 - "$WORK/www/$1" <<'PY'
+import sys
+with open(sys.argv[1], "a") as f:
+    line = "-- " + "padding " * 12 + "\n"
+    while f.tell() < 5 * 1024 * 1024:
+        f.write(line)
+PY
+}
+mkdir -p "$WORK/s"
+cp "$QTD_SOURCE_DIR/tests/lua/cloud_it.lua" "$WORK/s/script.lua"
+new_script v2.lua v2
+new_script bad.lua v3 'error("broken on purpose")'
+new_script late.lua v4 'local t = agent.timer(); t:start(500, 0, function() error("late on purpose") end)'
+AGENT_SCRIPT=$WORK/s/script.lua HTTPOTA= CLOUD_EXTRA='ota_probation_s = 2' \
+    start_agent s 'dk = "otas"' 'mode = "none"' 'ota = "confirm"'
+S=$AGENT
+wait_for "$WORK/s.log" 'lua: event 3/10200' 15
+task otas SCRIPT 1
+confirmed otas s
+fw_info otas SCRIPT 1 v2.lua
+wait_for "$WORK/s.log" 'lua: script v2 running' 20
+wait_for "$WORK/s.log" 'lua: event 7/10705' 10
+grep -q '^SCRIPT_TAG = "v2"' "$WORK/s/script.lua" || fail "the script file was not replaced"
+cmp -s "$QTD_SOURCE_DIR/tests/lua/cloud_it.lua" "$WORK/s/script.lua.previous" \
+    || fail "the previous script was not kept"
+st=$(statuses otas)
+[ "$st" = "1 2 4 8 9 11" ] || fail "script statuses: $st"
+witness_frames OTA_EVENT otas | tail -1 | grep -q '"26": "SCRIPT:2.0"' \
+    || fail "status 11 without the new SCRIPT version"
+pass "SCRIPT: a 5 MiB script swapped in and runs; statuses $st; version SCRIPT:2.0 reported"
+
+# a new script that raises at load: the running one (v2) is put back, 7/10706
+task otas SCRIPT 1
+wait_for "$WORK/s.log" 'lua: ota action true' 10 2
+fw_info otas SCRIPT 1 bad.lua
+wait_for "$WORK/s.log" 'lua: event 7/10706' 20
+grep -q 'broken on purpose' "$WORK/s.log" || fail "the load error was not logged"
+wait_for "$WORK/s.log" 'lua: script v2 running' 5 2
+grep -q '^SCRIPT_TAG = "v2"' "$WORK/s/script.lua" || fail "v2 is not back in place"
+pass "SCRIPT that raises at load: rolled back to v2, 7/10706"
+
+# a new script that raises 0.5 s after it started, within its probation
+task otas SCRIPT 1
+wait_for "$WORK/s.log" 'lua: ota action true' 10 3
+fw_info otas SCRIPT 1 late.lua
+wait_for "$WORK/s.log" 'lua: script v4 running' 20
+wait_for "$WORK/s.log" 'lua: event 7/10706' 10 2
+wait_for "$WORK/s.log" 'lua: script v2 running' 5 3
+grep -q 'late on purpose' "$WORK/s.log" || fail "the late error was not logged"
+grep -q '^SCRIPT_TAG = "v2"' "$WORK/s/script.lua" || fail "v2 is not back after probation"
+st=$(statuses otas)
+[ "$st" = "1 2 4 8 9 11 1 2 4 8 9 12 1 2 4 8 9 12" ] || fail "script statuses: $st"
+
+# a wrong MD5: status 6 then 12, nothing applied
+task otas SCRIPT 1
+wait_for "$WORK/s.log" 'lua: ota action true' 10 4
+fw_info otas SCRIPT 1 v2.lua 0123456789abcdef0123456789abcdef
+wait_for "$WORK/s.log" 'lua: event 7/10706' 20 3
+st=$(statuses otas)
+[ "${st#* 12 1 2 4 8 9 12 }" = "1 2 4 6 12" ] || fail "wrong MD5 statuses: $st"
+[ "$(grep -c 'lua: script v' "$WORK/s.log")" -eq 5 ] || fail "a script ran after a wrong MD5"
+[ ! -e "$WORK/s/data/ota/mqtt-ota.bin" ] || fail "the image with a wrong MD5 was kept"
+[ "$(grep -c 'cloud: online as' "$WORK/s.log")" -eq 1 ] || fail "the MQTT session was dropped"
+stop_checked "$S" s
+pass "SCRIPT raising in probation, and a wrong MD5: rolled back / nothing applied; one session"
+
+# --- a wrong SHA-256 after otaRequest(1): nothing applied
+HTTPOTA= start_agent x 'dk = "otax"' 'mode = "none"' 'ota = "confirm"' 'ota_request = 1' 'mcu = true'
+X=$AGENT
+wait_for "$WORK/x.log" 'lua: ota request true' 15
+task otax MCU1 1
+confirmed otax x
+fw_info otax MCU1 1 mcu.bin "" 0000000000000000000000000000000000000000000000000000000000000000
+wait_for "$WORK/x.log" 'lua: event 7/10706' 20
+! grep -q 'lua: event 7/10703' "$WORK/x.log" || fail "an image with a wrong SHA-256 was offered"
+st=$(statuses otax)
+[ "$st" = "1 2 4 6 12" ] || fail "wrong SHA-256 statuses: $st"
+stop_checked "$X" x
+pass "wrong SHA-256 with otaRequest(1): statuses $st, nothing applied"
+
+# --- firmware: SIGKILL half-way through 20 MiB, resumed; applied; reported after the reboot
+head -c 20971520 /dev/urandom >"$WORK/www/fw.bin"
+FW_APPLY="cp \"\$1\" $WORK/installed.bin && echo \"\$2 \$3\" >$WORK/installed.txt"
+fw_agent() { # VERSION: the agent f running firmware VERSION
+    HTTPOTA="firmware_command = [[$FW_APPLY]], firmware_version_command = [[echo $1]]" \
+        start_agent f 'dk = "otaf"' 'mode = "none"' 'ota = "confirm"'
+}
+fw_agent 1.0
+wait_for "$WORK/f.log" 'lua: event 3/10200' 15
+task otaf FW 0
+confirmed otaf f
+fw_info otaf FW 0 fw.bin "" "" slow/fw.bin
+wait_for "$WORK/f.log" 'cloud: OTA FW: [0-9]+ of 20971520 bytes' 30 2
+kill_agent f
+have=$(stat -c %s "$WORK/f/data/ota/mqtt-ota.bin")
+[ "$have" -ge 8000000 ] && [ "$have" -lt 20971520 ] || fail "killed at $have bytes"
+fw_agent 1.0
+wait_for "$WORK/f.log" "resuming at byte $have" 15
+wait_for "$WORK/f.log" 'firmware apply command finished \(exit 0\)' 40
+cmp -s "$WORK/www/fw.bin" "$WORK/installed.bin" || fail "the command did not get the image"
+[ "$(cat "$WORK/installed.txt")" = "FW 2.0" ] || fail "apply arguments: $(cat "$WORK/installed.txt")"
+sent=$(awk '$1 == "/slow/fw.bin" {s += $3} END {print s}' "$WORK/nginx/access.log")
+[ "$sent" -lt $((20971520 * 12 / 10)) ] || fail "fetched $sent bytes for 20 MiB"
+stop_checked "$AGENT" f
+keep_log f
+fw_agent 2.0 # the reboot: the new firmware runs
+wait_for "$WORK/f.log" 'lua: event 3/10200' 15
+wait_for "$WORK/f.log" 'cloud: OTA FW 2.0: updated' 10
+sleep 1
+fw_agent_pid=$AGENT
+stop_checked "$fw_agent_pid" f
+keep_log f
+fw_agent 2.0 # and once more: nothing is reported again
+wait_for "$WORK/f.log" 'lua: event 3/10200' 15
+sleep 1
+st=$(statuses otaf)
+[ "$(echo "$st" | grep -o ' 11' | wc -l)" -eq 1 ] || fail "firmware statuses: $st"
+case "$st" in "1 2 4 "*" 8 9 11") ;; *) fail "firmware statuses: $st" ;; esac
+witness_frames OTA_EVENT otaf | tail -1 | grep -q '"25": "2.0"' || fail "11 without version 2.0"
+stop_checked "$AGENT" f
+pass "firmware: kill -9 at $have bytes, resumed ($sent bytes fetched for 20 MiB), applied, 11 once after the reboot"

@@ -57,11 +57,6 @@ if P.session ~= nil then
     print("session flag " .. tostring(quecIot.setSessionFlag(P.session)))
 end
 
-if P.raise_after_ms ~= nil then
-    local t = agent.timer()
-    t:start(P.raise_after_ms, 0, function() error("raised on purpose") end)
-end
-
 local streaming = nil
 local ota_requested = false
 local ota_target = nil
