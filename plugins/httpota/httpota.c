@@ -15,7 +15,6 @@
 
 typedef struct {
     const char *download_dir;
-    int64_t chunk_kb;
     int64_t timeout_s;
     int64_t retries;
     int64_t retry_ms;
@@ -26,8 +25,6 @@ typedef struct {
 static const qtd_cfg_key_t httpota_keys[] = {
     {QTD_CFG_STRING, "download_dir", "", offsetof(httpota_cfg_t, download_dir),
      "where packages are downloaded; empty: <agent.data_dir>/ota", 0, 0, NULL, NULL, 0},
-    {QTD_CFG_INT, "chunk_kb", "64", offsetof(httpota_cfg_t, chunk_kb),
-     "size of one Range request, KiB", 1, 65536, NULL, NULL, 0},
     {QTD_CFG_INT, "timeout_s", "30", offsetof(httpota_cfg_t, timeout_s),
      "connect timeout, and the time a transfer may stall, seconds", 1, 3600, NULL, NULL, 0},
     {QTD_CFG_INT, "retries", "5", offsetof(httpota_cfg_t, retries),
@@ -125,8 +122,8 @@ QTD_PLUGIN_EXPORT const qtd_plugin_desc_t qtd_plugin_desc = {
     .name = "httpota",
     .version = "0.1.0",
     .kind = QTD_PLUGIN_SERVICE,
-    .summary = "the downloader (download service: resumable, verified); the HTTP OTA flow "
-               "of seed 3.8 is not implemented yet",
+    .summary = "the downloader (download service: resumable, verified) and the firmware apply "
+               "path (firmware service); the HTTP OTA flow of seed 3.8 is not implemented yet",
     .config_map = httpota_keys,
     .config_size = sizeof(httpota_cfg_t),
     .ops = &httpota_ops,

@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 SRC=$QTD_SOURCE_DIR
 
 # --- command line
-"$QTHINGD" --version | grep -qE '^qthingd [0-9]+\.[0-9]+\.[0-9]+ \(plugin ABI 1\.1\)$' \
+"$QTHINGD" --version | grep -qE '^qthingd [0-9]+\.[0-9]+\.[0-9]+ \(plugin ABI 1\.2\)$' \
     || fail "--version"
 "$QTHINGD" --help | grep -q -- '--help-plugin NAME' || fail "--help lists --help-plugin"
 rc=0; "$QTHINGD" --bogus 2>/dev/null || rc=$?
@@ -48,7 +48,7 @@ plugins = { { file = "wrong_abi", required = true } }
 CFG
 rc=0; "$QTHINGD" --check -c "$WORK/req.lua" 2>"$WORK/req.log" || rc=$?
 [ $rc -eq 2 ] || fail "required wrong-ABI plugin exits 2 (got $rc)"
-grep -q 'built for plugin ABI 2.0, this agent runs ABI 1.1' "$WORK/req.log" || fail "ABI named"
+grep -q 'built for plugin ABI 2.0, this agent runs ABI 1.2' "$WORK/req.log" || fail "ABI named"
 grep -q 'plugins\[1\]: required plugin "wrong_abi"' "$WORK/req.log" || fail "required named"
 pass "required plugin refused"
 
