@@ -379,6 +379,74 @@ static uint64_t h_script_errors(qtd_host_t *h)
     return h->agent->lua == NULL ? 0 : qtd__lua_errors(h->agent->lua);
 }
 
+/* A script on probation: checked every WATCH_STEP_MS. */
+#define WATCH_STEP_MS 250
+struct qtd_script_watch_s {
+    qtd_timer_t *timer;
+    qtd_host_t *h;
+    uint64_t errors_at;
+    uint64_t left_ms;
+    qtd_script_done_cb done;
+    void *arg;
+};
+
+static void h_script_unwatch(qtd_host_t *h, qtd_script_watch_t *w)
+{
+    if (w != NULL) {
+        h_timer_stop(h, w->timer);
+        qtd_free(w);
+    }
+}
+
+static void on_watch(qtd_timer_t *t, void *arg)
+{
+    (void)t;
+    qtd_script_watch_t *w = arg;
+    qtd_lua_t *lua = w->h->agent->lua;
+    int status = 0;
+    if (qtd__lua_errors(lua) > w->errors_at) {
+        qtd_log_error("core", "the new script failed within its probation: putting the previous "
+                              "one back");
+        int rc = qtd__lua_restore(lua);
+        if (rc != 0) {
+            qtd_log_error("core", "the previous script could not be put back: %s",
+                          qtd_strerror(rc));
+        }
+        status = QTD_ELUA;
+    } else if (w->left_ms > WATCH_STEP_MS) {
+        w->left_ms -= WATCH_STEP_MS;
+        return;
+    }
+    qtd_script_done_cb done = w->done;
+    void *done_arg = w->arg;
+    h_script_unwatch(w->h, w);
+    done(done_arg, status);
+}
+
+static int h_script_watch(qtd_host_t *h, uint64_t probation_ms, qtd_script_done_cb done, void *arg,
+                          qtd_script_watch_t **out)
+{
+    if (h->agent->lua == NULL || done == NULL || out == NULL) {
+        return QTD_EINVAL;
+    }
+    qtd_script_watch_t *w = qtd_calloc(1, sizeof(*w));
+    if (w == NULL) {
+        return QTD_ENOMEM;
+    }
+    *w = (qtd_script_watch_t){.h = h,
+                              .errors_at = qtd__lua_errors(h->agent->lua),
+                              .left_ms = probation_ms,
+                              .done = done,
+                              .arg = arg};
+    int rc = h_timer_start(h, &w->timer, WATCH_STEP_MS, WATCH_STEP_MS, on_watch, w);
+    if (rc != 0) {
+        qtd_free(w);
+        return QTD_ENOMEM;
+    }
+    *out = w;
+    return 0;
+}
+
 static const qtd_host_api_t host_api = {
     .size = sizeof(qtd_host_api_t),
     .abi_minor = QTD_PLUGIN_ABI_MINOR,
@@ -418,6 +486,8 @@ static const qtd_host_api_t host_api = {
     .script_replace = h_script_replace,
     .script_restore = h_script_restore,
     .script_errors = h_script_errors,
+    .script_watch = h_script_watch,
+    .script_unwatch = h_script_unwatch,
 };
 
 const qtd_host_api_t *qtd__host_api(void)

@@ -19,6 +19,7 @@
 #include "qthingd/download.h"
 #include "qthingd/events.h"
 #include "qthingd/firmware.h"
+#include "qthingd/plugin.h"
 
 typedef struct cloud_s cloud_t;
 
@@ -88,12 +89,12 @@ typedef struct cloud_ota_s {
     const qtd_firmware_api_t *fw;
     void *fw_self;
     uv_timer_t tick;     /* DOWNLOADING every 5 s while downloading */
-    uv_timer_t deadline; /* script probation, MCU read and update waits */
+    uv_timer_t deadline; /* script online check, MCU read and update waits */
     uv_timer_t later;    /* the apply step, out of the callback that found it due */
     bool timers_open;
-    uint64_t errors_at;   /* script errors when the new script started */
-    uint64_t online_by;   /* loop time the device must be online by (script probation) */
-    uint64_t progress_at; /* bytes at the last log line */
+    qtd_script_watch_t *watch; /* the host's probation of a new script */
+    uint64_t online_by;        /* loop time the device must be online by (script probation) */
+    uint64_t progress_at;      /* bytes at the last log line */
 } cloud_ota_t;
 
 /* cloud_ota.c */

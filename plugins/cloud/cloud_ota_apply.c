@@ -2,9 +2,9 @@
 /*
  * MQTT OTA, what is done with a verified image (status 8, 7/10703), by component:
  * - the agent's script (cloud.ota_script_component): status 9 (7/10704), the script swapped
- *   by the host (compiled first, the old one kept, the MQTT session untouched), then a
- *   probation: an error in its first cloud.ota_probation_s seconds, or a device not online
- *   within cloud.ota_online_s, puts the previous script back and ends in 12 (7/10706);
+ *   by the host (compiled first, the old one kept, the MQTT session untouched), then the
+ *   host's probation: an error in its first cloud.ota_probation_s seconds, or a device not
+ *   online within cloud.ota_online_s, puts the previous script back and ends in 12 (7/10706);
  *   else setMcuVersion(component, target) and 11 (7/10705);
  * - firmware (componentType 0): status 9, the image handed to the firmware service's apply
  *   command; the task stays in status 9 across the reboot, after which the running version
@@ -37,39 +37,52 @@ static void restore_and_fail(cloud_t *c, const char *why)
     qtd_cloud_ota_finish(c, false, why);
 }
 
-static void on_probation(uv_timer_t *t)
+/* After the probation: the device must be online by online_by. */
+static void on_online_check(uv_timer_t *t)
 {
     cloud_t *c = t->data;
     cloud_ota_t *o = &c->ota;
+    if (c->online) {
+        const char *bad = NULL;
+        (void)qtd_cloud_set_mcu_version(c, o->comp, strlen(o->comp), o->target, strlen(o->target),
+                                        &bad);
+        qtd_cloud_ota_finish(c, true, "the new script runs");
+        return;
+    }
+    if (uv_now(c->loop) < o->online_by) {
+        (void)uv_timer_start(&o->deadline, on_online_check, 1000, 0);
+        return;
+    }
     char why[160];
-    uint64_t errors = c->api->script_errors(c->host);
-    if (errors > o->errors_at) {
-        snprintf(why, sizeof(why), "the new script raised %llu error(s) in its first %llds",
-                 (unsigned long long)(errors - o->errors_at), (long long)c->cfg->ota_probation_s);
-        restore_and_fail(c, why);
+    snprintf(why, sizeof(why), "the device was not online %llds after the new script ran",
+             (long long)c->cfg->ota_online_s);
+    restore_and_fail(c, why);
+}
+
+static void on_watched(void *arg, int status)
+{
+    cloud_t *c = arg;
+    c->ota.watch = NULL;
+    if (status != 0) {
+        char why[160];
+        snprintf(why, sizeof(why),
+                 "the new script raised an error within %llds; the previous one runs again",
+                 (long long)c->cfg->ota_probation_s);
+        qtd_cloud_ota_finish(c, false, why);
         return;
     }
-    if (!c->online) {
-        if (uv_now(c->loop) < o->online_by) {
-            (void)uv_timer_start(&o->deadline, on_probation, 1000, 0);
-            return;
-        }
-        snprintf(why, sizeof(why), "the device was not online %llds after the new script ran",
-                 (long long)c->cfg->ota_online_s);
-        restore_and_fail(c, why);
-        return;
-    }
-    const char *bad = NULL;
-    (void)qtd_cloud_set_mcu_version(c, o->comp, strlen(o->comp), o->target, strlen(o->target),
-                                    &bad);
-    qtd_cloud_ota_finish(c, true, "the new script runs");
+    on_online_check(&c->ota.deadline);
 }
 
 static void probation(cloud_t *c)
 {
     cloud_ota_t *o = &c->ota;
     o->online_by = uv_now(c->loop) + (uint64_t)c->cfg->ota_online_s * 1000;
-    (void)uv_timer_start(&o->deadline, on_probation, (uint64_t)c->cfg->ota_probation_s * 1000, 0);
+    int rc = c->api->script_watch(c->host, (uint64_t)c->cfg->ota_probation_s * 1000, on_watched, c,
+                                  &o->watch);
+    if (rc != 0) {
+        restore_and_fail(c, "the new script cannot be watched (out of memory)");
+    }
 }
 
 static void swap_script(uv_timer_t *t)
@@ -77,7 +90,6 @@ static void swap_script(uv_timer_t *t)
     cloud_t *c = t->data;
     cloud_ota_t *o = &c->ota;
     qtd_cloud_ota_step(c, OTA_UPDATING, OTA_EV_UPDATING, NULL);
-    o->errors_at = c->api->script_errors(c->host);
     char err[512];
     int rc = c->api->script_replace(c->host, o->path, err, sizeof(err));
     if (rc != 0) {
@@ -275,9 +287,10 @@ void qtd_cloud_ota_resume_apply(cloud_t *c)
         qtd_cloud_ota_finish(c, strcmp(running, o->target) == 0, why);
         break;
     case OTA_KIND_SCRIPT:
-        if (updating && o->swapped) {
-            o->errors_at = 0; /* the new script's first run was this start's */
-            probation(c);
+        if (updating && o->swapped && c->api->script_errors(c->host) > 0) {
+            restore_and_fail(c, "the new script failed when the agent started with it");
+        } else if (updating && o->swapped) {
+            probation(c); /* its first run was this start's */
         } else {
             (void)uv_timer_start(&o->later, swap_script, 0, 0);
         }

@@ -159,6 +159,10 @@ void qtd_cloud_ota_forget(cloud_t *c)
     if (o->d != NULL) {
         o->dl->cancel(o->dl_self, o->d); /* its done callback sees the task is gone */
     }
+    if (o->watch != NULL) {
+        c->api->script_unwatch(c->host, o->watch);
+        o->watch = NULL;
+    }
     if (o->timers_open) {
         (void)uv_timer_stop(&o->tick);
         (void)uv_timer_stop(&o->deadline);
@@ -436,6 +440,10 @@ void qtd_cloud_ota_stop(cloud_t *c)
         return;
     }
     o->timers_open = false;
+    if (o->watch != NULL) {
+        c->api->script_unwatch(c->host, o->watch); /* the task stays in status 9 */
+        o->watch = NULL;
+    }
     uv_close((uv_handle_t *)&o->tick, NULL);
     uv_close((uv_handle_t *)&o->deadline, NULL);
     uv_close((uv_handle_t *)&o->later, NULL);

@@ -75,6 +75,8 @@ typedef struct qtd_cfg_array_s {
 } qtd_cfg_array_t;
 
 typedef void (*qtd_timer_cb)(qtd_timer_t *timer, void *arg);
+typedef struct qtd_script_watch_s qtd_script_watch_t; /* opaque (script_watch) */
+typedef void (*qtd_script_done_cb)(void *arg, int status);
 typedef int (*qtd_lua_cfn)(struct lua_State *L);
 
 /* service_lookup flags. */
@@ -205,18 +207,24 @@ typedef struct qtd_host_api_s {
      * running one is kept as <script>.previous; the new one is renamed into place (a power
      * cut leaves one of the two) and run in a new state, the plugins' sessions untouched.
      * When its first run fails, the previous one is put back and run again. err (may be
-     * NULL) receives why it failed.
+     * NULL) receives why it failed. Watch it with script_watch next.
      * Returns: 0, QTD_ENOENT (no lua.script configured), QTD_ELUA (does not compile, or its
      * first run failed and it was rolled back), QTD_EIO (a file could not be written, e.g.
      * the script's directory is read-only: nothing changed), QTD_EBUSY, QTD_ENOMEM. */
     int (*script_replace)(qtd_host_t *h, const char *staged, char *err, size_t n);
     /* Put the script kept by script_replace back in place and run it (a new script that
-     * failed later: errors in its first seconds, a device that did not come back online).
-     * Returns: 0, QTD_ENOENT (nothing kept), QTD_EIO, QTD_ELUA, QTD_EBUSY. */
+     * failed later). Returns: 0, QTD_ENOENT (nothing kept), QTD_EIO, QTD_ELUA, QTD_EBUSY. */
     int (*script_restore)(qtd_host_t *h);
-    /* How many calls into the script raised an error since the agent started: compare two
-     * readings. */
+    /* How many calls into the script raised an error since the agent started. */
     uint64_t (*script_errors)(qtd_host_t *h);
+    /* Probation of the running script for probation_ms: when a call into it raises an
+     * error in that time, the script kept by script_replace is put back and done(arg,
+     * QTD_ELUA) called; otherwise done(arg, 0) at the end. Exactly one call of done, on
+     * the loop, unless script_unwatch comes first. Returns: 0 (*out set), QTD_ENOMEM. */
+    int (*script_watch)(qtd_host_t *h, uint64_t probation_ms, qtd_script_done_cb done, void *arg,
+                        qtd_script_watch_t **out);
+    /* Stop a probation (before stop() returns, for one under way): done is not called. */
+    void (*script_unwatch)(qtd_host_t *h, qtd_script_watch_t *w);
 } qtd_host_api_t;
 
 typedef struct qtd_plugin_ops_s {
