@@ -47,6 +47,7 @@ struct dl_engine_s {
 };
 
 struct qtd_download_s {
+    dl_xfer_t xfer; /* first: the engine's handle on it */
     qtd_download_t *next;
     dl_engine_t *e;
     char *url;
@@ -74,6 +75,7 @@ struct qtd_download_s {
 };
 
 static void begin_transfer(qtd_download_t *d);
+static void download_done(dl_xfer_t *x, CURL *easy, CURLcode result, long code);
 
 static void on_retry(uv_timer_t *t)
 {
@@ -165,6 +167,57 @@ static void finish(qtd_download_t *d)
 
 /* ---- libcurl on the loop ---- */
 
+/* The engine's one handle, opened at the first transfer (a fresh engine has none). */
+static int engine_open(dl_engine_t *e)
+{
+    if (!e->timer_open) {
+        uv_timer_init(e->loop, &e->timer);
+        e->timer.data = e;
+        e->timer_open = true;
+    }
+    return 0;
+}
+
+/* A download's transfer ended: verify, retry or give up. */
+static void download_done(dl_xfer_t *x, CURL *easy, CURLcode result, long code)
+{
+    qtd_download_t *d = (qtd_download_t *)x;
+    dl_engine_t *e = d->e;
+    curl_easy_cleanup(easy);
+    d->easy = NULL;
+    if (result == CURLE_OK) {
+        finish(d);
+    } else if (code == 416 && d->bytes > 0 && (d->size == 0 || d->bytes == d->size)) {
+        finish(d); /* nothing after the bytes we have: the file is whole */
+    } else if (result == CURLE_WRITE_ERROR && d->cancelled) {
+        complete(d, QTD_ECANCELED);
+    } else if (result == CURLE_WRITE_ERROR && d->size > 0 && d->bytes > d->size) {
+        LOG(e, QTD_LOG_ERROR, "download %s: larger than the %llu bytes expected", d->url,
+            (unsigned long long)d->size);
+        (void)unlink(d->path);
+        complete(d, QTD_EILSEQ);
+    } else if (d->attempts < e->opts.retries && !e->stopping) {
+        uint64_t wait = dl_backoff_ms(e, d->attempts);
+        d->attempts++;
+        LOG(e, QTD_LOG_WARN, "download %s: %s (HTTP %ld) at %llu bytes; retry %d of %lld in %.1f s",
+            d->url, d->errbuf[0] ? d->errbuf : curl_easy_strerror(result), code,
+            (unsigned long long)d->bytes, d->attempts, (long long)e->opts.retries, wait / 1000.0);
+        uv_timer_start(&d->retry, on_retry, wait, 0);
+    } else {
+        LOG(e, QTD_LOG_ERROR,
+            "download %s: %s (HTTP %ld) at %llu bytes; giving up (the "
+            "bytes stay for a later resume)",
+            d->url, d->errbuf[0] ? d->errbuf : curl_easy_strerror(result), code,
+            (unsigned long long)d->bytes);
+        complete(d, QTD_EIO);
+    }
+}
+
+uint64_t dl_backoff_ms(const dl_engine_t *e, int attempt)
+{
+    return (uint64_t)e->opts.retry_ms << (attempt < 10 ? attempt : 10);
+}
+
 static void check_multi(dl_engine_t *e)
 {
     CURLMsg *msg;
@@ -173,43 +226,39 @@ static void check_multi(dl_engine_t *e)
         if (msg->msg != CURLMSG_DONE) {
             continue;
         }
-        qtd_download_t *d = NULL;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&d);
+        CURL *easy = msg->easy_handle;
+        dl_xfer_t *x = NULL;
+        curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
         CURLcode result = msg->data.result;
         long code = 0;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &code);
-        curl_multi_remove_handle(e->multi, d->easy);
-        curl_easy_cleanup(d->easy);
-        d->easy = NULL;
-        if (result == CURLE_OK) {
-            finish(d);
-        } else if (code == 416 && d->bytes > 0 && (d->size == 0 || d->bytes == d->size)) {
-            finish(d); /* nothing after the bytes we have: the file is whole */
-        } else if (result == CURLE_WRITE_ERROR && d->cancelled) {
-            complete(d, QTD_ECANCELED);
-        } else if (result == CURLE_WRITE_ERROR && d->size > 0 && d->bytes > d->size) {
-            LOG(e, QTD_LOG_ERROR, "download %s: larger than the %llu bytes expected", d->url,
-                (unsigned long long)d->size);
-            (void)unlink(d->path);
-            complete(d, QTD_EILSEQ);
-        } else if (d->attempts < e->opts.retries && !e->stopping) {
-            uint64_t wait = (uint64_t)e->opts.retry_ms << (d->attempts < 10 ? d->attempts : 10);
-            d->attempts++;
-            LOG(e, QTD_LOG_WARN,
-                "download %s: %s (HTTP %ld) at %llu bytes; retry %d of %lld in %.1f s", d->url,
-                d->errbuf[0] ? d->errbuf : curl_easy_strerror(result), code,
-                (unsigned long long)d->bytes, d->attempts, (long long)e->opts.retries,
-                wait / 1000.0);
-            uv_timer_start(&d->retry, on_retry, wait, 0);
-        } else {
-            LOG(e, QTD_LOG_ERROR,
-                "download %s: %s (HTTP %ld) at %llu bytes; giving up (the "
-                "bytes stay for a later resume)",
-                d->url, d->errbuf[0] ? d->errbuf : curl_easy_strerror(result), code,
-                (unsigned long long)d->bytes);
-            complete(d, QTD_EIO);
-        }
+        curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+        curl_multi_remove_handle(e->multi, easy);
+        x->done(x, easy, result, code);
     }
+}
+
+int dl_engine_add(dl_engine_t *e, CURL *easy, dl_xfer_t *x)
+{
+    if (e->stopping) {
+        return QTD_ECANCELED;
+    }
+    int rc = engine_open(e);
+    if (rc != 0) {
+        return rc;
+    }
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, x);
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT, (long)e->opts.connect_timeout_s);
+    curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, (long)e->opts.low_speed_s);
+    return curl_multi_add_handle(e->multi, easy) == CURLM_OK ? 0 : QTD_EIO;
+}
+
+void dl_engine_remove(dl_engine_t *e, CURL *easy)
+{
+    curl_multi_remove_handle(e->multi, easy);
 }
 
 static void on_poll(uv_poll_t *h, int status, int events)
@@ -365,26 +414,20 @@ static void begin_transfer(qtd_download_t *d)
     CURL *c = d->easy;
     d->errbuf[0] = '\0';
     d->first_write = true;
+    d->xfer.done = download_done;
     curl_easy_setopt(c, CURLOPT_URL, d->url);
-    curl_easy_setopt(c, CURLOPT_PRIVATE, d);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, d);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, d->errbuf);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)e->opts.connect_timeout_s);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)e->opts.low_speed_s);
     if (d->bytes > 0) {
         curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)d->bytes);
         LOG(e, QTD_LOG_INFO, "download %s: resuming at byte %llu", d->url,
             (unsigned long long)d->bytes);
     }
-    if (curl_multi_add_handle(e->multi, c) != CURLM_OK) {
+    if (dl_engine_add(e, c, &d->xfer) != 0) {
         curl_easy_cleanup(c);
         d->easy = NULL;
         complete(d, QTD_EIO);
@@ -489,11 +532,7 @@ static int dl_start(void *self, const char *url, const char *path,
             return QTD_EBUSY;
         }
     }
-    if (!e->timer_open) {
-        uv_timer_init(e->loop, &e->timer);
-        e->timer.data = e;
-        e->timer_open = true;
-    }
+    (void)engine_open(e);
     qtd_download_t *d = e->api->calloc(e->host, 1, sizeof(*d));
     if (d == NULL) {
         return QTD_ENOMEM;

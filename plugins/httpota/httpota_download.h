@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 
+#include <curl/curl.h>
 #include <uv.h>
 
 #include "qthingd/download.h"
@@ -35,5 +36,21 @@ void dl_engine_stop(dl_engine_t *e);
 void dl_engine_free(dl_engine_t *e);
 
 extern const qtd_download_api_t dl_api;
+
+/* Any transfer on the engine's libcurl multi handle (the downloads, the plan service's
+ * requests): the owner's struct begins with a dl_xfer_t, whose done the engine calls on the
+ * loop when libcurl ends the transfer (the easy handle already removed from the multi
+ * handle, not cleaned up: done owns it). */
+typedef struct dl_xfer_s dl_xfer_t;
+struct dl_xfer_s {
+    void (*done)(dl_xfer_t *x, CURL *easy, CURLcode result, long http_code);
+};
+/* Run easy on the loop, with the engine's timeouts and protocols (http, https).
+ * Returns: 0, QTD_ECANCELED (stopping), QTD_EIO. */
+int dl_engine_add(dl_engine_t *e, CURL *easy, dl_xfer_t *x);
+/* Take easy off the engine before it ended (a cancelled request); done is not called. */
+void dl_engine_remove(dl_engine_t *e, CURL *easy);
+/* The wait before retry number attempt + 1: httpota.retry_ms doubled per attempt. */
+uint64_t dl_backoff_ms(const dl_engine_t *e, int attempt);
 
 #endif /* QTD_PLUGINS_HTTPOTA_HTTPOTA_DOWNLOAD_H */
