@@ -119,6 +119,7 @@ int sim_cmd_password(int argc, char **argv);    /* sim_tools.c */
 int sim_cmd_broker_conf(int argc, char **argv); /* sim_tools.c */
 int sim_cmd_frame(int argc, char **argv);       /* sim_tools.c */
 int sim_cmd_decode(int argc, char **argv);      /* sim_tools.c */
+int sim_cmd_ota_server(int argc, char **argv);  /* sim_ota.c */
 
 /* ---- sim_platform.c: log, devices, MQTT */
 

@@ -225,6 +225,21 @@ static const struct {
      "\n"
      "    Decode one frame (raw bytes on standard input, or --hex HEX, or hex text on standard\n"
      "    input with --hex -) and print it as one JSON line; exit 1 if it is malformed.\n"},
+    {"ota-server", sim_cmd_ota_server,
+     "--port PORT --registry FILE --plans FILE --log FILE.jsonl [--quiet]",
+     "\n"
+     "    Be the HTTP OTA plan service (docs/protocol.md) on 127.0.0.1:PORT until SIGINT or\n"
+     "    SIGTERM. POST /v1/ota/plan {pk, dk, battery, upmode, version, mcuVersions, rand,\n"
+     "    signature}: 10708 when a field is missing, 10709 for an unknown product, 10710 when\n"
+     "    signature is not Base64(SHA256(\"DK;PS;RAND\")) with the registry's PS; else the\n"
+     "    entry of (pk, dk) in the plans file, read again at every request:\n"
+     "      {\"plans\": [{\"pk\", \"dk\", \"code\": 0, \"retryInterval\": S, \"plan\": {\"url\",\n"
+     "        \"size\", \"md5\", \"sha256\", \"targetVersion\", \"componentNo\"}}]}\n"
+     "    answered as {\"code\", [\"retryInterval\",] [\"plan\" when code is 0]}, 10700 when\n"
+     "    there is none. POST /v1/ota/status {pk, dk, event, errcode}: {\"code\": 0}. Each\n"
+     "    request is a log line {\"event\": \"http_ota_plan\", \"pk\", \"dk\", \"version\",\n"
+     "    \"battery\", \"upmode\", \"code\"} or {\"event\": \"http_ota_status\", \"pk\", \"dk\",\n"
+     "    \"ota_event\", \"errcode\"}.\n"},
 };
 #define NSUBCMDS (sizeof(subcmds) / sizeof(subcmds[0]))
 

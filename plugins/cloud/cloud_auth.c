@@ -20,7 +20,7 @@
 #include <openssl/rand.h>
 
 #define SHA256_LEN 32
-#define SIGN_LEN 44 /* Base64 of 32 bytes */
+#define SIGN_LEN QTD_AUTH_SIGN_LEN /* Base64 of 32 bytes */
 #define KEY_LEN 16
 
 static const char charset[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -67,8 +67,7 @@ static int sha256_3(const char *a, const char *b, const char *c, uint8_t md[SHA2
     return ok ? 0 : -EIO;
 }
 
-/* Base64(SHA256("a;b;c")) into out (SIGN_LEN + 1 bytes). */
-static int sign_of(const char *a, const char *b, const char *c, char out[SIGN_LEN + 1])
+int qtd_auth_sign(const char *a, const char *b, const char *c, char out[QTD_AUTH_SIGN_LEN + 1])
 {
     uint8_t md[SHA256_LEN];
     int rc = sha256_3(a, b, c, md);
@@ -119,7 +118,7 @@ int qtd_auth_login_password(const char *ds, const char *ps, const char *rand, in
         (flag != 0 && flag != 1) || out == NULL) {
         return -EINVAL;
     }
-    rc = sign_of(ds, ps, rand, sign);
+    rc = qtd_auth_sign(ds, ps, rand, sign);
     if (rc < 0) {
         return rc;
     }
@@ -144,7 +143,7 @@ static int make_enc(const char *ps, const char *dk, const char *rand, char **enc
     int rc;
 
     *enc = NULL;
-    rc = sign_of(dk, ps, rand, sign);
+    rc = qtd_auth_sign(dk, ps, rand, sign);
     if (rc < 0) {
         goto fail;
     }
@@ -269,7 +268,7 @@ bool qtd_auth_login_ok(const qtd_auth_parsed_t *p, const char *ds, const char *p
         ds[0] == '\0' || ps == NULL || ps[0] == '\0') {
         return false;
     }
-    if (strlen(p->sign) != SIGN_LEN || sign_of(ds, ps, p->rand, sign) < 0) {
+    if (strlen(p->sign) != SIGN_LEN || qtd_auth_sign(ds, ps, p->rand, sign) < 0) {
         return false;
     }
     bool ok = CRYPTO_memcmp(sign, p->sign, SIGN_LEN) == 0;
@@ -328,7 +327,7 @@ int qtd_auth_register_check(const qtd_auth_parsed_t *p, const char *ps, const ch
     if (strcmp(text, dk) != 0 || rand[0] == '\0' || strlen(got) != SIGN_LEN) {
         goto fail;
     }
-    if (sign_of(dk, ps, rand, sign) < 0) {
+    if (qtd_auth_sign(dk, ps, rand, sign) < 0) {
         rc = -EIO;
         goto fail;
     }

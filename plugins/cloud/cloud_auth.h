@@ -15,6 +15,12 @@
 #define QTD_AUTH_RAND_LEN 16
 #define QTD_AUTH_PASSWORD_MAX 256
 
+/* Base64(SHA256("a;b;c")): the signature inside the passwords, and the HTTP OTA plan
+ * request's (docs/protocol.md, "HTTP OTA plan service": a = DK, b = PS, c = RAND).
+ * Returns: 0, -EIO (OpenSSL failed). */
+#define QTD_AUTH_SIGN_LEN 44
+int qtd_auth_sign(const char *a, const char *b, const char *c, char out[QTD_AUTH_SIGN_LEN + 1]);
+
 /* 16 random characters of [0-9A-Za-z] and a NUL. Returns: 0, -EIO (no randomness). */
 int qtd_auth_rand(char out[QTD_AUTH_RAND_LEN + 1]);
 

@@ -5,6 +5,7 @@
  * the same uplink path and outbox as the script's (cloud_outbox.c). Sub-devices are answered
  * QTD_ENOTSUP until the gateway work adds them behind the same members.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "cloud.h"
@@ -96,6 +97,18 @@ static int work_state(void *self)
     return c->workstate;
 }
 
+static int identity(void *self, char *dk, size_t dk_n, char *version, size_t version_n, char *mcu,
+                    size_t mcu_n)
+{
+    cloud_t *c = self;
+    identity_t id;
+    qtd_cloud_read_identity(c, &id);
+    snprintf(dk, dk_n, "%s", id.dk);
+    snprintf(version, version_n, "%s", qtd_cloud_ota_module_version(c));
+    qtd_cloud_mcu_versions(c, mcu, mcu_n);
+    return 0;
+}
+
 const qtd_thing_api_t qtd_cloud_thing_api = {
     .size = sizeof(qtd_thing_api_t),
     .tsl_report = tsl_report,
@@ -105,4 +118,5 @@ const qtd_thing_api_t qtd_cloud_thing_api = {
     .subdev_connect = subdev_connect,
     .subdev_disconnect = subdev_disconnect,
     .work_state = work_state,
+    .identity = identity,
 };

@@ -150,10 +150,21 @@ typedef struct qtd_thing_api_s {
     int (*subdev_disconnect)(void *self, const char *pk, const char *dk);
     /* The device's work state (QTD_WS_*). */
     int (*work_state)(void *self);
+
+    /* ---- Since the second version (check size before calling) ---- */
+
+    /* The device's identity as the platform knows it: its device key (setDkDs, else the
+     * default: the IMEI, the MAC, ...) and the versions of its components as OTA reports
+     * them: the module's, and the MCUs' as "comp:ver;comp:ver" ("" when none). Each is
+     * cut to its buffer. Returns: 0. */
+    int (*identity)(void *self, char *dk, size_t dk_n, char *version, size_t version_n, char *mcu,
+                    size_t mcu_n);
 } qtd_thing_api_t;
 
 /* The members of the first version: ask for at least this much. */
 #define QTD_THING_API_V1_SIZE (offsetof(qtd_thing_api_t, work_state) + sizeof(void *))
+/* ... and of the second. */
+#define QTD_THING_API_V2_SIZE (offsetof(qtd_thing_api_t, identity) + sizeof(void *))
 
 #ifdef __cplusplus
 }
