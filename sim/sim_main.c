@@ -236,7 +236,8 @@ static const struct {
      "      {\"plans\": [{\"pk\", \"dk\", \"code\": 0, \"retryInterval\": S, \"plan\": {\"url\",\n"
      "        \"size\", \"md5\", \"sha256\", \"targetVersion\", \"componentNo\"}}]}\n"
      "    answered as {\"code\", [\"retryInterval\",] [\"plan\" when code is 0]}, 10700 when\n"
-     "    there is none. POST /v1/ota/status {pk, dk, event, errcode}: {\"code\": 0}. Each\n"
+     "    there is none or the request's version is its targetVersion already. POST /v1/ota/status "
+     "{pk, dk, event, errcode}: {\"code\": 0}. Each\n"
      "    request is a log line {\"event\": \"http_ota_plan\", \"pk\", \"dk\", \"version\",\n"
      "    \"battery\", \"upmode\", \"code\"} or {\"event\": \"http_ota_status\", \"pk\", \"dk\",\n"
      "    \"ota_event\", \"errcode\"}.\n"},

@@ -112,7 +112,10 @@ static cJSON *plan_answer(ota_server_t *o, const cJSON *req, cJSON *line)
         code = PLAN_BAD_ARGS;
     } else {
         bool changed = false;
-        (void)qtd_registry_refresh(o->s.reg, &changed, &err);
+        const char *reg_err = NULL;
+        if (qtd_registry_refresh(o->s.reg, &changed, &reg_err) != 0) {
+            err = reg_err != NULL ? reg_err : "the registry could not be read again";
+        }
         const qtd_reg_product_t *prod = qtd_registry_product(o->s.reg, pk);
         char want[QTD_AUTH_SIGN_LEN + 1];
         if (prod == NULL) {
@@ -122,6 +125,11 @@ static cJSON *plan_answer(ota_server_t *o, const cJSON *req, cJSON *line)
         } else {
             entry = find_plan(o, pk, dk, &err);
             code = entry == NULL ? PLAN_NONE : sim_int_member(entry, "code", 0);
+            const cJSON *plan = cJSON_GetObjectItemCaseSensitive(entry, "plan");
+            const char *target = sim_str_member(plan, "targetVersion");
+            if (code == 0 && version != NULL && target != NULL && strcmp(version, target) == 0) {
+                code = PLAN_NONE; /* the device runs the plan's version already */
+            }
         }
     }
     if (err != NULL) {

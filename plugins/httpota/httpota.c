@@ -3,24 +3,13 @@
  * The HTTP OTA plugin. Today it provides the agent's one downloader, the "download" service
  * (qthingd/download.h, httpota_download.c), and the one firmware apply path, the "firmware"
  * service (qthingd/firmware.h, httpota_firmware.c), to itself and to the cloud plugin's
- * MQTT OTA.
- * The seed's HTTP OTA flow (plan service, events of table 4.2, apply; seed 3.8) is not
- * here yet.
+ * MQTT OTA; and the seed's HTTP OTA (3.8, table 4.2): the quecIot.setHttpOta* functions
+ * (httpota_lua.c) and the task they start (httpota_task.c) against the plan service
+ * (httpota_plan.c). This file: the configuration and the life cycle (see httpota.h).
  */
 #include <stddef.h>
 
-#include "httpota_download.h"
-#include "httpota_firmware.h"
-#include "qthingd/plugin.h"
-
-typedef struct {
-    const char *download_dir;
-    int64_t timeout_s;
-    int64_t retries;
-    int64_t retry_ms;
-    const char *firmware_command;
-    const char *firmware_version_command;
-} httpota_cfg_t;
+#include "httpota.h"
 
 static const qtd_cfg_key_t httpota_keys[] = {
     {QTD_CFG_STRING, "download_dir", "", offsetof(httpota_cfg_t, download_dir),
@@ -44,16 +33,15 @@ static const qtd_cfg_key_t httpota_keys[] = {
      "/etc/openwrt_version'), read at start; it tells a firmware update that worked from one "
      "that did not; empty: the agent's version",
      0, 0, NULL, NULL, 0},
+    {QTD_CFG_STRING, "script_component", "SCRIPT", offsetof(httpota_cfg_t, script_component),
+     "componentNo of HTTP OTA plans that replace the agent's Lua script; any other is firmware", 0,
+     0, NULL, NULL, 0},
+    {QTD_CFG_INT, "probation_s", "10", offsetof(httpota_cfg_t, probation_s),
+     "seconds a script installed by HTTP OTA must run without an error, else the previous "
+     "one is put back",
+     1, 3600, NULL, NULL, 0},
     {.type = QTD_CFG_END},
 };
-
-typedef struct {
-    const qtd_host_api_t *api;
-    qtd_host_t *host;
-    const httpota_cfg_t *cfg;
-    dl_engine_t *dl;
-    fw_t *fw;
-} httpota_t;
 
 static int httpota_create(const qtd_host_api_t *api, qtd_host_t *host, const void *config,
                           void **self)
@@ -80,7 +68,14 @@ static int httpota_create(const qtd_host_api_t *api, qtd_host_t *host, const voi
     if (rc == 0) {
         rc = api->service_provide(host, QTD_FIRMWARE_SERVICE, &fw_api, h->fw);
     }
+    if (rc == 0) {
+        rc = plan_client_create(api, host, h->dl, &h->plans);
+    }
+    if (rc == 0) {
+        rc = httpota_lua_register(h);
+    }
     if (rc < 0) {
+        plan_client_free(h->plans);
         fw_free(h->fw);
         dl_engine_free(h->dl); /* no handle yet: it goes at once */
         api->free(host, h);
@@ -90,9 +85,24 @@ static int httpota_create(const qtd_host_api_t *api, qtd_host_t *host, const voi
     return 0;
 }
 
+/* The device's identity comes from the cloud plugin when it is loaded. */
+static int httpota_start(void *self)
+{
+    httpota_t *h = self;
+    const void *t = NULL;
+    if (h->api->service_lookup(h->host, QTD_THING_SERVICE, QTD_THING_API_V2_SIZE,
+                               QTD_SERVICE_OPTIONAL, &t, &h->thing_self) == 0) {
+        h->thing = t;
+    }
+    httpota_task_start(h);
+    return 0;
+}
+
 static void httpota_stop(void *self)
 {
     httpota_t *h = self;
+    httpota_task_stop(h);
+    plan_client_stop(h->plans);
     fw_stop(h->fw);
     dl_engine_stop(h->dl);
 }
@@ -103,6 +113,7 @@ static void httpota_destroy(void *self)
     if (h == NULL) {
         return;
     }
+    plan_client_free(h->plans);
     fw_free(h->fw);
     dl_engine_free(h->dl);
     h->api->free(h->host, h);
@@ -112,6 +123,7 @@ static const qtd_plugin_ops_t httpota_ops = {
     .size = sizeof(qtd_plugin_ops_t),
     .create = httpota_create,
     .destroy = httpota_destroy,
+    .start = httpota_start,
     .stop = httpota_stop,
 };
 
@@ -120,10 +132,10 @@ QTD_PLUGIN_EXPORT const qtd_plugin_desc_t qtd_plugin_desc = {
     .abi_minor = QTD_PLUGIN_ABI_MINOR,
     .struct_size = sizeof(qtd_plugin_desc_t),
     .name = "httpota",
-    .version = "0.1.0",
+    .version = "0.2.0",
     .kind = QTD_PLUGIN_SERVICE,
-    .summary = "the downloader (download service: resumable, verified) and the firmware apply "
-               "path (firmware service); the HTTP OTA flow of seed 3.8 is not implemented yet",
+    .summary = "HTTP OTA (seed 3.8), the downloader (download service: resumable, verified) "
+               "and the firmware apply path (firmware service)",
     .config_map = httpota_keys,
     .config_size = sizeof(httpota_cfg_t),
     .ops = &httpota_ops,

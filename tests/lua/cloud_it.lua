@@ -60,6 +60,25 @@ end
 local streaming = nil
 local ota_requested = false
 local ota_target = nil
+local http_ota_up = false
+
+if P.http_ota ~= nil then
+    quecIot.setHttpOtaEventCb(function(ev)
+        print("httpota event " .. ev[1] .. "/" .. ev[2] .. (ev[3] ~= nil and (" " .. ev[3]) or ""))
+    end)
+end
+
+local function http_ota()
+    local H = P.http_ota
+    print("httpota settings " .. tostring(quecIot.setHttpOtaProductInfo(P.pk, P.ps)) .. " "
+        .. tostring(quecIot.setHttpOtaServer(H.server)) .. " "
+        .. tostring(quecIot.setHttpOtaTls(0)) .. " bad " .. tostring(quecIot.setHttpOtaTls(2))
+        .. " " .. tostring(quecIot.setHttpOtaUp(101, 1)))
+    print("httpota up " .. tostring(quecIot.setHttpOtaUp(H.battery, H.upmode)))
+    local up = quecIot.getHttpOtaUp()
+    print("httpota get " .. quecIot.getHttpOtaProductInfo()[1] .. " " .. quecIot.getHttpOtaServer()
+        .. " " .. tostring(quecIot.getHttpOtaTls()) .. " " .. up[1] .. ";" .. up[2] .. ";" .. up[3])
+end
 local logged_out = false
 local switched = false
 
@@ -110,6 +129,10 @@ end
 quecIot.setEventCB(function(ev)
     print("event " .. ev[1] .. "/" .. ev[2] .. (ev[3] ~= nil and (" " .. dump(ev[3])) or ""))
     if ev[1] == 3 and ev[2] == 10200 then
+        if P.http_ota ~= nil and not http_ota_up then
+            http_ota_up = true
+            http_ota()
+        end
         if P.ota_request ~= nil and not ota_requested then
             ota_requested = true
             print("ota request " .. tostring(quecIot.otaRequest(P.ota_request))
