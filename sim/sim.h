@@ -75,6 +75,8 @@ typedef struct {
     uint64_t up_errors;
     uint64_t up_plain;    /* plain uplinks of a flag-1 connection before its key was confirmed */
     uint64_t down_errors; /* malformed frames sent on purpose ("raw") */
+    uint8_t *ota_fw;      /* the OTA_FW_INFO payload of its OTA task (sim_ota_task.c) */
+    size_t ota_fw_len;
 } sim_device_t;
 
 /* A downlink waiting for its time (sim_downlink.c). */
@@ -195,6 +197,15 @@ void sim_pending_clear(sim_t *s);
 /* The TTLV payload of EXCE_WRITE {1: errcode, 2: 0, 3: PK, 4: DK} (*out malloc'ed).
  * Returns as qtd_ttlv_encode: 0, -EINVAL, -ENOMEM. */
 int sim_exce_payload(const sim_device_t *d, int errcode, uint8_t **out, size_t *len);
+
+/* ---- sim_ota_task.c: the platform's side of an MQTT OTA task */
+
+/* The task was notified: keep its OTA_FW_INFO payload (taken) for the confirmation. */
+void sim_ota_start(sim_t *s, sim_device_t *d, uint8_t *fw_info, size_t len);
+/* An uplink's log line: OTA_EVENT status 2 sends the firmware information; 3, 11, 12 end
+ * the task. */
+void sim_ota_on_uplink(sim_t *s, sim_device_t *d, const cJSON *line);
+void sim_ota_forget(sim_device_t *d);
 
 /* ---- sim_uplink.c: frames from devices */
 

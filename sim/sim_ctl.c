@@ -218,6 +218,32 @@ static int ctl_exce(sim_t *s, ctl_t *c)
     return rc;
 }
 
+/* OTA_NOTIFY with "data" now, OTA_FW_INFO with "fw" when the device confirms. */
+static int ctl_ota(sim_t *s, ctl_t *c)
+{
+    const cJSON *fw = cJSON_GetObjectItemCaseSensitive(c->m, "fw");
+    uint8_t *info = NULL;
+    size_t info_len = 0;
+    int rc = ctl_target(s, c);
+
+    if (rc != 0) {
+        return rc;
+    }
+    if (!cJSON_IsObject(fw) || !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(c->m, "data"))) {
+        return ctl_fail(c, "\"ota\" needs \"data\" (OTA_NOTIFY) and \"fw\" (OTA_FW_INFO)");
+    }
+    rc = qtd_sim_json_to_ttlv(c->doc, fw, &info, &info_len, c->err, sizeof(c->err));
+    if (rc == 0) {
+        rc = ctl_send_payload(s, c, QTD_CMD_OTA_NOTIFY);
+    }
+    if (rc == 0) {
+        sim_ota_start(s, c->d, info, info_len);
+        info = NULL;
+    }
+    free(info);
+    return rc;
+}
+
 static int ctl_send(sim_t *s, ctl_t *c)
 {
     const cJSON *cj = cJSON_GetObjectItemCaseSensitive(c->m, "code");
@@ -450,6 +476,11 @@ static const struct {
      ", \"dk\": D, \"code\": C, \"data\"|\"ids\"|\"hex\"|\"text\": ...}\n"
      "                                                       any command C (name or number)"},
     {"raw", ctl_raw, 0, ", \"dk\": D, \"hex\": H}       these bytes as they are (bad frames)"},
+    {"ota", ctl_ota, 0,
+     ", \"dk\": D, \"data\": {\"4\": \"FW\", \"6\": \"2.0\", \"7\": 0, ...},\n"
+     "                \"fw\": {\"1\": URL, \"2\": size, \"3\": MD5, \"15\": CRC, ...}}\n"
+     "                     an OTA task: OTA_NOTIFY 0x0111 now, OTA_FW_INFO 0x0113 when the\n"
+     "                     device confirms it (OTA_EVENT status 2); log {\"event\": \"ota\"}"},
     {"disable", ctl_disable, 0,
      ", \"dk\": D, \"disabled\": true[, \"kick\": true]}\n"
      "                     registry update; a disabled device is disconnected unless kick false"},

@@ -62,6 +62,8 @@ static const char usage_tail[] =
     "         S: sent (the key went out: downlinks are encrypted from now on), confirmed\n"
     "         (the first uplink that decrypts) or dropped (the connection it was for is gone)\n"
     "      {\"ts\", \"event\": \"ctl\", \"cmd\", \"ok\"[, \"error\"][, \"pkgid\"]}\n"
+    "      {\"ts\", \"event\": \"ota\", \"client\", \"pk\", \"dk\", \"state\": S}\n"
+    "         S: notified, fw_info_sent (or fw_info_not_sent), refused, updated or failed\n"
     "      {\"ts\", \"event\": \"stats\", \"devices\": {CLIENT: {\"pk\", \"dk\", \"online\",\n"
     "       \"session\": \"none\"|\"sent\"|\"confirmed\", \"up\": {NAME: n}, \"down\": {NAME: n},\n"
     "       \"up_errors\", \"down_errors\", \"up_plain\"}}}\n"

@@ -260,6 +260,7 @@ static void device_free(sim_device_t *d)
 {
     if (d != NULL) {
         OPENSSL_cleanse(d->key, sizeof(d->key));
+        sim_ota_forget(d);
         free(d->up.v);
         free(d->down.v);
         free(d);

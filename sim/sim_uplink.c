@@ -37,6 +37,9 @@ static void log_uplink(sim_t *s, sim_device_t *d, const char *type, cJSON *line,
         }
     }
     sim_say_frame(s, "up", d, line);
+    if (!malformed) {
+        sim_ota_on_uplink(s, d, line);
+    }
     sim_log_line(s, line);
 }
 

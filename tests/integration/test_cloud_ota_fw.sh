@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# MQTT OTA with its image (seed 2.4.1, 3.6) against mosquitto, the simulator and nginx: a
-# confirmed task gets its OTA_FW_INFO, the agent downloads the image through the download
+# MQTT OTA with its image (seed 2.4.1, 3.6) against mosquitto, the simulator and nginx: the
+# simulator's OTA task ("ota") sends OTA_NOTIFY and, once the device confirmed it, its
+# OTA_FW_INFO; the agent downloads the image through the download
 # service and verifies it, then by component:
 #   an external MCU: every 7/10703 piece read with mcuFWDataRead and put together is the
 #   image byte for byte; otaAction(2) / (3), then setMcuVersion(target) ends in 7/10705;
@@ -22,23 +23,17 @@ start_sim
 NGINX_SLOW_RATE=2m start_nginx
 start_witness + ota
 
-# task DK COMP TYPE: an OTA_NOTIFY for COMP (componentType TYPE) to version 2.0
-task() {
-    local hex
-    hex=$("$SIM" frame --cmd OTA_NOTIFY --pkgid 9 \
-        --tsl "{\"4\": \"$2\", \"5\": \"1.0\", \"6\": \"2.0\", \"7\": $3}")
-    sim_ctl "{\"cmd\": \"raw\", \"dk\": \"$1\", \"hex\": \"$hex\"}" >/dev/null
-}
-# fw_info DK COMP TYPE FILE [MD5 [SHA256 [PATH]]]: the OTA_FW_INFO of $WORK/www/FILE
-fw_info() {
-    local dk=$1 comp=$2 type=$3 file=$4 md5=${5:-} sha=${6:-} path=${7:-$4} size hex
+# ota DK COMP TYPE FILE [MD5 [SHA256 [PATH]]]: an OTA task for COMP (componentType TYPE) to
+# version 2.0 from the platform (qthingd-sim's "ota"): OTA_NOTIFY now, and the OTA_FW_INFO of
+# $WORK/www/FILE (served as $URL/PATH) when the device confirms it
+ota() {
+    local dk=$1 comp=$2 type=$3 file=$4 md5=${5:-} sha=${6:-} path=${7:-$4} size
     size=$(stat -c %s "$WORK/www/$file")
     md5=${md5:-$(md5sum "$WORK/www/$file" | cut -d' ' -f1)}
     sha=${sha:-$(sha256sum "$WORK/www/$file" | cut -d' ' -f1)}
-    hex=$("$SIM" frame --cmd OTA_FW_INFO --pkgid 10 --tsl "{\"1\": \"$URL/$path\", \
-\"2\": $size, \"3\": \"$md5\", \"15\": \"1a2b3c4d\", \"16\": \"$sha\", \"4\": \"$comp\", \
-\"6\": \"2.0\", \"7\": $type}")
-    sim_ctl "{\"cmd\": \"raw\", \"dk\": \"$dk\", \"hex\": \"$hex\"}" >/dev/null
+    sim_ctl "{\"cmd\": \"ota\", \"dk\": \"$dk\", \"data\": {\"4\": \"$comp\", \"5\": \"1.0\", \
+\"6\": \"2.0\", \"7\": $type}, \"fw\": {\"1\": \"$URL/$path\", \"2\": $size, \"3\": \"$md5\", \
+\"15\": \"1a2b3c4d\", \"16\": \"$sha\", \"4\": \"$comp\", \"6\": \"2.0\", \"7\": $type}}" >/dev/null
 }
 # statuses DK: the OTA_EVENT statuses the witness received from DK, space-separated
 statuses() {
@@ -46,25 +41,13 @@ statuses() {
 import json, sys
 print(" ".join(str(json.loads(l)["13"]) for l in sys.stdin))'
 }
-# confirmed DK LOG: wait until the agent confirmed a task (the witness saw status 2)
-confirmed() {
-    wait_for "$WORK/$2.log" 'lua: ota action true' 10
-    local end=$((SECONDS + 10))
-    until statuses "$1" | grep -qE '(^| )2$'; do
-        [ $SECONDS -le $end ] || fail "$1: no status 2 (SUBMITOTA): $(statuses "$1")"
-        sleep 0.2
-    done
-}
-
 # --- an external MCU, 200 KiB in 64 KiB pieces
 head -c 204800 /dev/urandom >"$WORK/www/mcu.bin"
 HTTPOTA= CLOUD_EXTRA='ota_mcu_piece_kb = 64' \
     start_agent m 'dk = "otam"' 'mode = "none"' 'ota = "confirm"' 'mcu = true'
 M=$AGENT
 wait_for "$WORK/m.log" 'lua: event 3/10200' 15
-task otam MCU1 1
-confirmed otam m
-fw_info otam MCU1 1 mcu.bin
+ota otam MCU1 1 mcu.bin
 wait_for "$WORK/m.log" 'lua: event 7/10705' 20
 /usr/bin/python3 - "$WORK/m.log" "$WORK/www/mcu.bin" <<'PY' || fail "the MCU pieces differ"
 import sys
@@ -89,6 +72,7 @@ st=$(statuses otam)
 [ "$st" = "1 2 4 8 4 8 4 8 4 8 9 11" ] || fail "MCU statuses: $st"
 witness_frames OTA_EVENT otam | tail -1 | grep -q '"26": "MCU1:2.0"' \
     || fail "status 11 without the MCU version"
+wait_for "$WORK/sim.jsonl" '"event": ?"ota".*"dk": ?"otam", ?"state": ?"updated"' 5
 stop_checked "$M" m
 pass "MCU: 4 pieces read with mcuFWDataRead equal the image; statuses $st"
 
@@ -114,9 +98,7 @@ AGENT_SCRIPT=$WORK/s/script.lua HTTPOTA= CLOUD_EXTRA='ota_probation_s = 2' \
     start_agent s 'dk = "otas"' 'mode = "none"' 'ota = "confirm"'
 S=$AGENT
 wait_for "$WORK/s.log" 'lua: event 3/10200' 15
-task otas SCRIPT 1
-confirmed otas s
-fw_info otas SCRIPT 1 v2.lua
+ota otas SCRIPT 1 v2.lua
 wait_for "$WORK/s.log" 'lua: script v2 running' 20
 wait_for "$WORK/s.log" 'lua: event 7/10705' 10
 grep -q '^SCRIPT_TAG = "v2"' "$WORK/s/script.lua" || fail "the script file was not replaced"
@@ -129,9 +111,7 @@ witness_frames OTA_EVENT otas | tail -1 | grep -q '"26": "SCRIPT:2.0"' \
 pass "SCRIPT: a 5 MiB script swapped in and runs; statuses $st; version SCRIPT:2.0 reported"
 
 # a new script that raises at load: the running one (v2) is put back, 7/10706
-task otas SCRIPT 1
-wait_for "$WORK/s.log" 'lua: ota action true' 10 2
-fw_info otas SCRIPT 1 bad.lua
+ota otas SCRIPT 1 bad.lua
 wait_for "$WORK/s.log" 'lua: event 7/10706' 20
 grep -q 'broken on purpose' "$WORK/s.log" || fail "the load error was not logged"
 wait_for "$WORK/s.log" 'lua: script v2 running' 5 2
@@ -139,9 +119,7 @@ grep -q '^SCRIPT_TAG = "v2"' "$WORK/s/script.lua" || fail "v2 is not back in pla
 pass "SCRIPT that raises at load: rolled back to v2, 7/10706"
 
 # a new script that raises 0.5 s after it started, within its probation
-task otas SCRIPT 1
-wait_for "$WORK/s.log" 'lua: ota action true' 10 3
-fw_info otas SCRIPT 1 late.lua
+ota otas SCRIPT 1 late.lua
 wait_for "$WORK/s.log" 'lua: script v4 running' 20
 wait_for "$WORK/s.log" 'lua: event 7/10706' 10 2
 wait_for "$WORK/s.log" 'lua: script v2 running' 5 3
@@ -151,9 +129,7 @@ st=$(statuses otas)
 [ "$st" = "1 2 4 8 9 11 1 2 4 8 9 12 1 2 4 8 9 12" ] || fail "script statuses: $st"
 
 # a wrong MD5: status 6 then 12, nothing applied
-task otas SCRIPT 1
-wait_for "$WORK/s.log" 'lua: ota action true' 10 4
-fw_info otas SCRIPT 1 v2.lua 0123456789abcdef0123456789abcdef
+ota otas SCRIPT 1 v2.lua 0123456789abcdef0123456789abcdef
 wait_for "$WORK/s.log" 'lua: event 7/10706' 20 3
 st=$(statuses otas)
 [ "${st#* 12 1 2 4 8 9 12 }" = "1 2 4 6 12" ] || fail "wrong MD5 statuses: $st"
@@ -167,9 +143,7 @@ pass "SCRIPT raising in probation, and a wrong MD5: rolled back / nothing applie
 HTTPOTA= start_agent x 'dk = "otax"' 'mode = "none"' 'ota = "confirm"' 'ota_request = 1' 'mcu = true'
 X=$AGENT
 wait_for "$WORK/x.log" 'lua: ota request true' 15
-task otax MCU1 1
-confirmed otax x
-fw_info otax MCU1 1 mcu.bin "" 0000000000000000000000000000000000000000000000000000000000000000
+ota otax MCU1 1 mcu.bin "" 0000000000000000000000000000000000000000000000000000000000000000
 wait_for "$WORK/x.log" 'lua: event 7/10706' 20
 ! grep -q 'lua: event 7/10703' "$WORK/x.log" || fail "an image with a wrong SHA-256 was offered"
 st=$(statuses otax)
@@ -186,9 +160,7 @@ fw_agent() { # VERSION: the agent f running firmware VERSION
 }
 fw_agent 1.0
 wait_for "$WORK/f.log" 'lua: event 3/10200' 15
-task otaf FW 0
-confirmed otaf f
-fw_info otaf FW 0 fw.bin "" "" slow/fw.bin
+ota otaf FW 0 fw.bin "" "" slow/fw.bin
 wait_for "$WORK/f.log" 'cloud: OTA FW: [0-9]+ of 20971520 bytes' 30 2
 kill_agent f
 have=$(stat -c %s "$WORK/f/data/ota/mqtt-ota.bin")
