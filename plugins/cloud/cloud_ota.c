@@ -18,6 +18,7 @@
 
 #include "cloud.h"
 #include "cloud_frame.h"
+#include "cloud_ota_info.h"
 
 #define LOG(c, lvl, ...) (c)->api->log((c)->host, (lvl), __VA_ARGS__)
 
@@ -96,18 +97,6 @@ void qtd_cloud_ota_finish(cloud_t *c, bool ok, const char *why)
     qtd_cloud_ota_forget(c);
 }
 
-static const qtd_value_t *text(const qtd_value_t *tree, uint16_t id, size_t max)
-{
-    const qtd_value_t *v = qtd_cloud_find_id(tree, id);
-    return v != NULL && v->type == QTD_VAL_STRING && v->u.s.len > 0 && v->u.s.len <= max ? v : NULL;
-}
-
-static int64_t number(const qtd_value_t *tree, uint16_t id)
-{
-    const qtd_value_t *v = qtd_cloud_find_id(tree, id);
-    return v != NULL && v->type == QTD_VAL_INT ? v->u.i : 0;
-}
-
 static void on_notify(cloud_t *c, const qtd_frame_t *f, const qtd_value_t *tree)
 {
     cloud_ota_t *o = &c->ota;
@@ -116,37 +105,26 @@ static void on_notify(cloud_t *c, const qtd_frame_t *f, const qtd_value_t *tree)
             f->pkgid, o->status, status_name(o->status));
         return;
     }
-    const qtd_value_t *comp = text(tree, 4, 32);
-    const qtd_value_t *src = text(tree, 5, 64);
-    const qtd_value_t *tgt = text(tree, 6, 64);
-    const qtd_value_t *type = qtd_cloud_find_id(tree, 7);
-    bool valid = comp != NULL && tgt != NULL && type != NULL && type->type == QTD_VAL_INT &&
-                 (type->u.i == 0 || type->u.i == 1);
-    if (comp != NULL) {
-        snprintf(o->comp, sizeof(o->comp), "%.*s", (int)comp->u.s.len, comp->u.s.ptr);
-    } else {
-        o->comp[0] = '\0';
-    }
-    o->type = valid ? (int)type->u.i : 0;
-    o->sha256_mode = o->sha256_mode && valid;
+    qtd_ota_plan_t plan;
+    const char *defect = qtd_ota_plan_read(tree, &plan);
+    snprintf(o->comp, sizeof(o->comp), "%s", plan.comp);
+    o->type = plan.type;
+    o->sha256_mode = o->sha256_mode && defect == NULL;
     o->status = OTA_RECEIVED;
     (void)report_status(c, OTA_RECEIVED); /* also for a plan that is not valid, as the SDK */
-    if (!valid) {
-        LOG(c, QTD_LOG_WARN,
-            "OTA task (pkgid %u) not valid: it needs 4 componentNo (1..32), 6 targetVersion "
-            "(1..64) and 7 componentType (0 or 1)",
-            f->pkgid);
+    if (defect != NULL) {
+        LOG(c, QTD_LOG_WARN, "OTA task (pkgid %u) not valid: %s", f->pkgid, defect);
         o->status = OTA_NONE;
         return;
     }
-    snprintf(o->target, sizeof(o->target), "%.*s", (int)tgt->u.s.len, tgt->u.s.ptr);
-    o->battery_limit = number(tree, 8);
-    o->use_space = number(tree, 9);
-    o->min_signal = number(tree, 10);
+    snprintf(o->target, sizeof(o->target), "%s", plan.target);
+    o->battery_limit = plan.battery_limit;
+    o->use_space = plan.use_space;
+    o->min_signal = plan.min_signal;
     char value[256];
-    snprintf(value, sizeof(value), "\"%s\",\"%.*s\",\"%s\",%lld,%lld,%lld", o->comp,
-             src != NULL ? (int)src->u.s.len : 0, src != NULL ? src->u.s.ptr : "", o->target,
-             (long long)o->battery_limit, (long long)o->min_signal, (long long)o->use_space);
+    snprintf(value, sizeof(value), "\"%s\",\"%s\",\"%s\",%lld,%lld,%lld", o->comp, plan.source,
+             o->target, (long long)o->battery_limit, (long long)o->min_signal,
+             (long long)o->use_space);
     LOG(c, QTD_LOG_INFO, "OTA task: component %s to version %s", o->comp, o->target);
     qtd_value_t v = {.type = QTD_VAL_STRING, .u.s = {value, strlen(value)}};
     qtd_cloud_publish_event(c, QTD_EVT_OTA, 10700, &v);

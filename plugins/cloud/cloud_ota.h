@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "cloud_frame.h"
+#include "cloud_ota_info.h"
 #include "qthingd/download.h"
 #include "qthingd/events.h"
 #include "qthingd/firmware.h"
@@ -56,22 +57,18 @@ typedef enum {
     OTA_KIND_SCRIPT,   /* cloud.ota_script_component: the agent's own script */
 } ota_kind_t;
 
-#define OTA_COMP_MAX 32
-#define OTA_VERSION_MAX 64
-#define OTA_URL_MAX 1024
-
 typedef struct cloud_ota_s {
     /* The task; kept in the store (cloud.ota) from status 2 on. */
     int status;
     int type;         /* componentType: 0 module, 1 MCU */
     bool sha256_mode; /* otaRequest(1): SHA-256 asked for */
     ota_kind_t kind;
-    char comp[OTA_COMP_MAX + 1];
-    char target[OTA_VERSION_MAX + 1];
+    char comp[QTD_OTA_COMP_MAX + 1];
+    char target[QTD_OTA_VERSION_MAX + 1];
     int64_t battery_limit; /* of the plan: %, signal, bytes; 0: no limit */
     int64_t min_signal;
     int64_t use_space;
-    char url[OTA_URL_MAX + 1];
+    char url[QTD_OTA_URL_MAX + 1];
     uint64_t size;
     char md5[33];
     char sha256[65];

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cloud.h"
+#include "cloud_ota_info.h"
 #include "cloud_ttlv.h"
 
 #define LOG(c, lvl, ...) (c)->api->log((c)->host, (lvl), __VA_ARGS__)
@@ -239,19 +240,6 @@ static void download(cloud_t *c)
 
 /* ---- OTA_FW_INFO ---- */
 
-static bool hex_text(const char *s, size_t n)
-{
-    if (strlen(s) != n) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* A status value (1 battery %, 3 signal) of this host into *out. Returns whether it has one. */
 static bool status_of(cloud_t *c, uint16_t id, int64_t *out)
 {
@@ -314,54 +302,28 @@ void qtd_cloud_ota_on_fw_info(cloud_t *c, const qtd_frame_t *f, const qtd_value_
             o->status);
         return;
     }
-    char comp[sizeof(o->comp)];
-    char target[sizeof(o->target)];
-    char crc[16];
-    text_into(tree, 4, comp, sizeof(comp));
-    text_into(tree, 6, target, sizeof(target));
-    text_into(tree, 1, o->url, sizeof(o->url));
-    text_into(tree, 3, o->md5, sizeof(o->md5));
-    text_into(tree, 15, crc, sizeof(crc));
-    o->sha256[0] = '\0';
-    if (o->sha256_mode) {
-        text_into(tree, 16, o->sha256, sizeof(o->sha256));
-    }
-    const qtd_value_t *size = qtd_cloud_find_id(tree, 2);
-    const qtd_value_t *type = qtd_cloud_find_id(tree, 7);
-    char *end = NULL;
-    unsigned long crc_v = strtoul(crc, &end, 16);
-    const char *defect = NULL;
-    if (comp[0] == '\0' || target[0] == '\0') {
-        defect = "4 componentNo (1..32) and 6 targetVersion (1..64) are required";
-    } else if (o->url[0] == '\0') {
-        defect = "1 URL (up to 1024 bytes) is required";
-    } else if (size == NULL || size->type != QTD_VAL_INT || size->u.i <= 0) {
-        defect = "2 size must be a positive whole number";
-    } else if (!hex_text(o->md5, 32)) {
-        defect = "3 MD5 must be 32 lower-case hex digits";
-    } else if (crc[0] == '\0' || *end != '\0' || crc_v > 0xffffffffUL) {
-        defect = "15 CRC must be a 32-bit hex number";
-    } else if (o->sha256_mode && !hex_text(o->sha256, 64)) {
-        defect = "16 SHA256 (64 lower-case hex digits) is required after otaRequest(1)";
-    } else if (type == NULL || type->type != QTD_VAL_INT || (type->u.i != 0 && type->u.i != 1)) {
-        defect = "7 componentType must be 0 or 1";
-    } else if (o->dl == NULL) {
+    qtd_ota_fw_info_t fw;
+    const char *defect = qtd_ota_fw_info_read(tree, o->sha256_mode, &fw);
+    if (defect == NULL && o->dl == NULL) {
         defect = "no download service: load the httpota plugin (plugins = { ..., { file = "
                  "\"httpota\" } })";
     }
-    snprintf(o->comp, sizeof(o->comp), "%s", comp);
+    snprintf(o->comp, sizeof(o->comp), "%s", fw.comp);
     if (defect != NULL) {
         LOG(c, QTD_LOG_ERROR, "OTA firmware info (pkgid %u) refused: %s", f->pkgid, defect);
         qtd_cloud_ota_finish(c, false, "the firmware info is not valid");
         return;
     }
-    snprintf(o->target, sizeof(o->target), "%s", target);
-    o->type = (int)type->u.i;
-    o->size = (uint64_t)size->u.i;
-    o->crc = (uint32_t)crc_v;
-    o->kind = strcmp(comp, c->cfg->ota_script_component) == 0 ? OTA_KIND_SCRIPT
-              : o->type == 0                                  ? OTA_KIND_FIRMWARE
-                                                              : OTA_KIND_MCU;
+    snprintf(o->target, sizeof(o->target), "%s", fw.target);
+    snprintf(o->url, sizeof(o->url), "%s", fw.url);
+    snprintf(o->md5, sizeof(o->md5), "%s", fw.md5);
+    snprintf(o->sha256, sizeof(o->sha256), "%s", fw.sha256);
+    o->type = fw.type;
+    o->size = fw.size;
+    o->crc = fw.crc;
+    o->kind = strcmp(fw.comp, c->cfg->ota_script_component) == 0 ? OTA_KIND_SCRIPT
+              : o->type == 0                                     ? OTA_KIND_FIRMWARE
+                                                                 : OTA_KIND_MCU;
     o->piece_start = 0;
     o->piece_size = o->size;
     o->started = false;

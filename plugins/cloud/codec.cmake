@@ -8,7 +8,8 @@
 # no platform.
 set(QTD_CODEC_DIR ${CMAKE_CURRENT_LIST_DIR})
 add_library(qtdcodec STATIC ${QTD_CODEC_DIR}/cloud_frame.c ${QTD_CODEC_DIR}/cloud_ttlv.c
-  ${QTD_CODEC_DIR}/cloud_auth.c ${QTD_CODEC_DIR}/cloud_modem.c ${QTD_CODEC_DIR}/cloud_fsm.c)
+  ${QTD_CODEC_DIR}/cloud_auth.c ${QTD_CODEC_DIR}/cloud_modem.c ${QTD_CODEC_DIR}/cloud_fsm.c
+  ${QTD_CODEC_DIR}/cloud_ota_info.c)
 set_target_properties(qtdcodec PROPERTIES POSITION_INDEPENDENT_CODE ON C_VISIBILITY_PRESET hidden)
 target_include_directories(qtdcodec PUBLIC ${QTD_CODEC_DIR}
   ${CMAKE_SOURCE_DIR}/agent/include ${CMAKE_SOURCE_DIR}/plugins/include)

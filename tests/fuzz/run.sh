@@ -5,7 +5,7 @@
 # (an hour per target, the corpus kept in OUT_DIR/corpus-<target> for the next run):
 #   tests/fuzz/run.sh /tmp/fuzz-long 3600
 # Usage: run.sh OUT_DIR [SECONDS_PER_TARGET [SECONDS_FOR_THE_CODEC_TARGETS]]
-# (ctest fuzz_codec: 15 s for frame and ttlv, 7 s for each other target, ~85 s in all.)
+# (ctest fuzz_codec: 15 s for frame and ttlv, 7 s for each other target, ~100 s in all.)
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 out=$1
@@ -36,6 +36,10 @@ clang "${flags[@]}" -I"$src" $(pkg-config --cflags lua5.4) "$src/tests/fuzz/fuzz
 clang "${flags[@]}" -I"$src" $(pkg-config --cflags lua5.4) "$src/tests/fuzz/fuzz_lua_value.c" \
     "$src/lua/convert.c" "$src/agent/value.c" "$src/agent/alloc.c" \
     "$src/plugins/cloud/cloud_ttlv.c" $(pkg-config --libs lua5.4) -lm -o "$out/fuzz_lua_value"
+clang "${flags[@]}" "$src/tests/fuzz/fuzz_ota.c" "$src/plugins/cloud/cloud_ota_info.c" \
+    "$src/plugins/cloud/cloud_ttlv.c" -o "$out/fuzz_ota"
+clang "${flags[@]}" -I"$src/plugins/httpota" -I/usr/include/cjson "$src/tests/fuzz/fuzz_plan.c" \
+    "$src/plugins/httpota/httpota_plan_json.c" -lcjson -o "$out/fuzz_plan"
 
 # Seeds: realistic inputs, one file each, in OUT_DIR/corpus-<target>: seed TARGET NAME TEXT...
 # (the TEXT parts are joined without separator, backslash escapes interpreted).
@@ -75,6 +79,16 @@ seed fuzz_lua_value nested '\x00\x2c\x00\x02\x00\x09\x00\x10' '\x00\x34\x00\x02\
 seed fuzz_lua_value deep '\x00\x0c\x00\x01\x00\x0c\x00\x01\x00\x0c\x00\x01' \
     '\x00\x0c\x00\x01\x00\x09'
 seed fuzz_lua_value dup_ids '\x00\x09\x00\x08\x00\x11'
+seed fuzz_ota notify '\x00\x23\x00\x02FW\x00\x2b\x00\x031.0\x00\x33\x00\x032.0\x00\x3a\x00\x00' \
+    '\x00\x42\x00\x1e\x00\x4a\x01\x03\xe8\x00\x52\x00\x0a'
+seed fuzz_ota fw_info '\x00\x0b\x00\x0ahttp://a/b\x00\x12\x00\x64' \
+    '\x00\x1b\x00\x200123456789abcdef0123456789abcdef\x00\x7b\x00\x041a2b' \
+    '\x00\x23\x00\x02FW\x00\x33\x00\x032.0\x00\x3a\x00\x01'
+seed fuzz_plan plan '{"code": 0, "retryInterval": 30, "plan": {"url": "http://127.0.0.1/fw.bin", ' \
+    '"size": 3145728, "md5": "0123456789abcdef0123456789abcdef", "sha256": ' \
+    '"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", ' \
+    '"targetVersion": "2.0", "componentNo": "FW"}}'
+seed fuzz_plan none '{"code": 10700}'
 
 run() {
     (cd "$out" && "./$1" -max_total_time="$2" -print_final_stats=1 "corpus-$1" \
@@ -89,6 +103,6 @@ for t in fuzz_frame fuzz_ttlv; do
         >"$out/corpus-$t/vector2"
     run "$t" "$codec_secs"
 done
-for t in fuzz_modem fuzz_simjson fuzz_registry fuzz_config fuzz_lua_value; do
+for t in fuzz_modem fuzz_simjson fuzz_registry fuzz_config fuzz_lua_value fuzz_ota fuzz_plan; do
     run "$t" "$secs"
 done
