@@ -5,11 +5,12 @@
  * loop. A download appends to its file: at start the bytes already there are hashed again on
  * the thread pool (never trusted blindly) and the transfer resumes after them with a Range
  * request; a server that answers the whole file instead starts the file over. MD5 and
- * SHA-256 (OpenSSL EVP) follow every byte written; size and digests are checked before
- * success, and a file that fails them is removed. Failed transfers are retried with an
- * exponential backoff, the bytes on disk kept. TLS is verified (libcurl's defaults),
- * redirects followed, a stalled transfer cut by the low-speed limit.
- * Not here: what is downloaded or what is done with it.
+ * SHA-256 (OpenSSL EVP; the ones given to check) follow every byte written, on the thread pool
+ * too (one job at a time reads back what the loop wrote), so the loop only receives and
+ * writes; size and digests are checked before success, and a file that fails them is removed.
+ * Failed transfers are retried with an exponential backoff, the bytes on disk kept. TLS is verified
+ * (libcurl's defaults), redirects followed, a stalled transfer cut by the low-speed limit. Not
+ * here: what is downloaded or what is done with it.
  */
 #include "httpota_download.h"
 
@@ -27,6 +28,7 @@
 
 #define LOG(e, lvl, ...) (e)->api->log((e)->host, (lvl), __VA_ARGS__)
 #define PROGRESS_STEP (256 * 1024) /* bytes between two progress callbacks */
+#define HASH_BATCH (1024 * 1024)   /* bytes written before the worker hashes them */
 
 typedef struct dl_sock_s {
     uv_poll_t poll;
@@ -46,6 +48,19 @@ struct dl_engine_s {
     qtd_download_t *list;
 };
 
+/* One digest of a download, computed by its own job on the thread pool (reading back what
+ * the loop wrote): while working, ctx and hashed are the job's. */
+typedef struct {
+    qtd_download_t *d;
+    EVP_MD_CTX *ctx;
+    bool on; /* this digest is checked */
+    bool working;
+    int rc;           /* of the last job: 0 or -errno */
+    uint64_t hashed;  /* bytes of the file in ctx */
+    uint64_t hash_to; /* what the job hashes up to */
+    uv_work_t work;
+} dl_hasher_t;
+
 struct qtd_download_s {
     dl_xfer_t xfer; /* first: the engine's handle on it */
     qtd_download_t *next;
@@ -63,18 +78,19 @@ struct qtd_download_s {
     uint64_t reported; /* last progress report */
     bool first_write;  /* of the current transfer */
     bool cancelled;
-    bool working; /* the hashing of the file on the thread pool */
-    int work_rc;
+    bool transfer_pending; /* start a transfer once the digests caught up */
+    bool finishing;        /* the transfer ended well: verify once the digests caught up */
+    bool end_pending;      /* complete with end_status once the worker is back */
+    int end_status;
     int attempts;
-    EVP_MD_CTX *md5c;
-    EVP_MD_CTX *shac;
+    dl_hasher_t h[2]; /* MD5, SHA-256 */
     CURL *easy;
     uv_timer_t retry;
-    uv_work_t work;
     char errbuf[CURL_ERROR_SIZE];
 };
 
 static void begin_transfer(qtd_download_t *d);
+static void kick_hash(qtd_download_t *d, bool now);
 static void download_done(dl_xfer_t *x, CURL *easy, CURLcode result, long code);
 
 static void on_retry(uv_timer_t *t)
@@ -88,11 +104,29 @@ static void free_download(uv_handle_t *h)
 {
     qtd_download_t *d = h->data;
     dl_engine_t *e = d->e;
-    EVP_MD_CTX_free(d->md5c);
-    EVP_MD_CTX_free(d->shac);
+    EVP_MD_CTX_free(d->h[0].ctx);
+    EVP_MD_CTX_free(d->h[1].ctx);
     e->api->free(e->host, d->url);
     e->api->free(e->host, d->path);
     e->api->free(e->host, d);
+}
+
+/* A job of the download is on the thread pool. */
+static bool working(const qtd_download_t *d)
+{
+    return d->h[0].working || d->h[1].working;
+}
+
+/* Bytes in every digest that is checked. */
+static uint64_t hashed(const qtd_download_t *d)
+{
+    uint64_t n = d->bytes;
+    for (int i = 0; i < 2; i++) {
+        if (d->h[i].on && d->h[i].hashed < n) {
+            n = d->h[i].hashed;
+        }
+    }
+    return n;
 }
 
 /* The end of a download: its done callback, exactly once, then it goes. */
@@ -134,12 +168,17 @@ static void finish(qtd_download_t *d)
     unsigned n = 0;
     char md5[33] = "";
     char sha[65] = "";
-    if (EVP_DigestFinal_ex(d->md5c, md, &n) == 1) {
+    if (EVP_DigestFinal_ex(d->h[0].ctx, md, &n) == 1) {
         hex(md, n, md5);
     }
-    if (EVP_DigestFinal_ex(d->shac, md, &n) == 1) {
+    if (EVP_DigestFinal_ex(d->h[1].ctx, md, &n) == 1) {
         hex(md, n, sha);
     }
+    /* the digests computed: those that are checked */
+    char sums[128];
+    snprintf(sums, sizeof(sums), "%s%s%s%s%s", d->md5[0] ? ", MD5 " : "", d->md5[0] ? md5 : "",
+             d->sha256[0] ? ", SHA-256 " : "", d->sha256[0] ? sha : "",
+             d->md5[0] || d->sha256[0] ? "" : ", no digest given");
     const char *why = NULL;
     if (d->size > 0 && d->bytes != d->size) {
         why = "size";
@@ -150,9 +189,8 @@ static void finish(qtd_download_t *d)
     }
     if (why != NULL) {
         LOG(e, QTD_LOG_ERROR,
-            "download %s: %s mismatch (%llu bytes, MD5 %s): the file is removed, nothing of it "
-            "is used",
-            d->url, why, (unsigned long long)d->bytes, md5);
+            "download %s: %s mismatch (%llu bytes%s): the file is removed, nothing of it is used",
+            d->url, why, (unsigned long long)d->bytes, sums);
         (void)unlink(d->path);
         complete(d, QTD_EILSEQ);
         return;
@@ -160,8 +198,8 @@ static void finish(qtd_download_t *d)
     if (fsync(d->fd) != 0) {
         LOG(e, QTD_LOG_WARN, "download %s: fsync: %s", d->path, strerror(errno));
     }
-    LOG(e, QTD_LOG_INFO, "download %s: %llu bytes, MD5 %s, SHA-256 %s: verified", d->url,
-        (unsigned long long)d->bytes, md5, sha);
+    LOG(e, QTD_LOG_INFO, "download %s: %llu bytes%s: verified", d->url,
+        (unsigned long long)d->bytes, sums);
     complete(d, 0);
 }
 
@@ -178,6 +216,31 @@ static int engine_open(dl_engine_t *e)
     return 0;
 }
 
+/* Complete now, or when the worker hashing the file is back (it uses the download). */
+static void end_when_idle(qtd_download_t *d, int status)
+{
+    if (working(d)) {
+        d->end_pending = true;
+        d->end_status = status;
+        return;
+    }
+    complete(d, status);
+}
+
+/* The transfer ended well: verify once every byte on disk is in the digests. */
+static void finish_when_hashed(qtd_download_t *d)
+{
+    d->finishing = true;
+    if (working(d)) {
+        return; /* hash_done goes on */
+    }
+    if (hashed(d) < d->bytes) {
+        kick_hash(d, true);
+    } else {
+        finish(d);
+    }
+}
+
 /* A download's transfer ended: verify, retry or give up. */
 static void download_done(dl_xfer_t *x, CURL *easy, CURLcode result, long code)
 {
@@ -186,16 +249,16 @@ static void download_done(dl_xfer_t *x, CURL *easy, CURLcode result, long code)
     curl_easy_cleanup(easy);
     d->easy = NULL;
     if (result == CURLE_OK) {
-        finish(d);
+        finish_when_hashed(d);
     } else if (code == 416 && d->bytes > 0 && (d->size == 0 || d->bytes == d->size)) {
-        finish(d); /* nothing after the bytes we have: the file is whole */
+        finish_when_hashed(d); /* nothing after the bytes we have: the file is whole */
     } else if (result == CURLE_WRITE_ERROR && d->cancelled) {
-        complete(d, QTD_ECANCELED);
+        end_when_idle(d, QTD_ECANCELED);
     } else if (result == CURLE_WRITE_ERROR && d->size > 0 && d->bytes > d->size) {
         LOG(e, QTD_LOG_ERROR, "download %s: larger than the %llu bytes expected", d->url,
             (unsigned long long)d->size);
         (void)unlink(d->path);
-        complete(d, QTD_EILSEQ);
+        end_when_idle(d, QTD_EILSEQ);
     } else if (d->attempts < e->opts.retries && !e->stopping) {
         uint64_t wait = dl_backoff_ms(e, d->attempts);
         d->attempts++;
@@ -209,7 +272,7 @@ static void download_done(dl_xfer_t *x, CURL *easy, CURLcode result, long code)
             "bytes stay for a later resume)",
             d->url, d->errbuf[0] ? d->errbuf : curl_easy_strerror(result), code,
             (unsigned long long)d->bytes);
-        complete(d, QTD_EIO);
+        end_when_idle(d, QTD_EIO);
     }
 }
 
@@ -348,8 +411,9 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
 
 static void reset_digests(qtd_download_t *d)
 {
-    EVP_DigestInit_ex(d->md5c, EVP_md5(), NULL);
-    EVP_DigestInit_ex(d->shac, EVP_sha256(), NULL);
+    EVP_DigestInit_ex(d->h[0].ctx, EVP_md5(), NULL);
+    EVP_DigestInit_ex(d->h[1].ctx, EVP_sha256(), NULL);
+    d->h[0].hashed = d->h[1].hashed = 0;
 }
 
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -389,9 +453,8 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
         }
         off += (size_t)w;
     }
-    EVP_DigestUpdate(d->md5c, ptr, n);
-    EVP_DigestUpdate(d->shac, ptr, n);
     d->bytes += n;
+    kick_hash(d, false);
     if (d->progress != NULL && d->bytes - d->reported >= PROGRESS_STEP) {
         d->reported = d->bytes;
         d->progress(d->arg, d->bytes, d->size);
@@ -402,6 +465,11 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
 static void begin_transfer(qtd_download_t *d)
 {
     dl_engine_t *e = d->e;
+    if (working(d) || hashed(d) < d->bytes) {
+        d->transfer_pending = true; /* hash_done starts it */
+        kick_hash(d, true);
+        return;
+    }
     if (d->size > 0 && d->bytes == d->size) {
         finish(d); /* already whole (a resume after the last byte) */
         return;
@@ -422,6 +490,7 @@ static void begin_transfer(qtd_download_t *d)
     curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+    curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 256L * 1024); /* fewer, larger writes */
     if (d->bytes > 0) {
         curl_easy_setopt(c, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)d->bytes);
         LOG(e, QTD_LOG_INFO, "download %s: resuming at byte %llu", d->url,
@@ -434,65 +503,93 @@ static void begin_transfer(qtd_download_t *d)
     }
 }
 
-/* Thread pool: hash what the file holds already (never trust it blindly). */
+/* Thread pool: one digest of the file from hashed to hash_to, reading it back (the page
+ * cache has it): the loop only receives and writes, and the two digests run side by side.
+ * At a start the same jobs hash what the file holds already, never trusted blindly. */
 static void hash_work(uv_work_t *w)
 {
-    qtd_download_t *d = w->data;
+    dl_hasher_t *h = w->data;
     char buf[64 * 1024];
-    d->bytes = 0;
-    d->work_rc = 0;
-    if (lseek(d->fd, 0, SEEK_SET) != 0) {
-        d->work_rc = -errno;
-        return;
-    }
-    for (;;) {
-        ssize_t r = read(d->fd, buf, sizeof(buf));
+    uint64_t at = h->hashed;
+    h->rc = 0;
+    while (at < h->hash_to) {
+        uint64_t left = h->hash_to - at;
+        ssize_t r =
+            pread(h->d->fd, buf, left < sizeof(buf) ? (size_t)left : sizeof(buf), (off_t)at);
         if (r < 0 && errno == EINTR) {
             continue;
         }
-        if (r < 0) {
-            d->work_rc = -errno;
-            return;
-        }
-        if (r == 0) {
+        if (r <= 0) {
+            h->rc = r < 0 ? -errno : -EIO; /* shorter than what was written */
             break;
         }
-        if (d->size > 0 && d->bytes + (uint64_t)r > d->size) {
-            break; /* more than the file should hold: start over */
-        }
-        EVP_DigestUpdate(d->md5c, buf, (size_t)r);
-        EVP_DigestUpdate(d->shac, buf, (size_t)r);
-        d->bytes += (uint64_t)r;
+        EVP_DigestUpdate(h->ctx, buf, (size_t)r);
+        at += (uint64_t)r;
     }
-    struct stat sb;
-    if (fstat(d->fd, &sb) == 0 && (uint64_t)sb.st_size != d->bytes) {
-        /* trailing bytes beyond what is expected: drop the file, keep nothing of it */
-        d->bytes = 0;
-        reset_digests(d);
-        if (ftruncate(d->fd, 0) != 0) {
-            d->work_rc = -errno;
-        }
+    h->hashed = at;
+}
+
+static void hash_done(uv_work_t *w, int status);
+
+static void queue_hash(dl_hasher_t *h, uint64_t to)
+{
+    h->hash_to = to;
+    h->working = true;
+    if (uv_queue_work(h->d->e->loop, &h->work, hash_work, hash_done) != 0) {
+        h->working = false;
+        hash_work(&h->work); /* no job for it: hash here, on the loop */
     }
-    if (lseek(d->fd, 0, SEEK_END) < 0) {
-        d->work_rc = -errno;
+}
+
+/* Hash what was written and is not in a digest yet, unless its job is at it; now: however
+ * little it is (else only a batch of HASH_BATCH bytes or more). */
+static void kick_hash(qtd_download_t *d, bool now)
+{
+    for (int i = 0; i < 2; i++) {
+        dl_hasher_t *h = &d->h[i];
+        if (h->on && !h->working && h->hashed < d->bytes &&
+            (now || d->bytes - h->hashed >= HASH_BATCH)) {
+            queue_hash(h, d->bytes);
+        }
     }
 }
 
 static void hash_done(uv_work_t *w, int status)
 {
-    qtd_download_t *d = w->data;
-    d->working = false;
-    if (status < 0 || d->cancelled || d->e->stopping) {
+    dl_hasher_t *h = w->data;
+    qtd_download_t *d = h->d;
+    h->working = false;
+    if (status < 0) {
+        d->cancelled = true; /* a job is only ever cancelled with its download */
+    }
+    if (working(d)) {
+        return; /* the other job's hash_done goes on */
+    }
+    if (d->cancelled || d->e->stopping) {
         complete(d, QTD_ECANCELED);
         return;
     }
-    if (d->work_rc < 0) {
-        LOG(d->e, QTD_LOG_ERROR, "download %s: reading %s: %s", d->url, d->path,
-            strerror(-d->work_rc));
+    if (d->end_pending) {
+        complete(d, d->end_status);
+        return;
+    }
+    int rc = d->h[0].rc < 0 ? d->h[0].rc : d->h[1].rc;
+    if (rc < 0) {
+        LOG(d->e, QTD_LOG_ERROR, "download %s: reading %s back: %s", d->url, d->path,
+            strerror(-rc));
         complete(d, QTD_EIO);
         return;
     }
-    begin_transfer(d);
+    kick_hash(d, d->finishing || d->transfer_pending);
+    if (working(d) || hashed(d) < d->bytes) {
+        return; /* hashing on, or waiting for a batch */
+    }
+    if (d->finishing) {
+        finish(d);
+    } else if (d->transfer_pending) {
+        d->transfer_pending = false;
+        begin_transfer(d);
+    }
 }
 
 /* ---- the service ---- */
@@ -543,9 +640,9 @@ static int dl_start(void *self, const char *url, const char *path,
     size_t pl = strlen(path) + 1;
     d->url = e->api->malloc(e->host, ul);
     d->path = e->api->malloc(e->host, pl);
-    d->md5c = EVP_MD_CTX_new();
-    d->shac = EVP_MD_CTX_new();
-    if (d->url == NULL || d->path == NULL || d->md5c == NULL || d->shac == NULL) {
+    d->h[0].ctx = EVP_MD_CTX_new();
+    d->h[1].ctx = EVP_MD_CTX_new();
+    if (d->url == NULL || d->path == NULL || d->h[0].ctx == NULL || d->h[1].ctx == NULL) {
         goto fail;
     }
     memcpy(d->url, url, ul);
@@ -564,15 +661,38 @@ static int dl_start(void *self, const char *url, const char *path,
         LOG(e, QTD_LOG_ERROR, "download %s: cannot open %s: %s", url, path, strerror(errno));
         goto fail;
     }
+    /* What the file holds goes through the digests first (a resume); more than the file
+     * should hold is dropped: it starts over. */
+    struct stat sb;
+    if (fstat(d->fd, &sb) != 0 ||
+        (d->size > 0 && (uint64_t)sb.st_size > d->size && ftruncate(d->fd, 0) != 0)) {
+        LOG(e, QTD_LOG_ERROR, "download %s: %s: %s", url, path, strerror(errno));
+        goto fail;
+    }
+    d->bytes = d->size > 0 && (uint64_t)sb.st_size > d->size ? 0 : (uint64_t)sb.st_size;
+    if (lseek(d->fd, (off_t)d->bytes, SEEK_SET) < 0) {
+        LOG(e, QTD_LOG_ERROR, "download %s: %s: %s", url, path, strerror(errno));
+        goto fail;
+    }
     uv_timer_init(e->loop, &d->retry);
     d->retry.data = d;
-    d->work.data = d;
-    if (uv_queue_work(e->loop, &d->work, hash_work, hash_done) != 0) {
+    for (int i = 0; i < 2; i++) {
+        d->h[i].d = d;
+        d->h[i].work.data = &d->h[i];
+    }
+    d->h[0].on = d->md5[0] != '\0';
+    d->h[1].on = d->sha256[0] != '\0';
+    d->transfer_pending = true; /* after the first job: done never runs inside start */
+    d->h[0].hash_to = d->h[0].on ? d->bytes : 0;
+    if (uv_queue_work(e->loop, &d->h[0].work, hash_work, hash_done) != 0) {
         close(d->fd);
         uv_close((uv_handle_t *)&d->retry, free_download);
         return QTD_ENOMEM;
     }
-    d->working = true;
+    d->h[0].working = true;
+    if (d->h[1].on) {
+        queue_hash(&d->h[1], d->bytes);
+    }
     d->next = e->list;
     e->list = d;
     if (out != NULL) {
@@ -581,17 +701,27 @@ static int dl_start(void *self, const char *url, const char *path,
     return 0;
 
 fail:;
-    int rc = d->url != NULL && d->path != NULL && d->md5c != NULL && d->shac != NULL ? QTD_EIO
-                                                                                     : QTD_ENOMEM;
+    int rc = d->url != NULL && d->path != NULL && d->h[0].ctx != NULL && d->h[1].ctx != NULL
+                 ? QTD_EIO
+                 : QTD_ENOMEM;
     if (d->fd >= 0) {
         close(d->fd);
     }
-    EVP_MD_CTX_free(d->md5c);
-    EVP_MD_CTX_free(d->shac);
+    EVP_MD_CTX_free(d->h[0].ctx);
+    EVP_MD_CTX_free(d->h[1].ctx);
     e->api->free(e->host, d->url);
     e->api->free(e->host, d->path);
     e->api->free(e->host, d);
     return rc;
+}
+
+static void cancel_jobs(qtd_download_t *d)
+{
+    for (int i = 0; i < 2; i++) {
+        if (d->h[i].working) {
+            (void)uv_cancel((uv_req_t *)&d->h[i].work);
+        }
+    }
 }
 
 static void dl_cancel(void *self, qtd_download_t *d)
@@ -601,8 +731,8 @@ static void dl_cancel(void *self, qtd_download_t *d)
         return;
     }
     d->cancelled = true;
-    if (d->working) {
-        (void)uv_cancel((uv_req_t *)&d->work); /* hash_done completes it */
+    if (working(d)) {
+        cancel_jobs(d); /* the last hash_done completes it */
         return;
     }
     complete(d, QTD_ECANCELED);
@@ -648,12 +778,18 @@ void dl_engine_stop(dl_engine_t *e)
     e->stopping = true;
     while (e->list != NULL) {
         qtd_download_t *d = e->list;
-        if (d->working) {
-            /* its hash_done completes it once the pool hands it back */
+        if (working(d)) {
+            /* its last hash_done completes it once the pool hands it back */
             e->list = d->next;
             d->next = NULL;
             d->cancelled = true;
-            (void)uv_cancel((uv_req_t *)&d->work);
+            if (d->easy != NULL) {
+                curl_multi_remove_handle(e->multi, d->easy);
+                curl_easy_cleanup(d->easy);
+                d->easy = NULL;
+            }
+            uv_timer_stop(&d->retry);
+            cancel_jobs(d);
             continue;
         }
         d->cancelled = true;
