@@ -15,37 +15,14 @@ BIG_MIB=${1:-200}
 RUNS=${2:-3}
 BUILD=$(realpath "${BUILD:-build}")
 cmake --build "$BUILD" -j "$(nproc)" --target qthingd qtd_httpota qtd_dl_probe >/dev/null
-command -v nginx >/dev/null || { echo "nginx not installed (nginx-light)"; exit 1; }
 [ -x /usr/bin/time ] || { echo "/usr/bin/time not installed (apt-get install time)"; exit 1; }
-WORK=$(mktemp -d /tmp/qtd-bench.XXXXXX)
-PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
-PORT=$(( 10000 + RANDOM % 20000 ))
-mkdir -p "$WORK/www" "$WORK/nginx"
+# The test helpers: a private work dir, processes stopped on exit, start_nginx.
+export QTHINGD=$BUILD/qthingd QTD_PLUGIN_DIR=$BUILD/plugins QTD_SOURCE_DIR=$PWD QTD_BUILD_DIR=$BUILD
+# shellcheck source=tests/integration/lib.sh
+source tests/integration/lib.sh
+start_nginx
 head -c $((5 * 1048576)) /dev/urandom >"$WORK/www/small.bin"
 head -c $((BIG_MIB * 1048576)) /dev/urandom >"$WORK/www/big.bin"
-cat >"$WORK/nginx/nginx.conf" <<CONF
-daemon off;
-$( [ "$(id -u)" -eq 0 ] && echo "user root;" )
-worker_processes 1;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log;
-events { worker_connections 64; }
-http {
-    access_log off;
-    sendfile on;
-    client_body_temp_path $WORK/nginx/body;
-    proxy_temp_path $WORK/nginx/proxy;
-    fastcgi_temp_path $WORK/nginx/fastcgi;
-    uwsgi_temp_path $WORK/nginx/uwsgi;
-    scgi_temp_path $WORK/nginx/scgi;
-    server { listen 127.0.0.1:$PORT; root $WORK/www; }
-}
-CONF
-nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" &
-PIDS+=($!)
-for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
-URL=http://127.0.0.1:$PORT
 
 # agent FILE [md5]: download FILE through the agent (checking MD5 and SHA-256, or MD5 only);
 # prints "<seconds> <peak RSS KiB>"

@@ -129,6 +129,8 @@ int sim_cmd_ota_server(int argc, char **argv);  /* sim_ota.c */
 cJSON *sim_line_new(void);
 /* Write o as one line of the log and flush (takes ownership of o; NULL: reports ENOMEM). */
 void sim_log_line(sim_t *s, cJSON *o);
+/* Log {"event": event, "client", "pk", "dk", "state": state} of a device. */
+void sim_device_state(sim_t *s, const sim_device_t *d, const char *event, const char *state);
 /* One readable line on stderr, unless --quiet (s may be NULL). */
 void sim_say(const sim_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Log {"event": event, "message": ...} and say it. */

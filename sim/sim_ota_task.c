@@ -15,15 +15,7 @@
 
 static void ota_line(sim_t *s, const sim_device_t *d, const char *state)
 {
-    cJSON *o = sim_line_new();
-    if (o != NULL) {
-        cJSON_AddStringToObject(o, "event", "ota");
-        cJSON_AddStringToObject(o, "client", d->id);
-        cJSON_AddStringToObject(o, "pk", d->pk);
-        cJSON_AddStringToObject(o, "dk", d->dk);
-        cJSON_AddStringToObject(o, "state", state);
-    }
-    sim_log_line(s, o);
+    sim_device_state(s, d, "ota", state);
     sim_say(s, "%-4s %s OTA task %s", "ota", d->id, state);
 }
 

@@ -84,6 +84,20 @@ void sim_log_line(sim_t *s, cJSON *o)
     cJSON_Delete(o);
 }
 
+void sim_device_state(sim_t *s, const sim_device_t *d, const char *event, const char *state)
+{
+    cJSON *o = sim_line_new();
+
+    if (o != NULL) {
+        cJSON_AddStringToObject(o, "event", event);
+        cJSON_AddStringToObject(o, "client", d->id);
+        cJSON_AddStringToObject(o, "pk", d->pk);
+        cJSON_AddStringToObject(o, "dk", d->dk);
+        cJSON_AddStringToObject(o, "state", state);
+    }
+    sim_log_line(s, o);
+}
+
 void sim_say(const sim_t *s, const char *fmt, ...)
 {
     va_list ap;

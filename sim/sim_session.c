@@ -41,16 +41,7 @@ int sim_session_crypt(const sim_device_t *d, bool encrypt, const uint8_t *in, si
 
 void sim_session_event(sim_t *s, const sim_device_t *d, const char *state)
 {
-    cJSON *o = sim_line_new();
-
-    if (o != NULL) {
-        cJSON_AddStringToObject(o, "event", "session");
-        cJSON_AddStringToObject(o, "client", d->id);
-        cJSON_AddStringToObject(o, "pk", d->pk);
-        cJSON_AddStringToObject(o, "dk", d->dk);
-        cJSON_AddStringToObject(o, "state", state);
-    }
-    sim_log_line(s, o);
+    sim_device_state(s, d, "session", state);
     sim_say(s, "%-4s %s session key %s", "key", d->id, state);
 }
 

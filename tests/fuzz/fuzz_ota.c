@@ -19,25 +19,14 @@
 #include "cloud_ota_info.h"
 #include "cloud_ttlv.h"
 
+#include "fuzz_check.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static bool bounded(const char *s, size_t cap, size_t lo, size_t hi)
 {
     size_t n = strnlen(s, cap);
     return n < cap && n >= lo && n <= hi;
-}
-
-static bool lower_hex(const char *s, size_t n)
-{
-    if (strlen(s) != n) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
-            return false;
-        }
-    }
-    return true;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -68,8 +57,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (!bounded(fw.comp, sizeof(fw.comp), 1, 32) ||
             !bounded(fw.target, sizeof(fw.target), 1, 64) ||
-            !bounded(fw.url, sizeof(fw.url), 1, 1024) || fw.size < 1 || !lower_hex(fw.md5, 32) ||
-            (sha == 1 ? !lower_hex(fw.sha256, 64) : fw.sha256[0] != '\0') ||
+            !bounded(fw.url, sizeof(fw.url), 1, 1024) || fw.size < 1 ||
+            !fuzz_lower_hex(fw.md5, 32) ||
+            (sha == 1 ? !fuzz_lower_hex(fw.sha256, 64) : fw.sha256[0] != '\0') ||
             (fw.type != 0 && fw.type != 1)) {
             __builtin_trap();
         }

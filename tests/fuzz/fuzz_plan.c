@@ -19,20 +19,9 @@
 
 #include "httpota_plan_json.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz_check.h"
 
-static bool lower_hex(const char *s, size_t n)
-{
-    if (strlen(s) != n) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
-            return false;
-        }
-    }
-    return true;
-}
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -52,8 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     const plan_t *p = &a.plan;
     size_t ul = strnlen(p->url, sizeof(p->url));
-    if (a.json == NULL || ul == sizeof(p->url) || p->size < 1 || !lower_hex(p->md5, 32) ||
-        (p->sha256[0] != '\0' && !lower_hex(p->sha256, 64)) ||
+    if (a.json == NULL || ul == sizeof(p->url) || p->size < 1 || !fuzz_lower_hex(p->md5, 32) ||
+        (p->sha256[0] != '\0' && !fuzz_lower_hex(p->sha256, 64)) ||
         (strncasecmp(p->url, "http://", 7) != 0 && strncasecmp(p->url, "https://", 8) != 0) ||
         strlen(p->target) < 1 || strlen(p->target) > 64 || strlen(p->comp) < 1 ||
         strlen(p->comp) > 32) {

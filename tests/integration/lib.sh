@@ -305,6 +305,7 @@ events { worker_connections 64; }
 http {
     log_format bytes '\$request_uri \$status \$body_bytes_sent "\$http_range"';
     access_log $WORK/nginx/access.log bytes;
+    sendfile on;
     client_body_temp_path $WORK/nginx/body;
     proxy_temp_path $WORK/nginx/proxy;
     fastcgi_temp_path $WORK/nginx/fastcgi;
