@@ -9,7 +9,8 @@
 #   the agent's script (SCRIPT): a 5 MiB new script runs, its version is reported, the MQTT
 #   session is never dropped; a new script that raises at load, or in its first seconds,
 #   is rolled back (the old one runs again) and 7/10706 reported;
-#   a wrong MD5, or a wrong SHA-256 after otaRequest(1): 7/10706, nothing applied;
+#   a wrong MD5, or a wrong SHA-256 after otaRequest(1): 7/10706, nothing applied; a plan
+#   whose useSpace is more than the disk has: status 12 before any download;
 #   firmware: the agent killed with SIGKILL half-way through a 20 MiB download resumes it
 #   after a restart (nginx counts < 1.2x the image), the apply command gets the verified
 #   file, and after a simulated reboot (a restart with the new version) 7/10705 is
@@ -25,14 +26,15 @@ start_witness + ota
 
 # ota DK COMP TYPE FILE [MD5 [SHA256 [PATH]]]: an OTA task for COMP (componentType TYPE) to
 # version 2.0 from the platform (qthingd-sim's "ota"): OTA_NOTIFY now, and the OTA_FW_INFO of
-# $WORK/www/FILE (served as $URL/PATH) when the device confirms it
+# $WORK/www/FILE (served as $URL/PATH) when the device confirms it; OTA_PLAN_EXTRA: more
+# ids of the plan (', "9": N' for its useSpace)
 ota() {
     local dk=$1 comp=$2 type=$3 file=$4 md5=${5:-} sha=${6:-} path=${7:-$4} size
     size=$(stat -c %s "$WORK/www/$file")
     md5=${md5:-$(md5sum "$WORK/www/$file" | cut -d' ' -f1)}
     sha=${sha:-$(sha256sum "$WORK/www/$file" | cut -d' ' -f1)}
     sim_ctl "{\"cmd\": \"ota\", \"dk\": \"$dk\", \"data\": {\"4\": \"$comp\", \"5\": \"1.0\", \
-\"6\": \"2.0\", \"7\": $type}, \"fw\": {\"1\": \"$URL/$path\", \"2\": $size, \"3\": \"$md5\", \
+\"6\": \"2.0\", \"7\": $type${OTA_PLAN_EXTRA:-}}, \"fw\": {\"1\": \"$URL/$path\", \"2\": $size, \"3\": \"$md5\", \
 \"15\": \"1a2b3c4d\", \"16\": \"$sha\", \"4\": \"$comp\", \"6\": \"2.0\", \"7\": $type}}" >/dev/null
 }
 # statuses DK: the OTA_EVENT statuses the witness received from DK, space-separated
@@ -148,8 +150,18 @@ wait_for "$WORK/x.log" 'lua: event 7/10706' 20
 ! grep -q 'lua: event 7/10703' "$WORK/x.log" || fail "an image with a wrong SHA-256 was offered"
 st=$(statuses otax)
 [ "$st" = "1 2 4 6 12" ] || fail "wrong SHA-256 statuses: $st"
-stop_checked "$X" x
 pass "wrong SHA-256 with otaRequest(1): statuses $st, nothing applied"
+
+# --- a plan that needs more space than the disk has (useSpace 1 PB): refused before the download
+OTA_PLAN_EXTRA=', "9": 1000000000000000' ota otax MCU1 1 mcu.bin
+wait_for "$WORK/x.log" 'lua: event 7/10706' 20 2
+grep -q 'lua: event 7/10700 "\\"MCU1\\",\\"1.0\\",\\"2.0\\",0,0,1000000000000000"' "$WORK/x.log" \
+    || fail "the plan's useSpace is not in 7/10700"
+grep -q 'bytes free for the image, 1000000000000000 needed' "$WORK/x.log" || fail "no space refusal"
+st=$(statuses otax)
+[ "${st#1 2 4 6 12 }" = "1 2 12" ] || fail "too little space statuses: $st"
+stop_checked "$X" x
+pass "a plan needing more space than there is: 1 2 12, nothing downloaded"
 
 # --- firmware: SIGKILL half-way through 20 MiB, resumed; applied; reported after the reboot
 head -c 20971520 /dev/urandom >"$WORK/www/fw.bin"
