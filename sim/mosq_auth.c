@@ -16,6 +16,9 @@
  *   or the device's "connect_errcode" of the registry (throttling 10428/10429, ...):
  *   the connection is accepted but may only subscribe to its q/1/d/<clientid>/ topics and
  *   never publish; the platform answers with EXCE_WRITE 0x00A3 after the subscription.
+ * A gateway may also publish on q/2/d/<sub>/bus and subscribe to q/1/d/<sub>/+ of the
+ * sub-devices whose product lists the gateway's PK in "gateways" (the association); the
+ * platform process checks their logins.
  * The verdict {"client", "pk", "dk", "kind", "errcode", "flag"[, "new"]} is published on
  * qtd-sim/auth when the device's first subscription (or first allowed publish) passes; a
  * CONNACK refusal is published right away with "refused": true, a disconnect as
@@ -289,42 +292,6 @@ static void refresh_registry(plugin_t *pl)
     }
 }
 
-/* The verdict of a registration password for product prod (NULL: unknown). */
-static int judge_register(const plugin_t *pl, const qtd_auth_parsed_t *pw,
-                          const qtd_reg_product_t *prod, const qtd_reg_device_t *dev,
-                          const char *dk, bool *is_new)
-{
-    int rc;
-
-    if (prod == NULL || strcmp(pw->pk, prod->pk) != 0) {
-        return CODE_NO_PRODUCT;
-    }
-    if (!qtd_registry_dk_valid(dk)) {
-        return CODE_DK_REFUSED;
-    }
-    rc = qtd_auth_register_check(pw, prod->ps, dk);
-    if (rc == -EACCES) {
-        return CODE_SIGNATURE;
-    }
-    if (rc != 0) {
-        return CODE_PAYLOAD;
-    }
-    if (dev != NULL && dev->disabled) {
-        return CODE_DK_REFUSED;
-    }
-    if (dev == NULL && !pl->reg->auto_register) {
-        return CODE_DK_REFUSED;
-    }
-    if (dev != NULL && dev->ds[0] != '\0') {
-        return CODE_REGISTERED;
-    }
-    if (dev != NULL && dev->connect_errcode != 0) {
-        return dev->connect_errcode;
-    }
-    *is_new = dev == NULL;
-    return 0;
-}
-
 static int device_auth(plugin_t *pl, struct mosquitto *client, const char *id, const char *password)
 {
     qtd_auth_parsed_t pw;
@@ -374,7 +341,7 @@ static int device_auth(plugin_t *pl, struct mosquitto *client, const char *id, c
     } else if (prc != 0) {
         v.errcode = CODE_REQUEST;
     } else if (v.kind == KIND_REGISTER) {
-        v.errcode = judge_register(pl, &pw, prod, dev, dk, &v.is_new);
+        v.errcode = qtd_registry_judge_register(pl->reg, &pw, prod, dev, dk, &v.is_new);
     } else if (prod == NULL) {
         v.errcode = CODE_NO_PRODUCT;
     } else if (dev == NULL || dev->ds[0] == '\0' || !qtd_auth_login_ok(&pw, dev->ds, prod->ps)) {
@@ -479,6 +446,33 @@ static bool uplink_type(const char *rest)
            (strcmp(rest, "sys") == 0 || strcmp(rest, "bus") == 0 || strcmp(rest, "ota") == 0);
 }
 
+/* Does topic name q/<dir>/d/<id>/ of a sub-device that the client's product may bring on
+ * (its product lists the client's PK in "gateways")? Returns the rest or NULL. */
+static const char *sub_rest(plugin_t *pl, const client_t *c, const char *topic, char dir)
+{
+    char id[CLIENTID_MAX + 1];
+    qtd_reg_product_t *prod = NULL;
+    qtd_reg_device_t *dev = NULL;
+    const char *dk = NULL;
+
+    if (strncmp(topic, "q/", 2) != 0 || topic[2] != dir || strncmp(topic + 3, "/d/", 3) != 0) {
+        return NULL;
+    }
+    const char *start = topic + 6;
+    const char *slash = strchr(start, '/');
+    if (slash == NULL || (size_t)(slash - start) > CLIENTID_MAX || c->pk[0] == '\0') {
+        return NULL;
+    }
+    memcpy(id, start, (size_t)(slash - start));
+    id[slash - start] = '\0';
+    refresh_registry(pl);
+    if (strcmp(id, c->id) == 0 || qtd_registry_lookup(pl->reg, id, &prod, &dev, &dk) != 0 ||
+        !qtd_registry_associated(prod, c->pk)) {
+        return NULL;
+    }
+    return slash + 1;
+}
+
 static int on_acl_check(int event, void *event_data, void *userdata)
 {
     struct mosquitto_evt_acl_check *ed = event_data;
@@ -507,18 +501,26 @@ static int on_acl_check(int event, void *event_data, void *userdata)
         ok = one_level(own_rest(topic, '1', c->id), true);
         if (ok) {
             send_verdict_once(c);
+        } else {
+            ok = c->errcode == 0 && one_level(sub_rest(pl, c, topic, '1'), true);
         }
         break;
     case MOSQ_ACL_UNSUBSCRIBE:
-        ok = one_level(own_rest(topic, '1', c->id), true);
+        ok = one_level(own_rest(topic, '1', c->id), true) ||
+             one_level(sub_rest(pl, c, topic, '1'), true);
         break;
     case MOSQ_ACL_READ:
-        ok = one_level(own_rest(topic, '1', c->id), false);
+        ok = one_level(own_rest(topic, '1', c->id), false) ||
+             (c->errcode == 0 && one_level(sub_rest(pl, c, topic, '1'), false));
         break;
     case MOSQ_ACL_WRITE:
         ok = c->errcode == 0 && uplink_type(own_rest(topic, '2', c->id));
         if (ok) {
             send_verdict_once(c);
+        } else {
+            const char *rest = sub_rest(pl, c, topic, '2');
+            ok = c->errcode == 0 && c->kind == KIND_LOGIN && rest != NULL &&
+                 strcmp(rest, "bus") == 0;
         }
         break;
     default:

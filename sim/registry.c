@@ -16,6 +16,8 @@
 
 #include <cJSON.h>
 
+#include "cloud_auth.h"
+
 #define MAX_FILE_BYTES (16 * 1024 * 1024)
 
 static int read_file(const char *path, char **out, struct stat *st, const char **err)
@@ -105,6 +107,21 @@ static int parse_product(const cJSON *jp, qtd_reg_product_t *p, const char **err
         get_key(jp, "ps", true, p->ps) != 0) {
         *err = "a product needs \"pk\" and \"ps\" (strings of 1..64 characters)";
         return -EINVAL;
+    }
+    const cJSON *jgws = cJSON_GetObjectItemCaseSensitive(jp, "gateways");
+    const cJSON *jg;
+    if (jgws != NULL && (!cJSON_IsArray(jgws) || cJSON_GetArraySize(jgws) > QTD_REG_GATEWAYS_MAX)) {
+        *err = "a product's \"gateways\" must be an array of at most 8 PKs";
+        return -EINVAL;
+    }
+    cJSON_ArrayForEach(jg, jgws)
+    {
+        if (!cJSON_IsString(jg) || jg->valuestring[0] == '\0' ||
+            strlen(jg->valuestring) > QTD_REG_KEY_MAX) {
+            *err = "a product's \"gateways\" must hold PKs (strings of 1..64 characters)";
+            return -EINVAL;
+        }
+        snprintf(p->gateways[p->ngateways++], QTD_REG_KEY_MAX + 1, "%s", jg->valuestring);
     }
     jdevs = cJSON_GetObjectItemCaseSensitive(jp, "devices");
     if (jdevs == NULL) {
@@ -526,4 +543,46 @@ bool qtd_registry_dk_valid(const char *dk)
         }
     }
     return true;
+}
+
+bool qtd_registry_associated(const qtd_reg_product_t *sub, const char *gateway_pk)
+{
+    for (size_t i = 0; sub != NULL && i < sub->ngateways; i++) {
+        if (strcmp(sub->gateways[i], gateway_pk) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int qtd_registry_judge_register(const qtd_registry_t *reg, const struct qtd_auth_parsed_s *pw,
+                                const qtd_reg_product_t *prod, const qtd_reg_device_t *dev,
+                                const char *dk, bool *is_new)
+{
+    int rc;
+
+    if (prod == NULL || strcmp(pw->pk, prod->pk) != 0) {
+        return 10423; /* no such product */
+    }
+    if (!qtd_registry_dk_valid(dk)) {
+        return 10431;
+    }
+    rc = qtd_auth_register_check(pw, prod->ps, dk);
+    if (rc == -EACCES) {
+        return 10425; /* signature */
+    }
+    if (rc != 0) {
+        return 10424; /* payload */
+    }
+    if ((dev != NULL && dev->disabled) || (dev == NULL && !reg->auto_register)) {
+        return 10431;
+    }
+    if (dev != NULL && dev->ds[0] != '\0') {
+        return 10422; /* registered already */
+    }
+    if (dev != NULL && dev->connect_errcode != 0) {
+        return dev->connect_errcode;
+    }
+    *is_new = dev == NULL;
+    return 0;
 }

@@ -31,9 +31,15 @@ typedef struct qtd_reg_device_s {
     int connect_errcode; /* not 0: answer every connection with EXCE_WRITE of this code */
 } qtd_reg_device_t;
 
+#define QTD_REG_GATEWAYS_MAX 8 /* gateway products a sub-device product may attach to */
+
 typedef struct qtd_reg_product_s {
     char pk[QTD_REG_KEY_MAX + 1];
     char ps[QTD_REG_KEY_MAX + 1];
+    /* "gateways": the PKs of the gateway products whose devices may bring devices of this
+     * product on as sub-devices (the association; none: not a sub-device product). */
+    char gateways[QTD_REG_GATEWAYS_MAX][QTD_REG_KEY_MAX + 1];
+    size_t ngateways;
     qtd_reg_device_t *devices;
     size_t ndevices;
     size_t cap;
@@ -53,6 +59,20 @@ typedef struct qtd_registry_s {
     off_t st_size;
     struct timespec st_mtim;
 } qtd_registry_t;
+
+/* May a device of product gateway_pk bring devices of sub on as its sub-devices? */
+bool qtd_registry_associated(const qtd_reg_product_t *sub, const char *gateway_pk);
+
+struct qtd_auth_parsed_s;
+/* The platform's verdict on a registration password pw (docs/protocol.md) for the device dk
+ * of product prod (NULL: unknown) whose registry entry is dev (NULL: none yet): 0 (accepted;
+ * *is_new when the device is not in the registry yet) or the seed's code: 10423 no product,
+ * 10431 DK refused or device disabled, 10425 signature, 10424 payload, 10422 registered
+ * already, or the device's connect_errcode. Shared by the broker plugin (devices) and the
+ * simulator (sub-devices). */
+int qtd_registry_judge_register(const qtd_registry_t *reg, const struct qtd_auth_parsed_s *pw,
+                                const qtd_reg_product_t *prod, const qtd_reg_device_t *dev,
+                                const char *dk, bool *is_new);
 
 /* Load the registry file at path into *out (free with qtd_registry_free). On failure *err
  * (if not NULL) gets a static text naming the problem.

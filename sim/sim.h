@@ -76,6 +76,10 @@ typedef struct {
     uint64_t up_plain;    /* plain uplinks of a flag-1 connection before its key was confirmed */
     uint64_t down_errors; /* malformed frames sent on purpose ("raw") */
     uint8_t *ota_fw;      /* the OTA_FW_INFO payload of its OTA task (sim_ota_task.c) */
+    /* As a sub-device (sim_gateway.c): the gateway it is logged in through ("" when it is
+     * not) and the last one it was. */
+    char gateway[SIM_CLIENTID_MAX + 1];
+    char last_gateway[SIM_CLIENTID_MAX + 1];
     size_t ota_fw_len;
 } sim_device_t;
 
@@ -168,6 +172,8 @@ void sim_on_verdict(sim_t *s, const char *text);
  * malloc'ed. Returns as qtd_aes128cbc: 0, -EIO (does not decrypt), -ENOMEM. */
 int sim_session_crypt(const sim_device_t *d, bool encrypt, const uint8_t *in, size_t n,
                       uint8_t **out, size_t *out_len);
+/* A new device secret: 32 random hex characters. Returns: 0, -EIO (no randomness). */
+int sim_new_secret(char ds[33]);
 /* Log and say {"event": "session", "state": state} of the device. */
 void sim_session_event(sim_t *s, const sim_device_t *d, const char *state);
 
@@ -208,6 +214,17 @@ void sim_ota_start(sim_t *s, sim_device_t *d, uint8_t *fw_info, size_t len);
  * the task. */
 void sim_ota_on_uplink(sim_t *s, sim_device_t *d, const cJSON *line);
 void sim_ota_forget(sim_device_t *d);
+
+/* ---- sim_gateway.c: the platform's side of gateway sub-devices */
+
+/* An uplink's log line from gw: SUB_AUTH, SUB_LOGIN, SUB_LOGOUT and SUB_UNAUTH answered. */
+void sim_gateway_on_uplink(sim_t *s, sim_device_t *gw, const cJSON *line);
+/* A frame on a sub-device's own topic (d): add "gateway" to its line, or, when d is not
+ * logged in, tell the gateway it last used with SUB_OFFLINE 10442. Returns whether d is a
+ * sub-device (logged in or once was). */
+bool sim_gateway_sub_uplink(sim_t *s, sim_device_t *d, cJSON *line);
+/* gw went offline: its sub-devices with it. */
+void sim_gateway_offline(sim_t *s, const sim_device_t *gw);
 
 /* ---- sim_uplink.c: frames from devices */
 

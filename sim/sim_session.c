@@ -115,7 +115,7 @@ static void start_session(sim_t *s, sim_device_t *d)
 
 /* ---- verdicts from the broker plugin */
 
-static int new_secret(char ds[33])
+int sim_new_secret(char ds[33])
 {
     static const char digits[] = "0123456789abcdef";
     uint8_t raw[16];
@@ -147,7 +147,7 @@ static void registered(sim_t *s, sim_device_t *d, cJSON *line)
     sim_refresh_registry(s);
     p = qtd_registry_product(s->reg, d->pk);
     rd = p != NULL ? qtd_registry_device_add(p, d->dk) : NULL;
-    if (rd == NULL || new_secret(ds) != 0) {
+    if (rd == NULL || sim_new_secret(ds) != 0) {
         cJSON_Delete(line);
         sim_log_event(s, "error", "cannot register %s: unknown product or out of memory", d->id);
         return;
@@ -224,6 +224,7 @@ void sim_on_verdict(sim_t *s, const char *text)
     if (strcmp(kind, "disconnect") == 0) {
         d->online = false;
         event = "offline";
+        sim_gateway_offline(s, d);
     } else if (refused) {
         event = "login_refused";
     } else if (errcode != 0) {

@@ -36,9 +36,13 @@ static void log_uplink(sim_t *s, sim_device_t *d, const char *type, cJSON *line,
             cJSON_AddStringToObject(line, "warning", w);
         }
     }
+    if (!malformed) {
+        (void)sim_gateway_sub_uplink(s, d, line);
+    }
     sim_say_frame(s, "up", d, line);
     if (!malformed) {
         sim_ota_on_uplink(s, d, line);
+        sim_gateway_on_uplink(s, d, line);
     }
     sim_log_line(s, line);
 }

@@ -115,6 +115,9 @@ static int cloud_create(const qtd_host_api_t *api, qtd_host_t *host, const void 
         rc = qtd_cloud_ota_register(c);
     }
     if (rc == 0) {
+        rc = qtd_cloud_subdev_lua_register(c);
+    }
+    if (rc == 0) {
         rc = api->service_provide(host, QTD_THING_SERVICE, &qtd_cloud_thing_api, c);
     }
     if (rc == 0 && c->cfg->at_port[0] != '\0') {
@@ -170,6 +173,7 @@ static int cloud_on_event(void *self, const qtd_event_t *ev)
 static int cloud_start(void *self)
 {
     qtd_cloud_ota_start(self);
+    qtd_cloud_subdev_open(self);
     return 0;
 }
 
@@ -178,6 +182,7 @@ static void cloud_stop(void *self)
     cloud_t *c = self;
     c->stopping = true;
     qtd_cloud_ota_stop(c);
+    qtd_cloud_subdev_close(c);
     if (c->online) {
         c->api->log(c->host, QTD_LOG_INFO, "stopping: %llu sent, %llu acknowledged this run",
                     (unsigned long long)c->stat_sent, (unsigned long long)c->stat_acked);
@@ -198,6 +203,7 @@ static void cloud_destroy(void *self)
         return;
     }
     qtd_cloud_mq_free(c->mq);
+    qtd_cloud_subdev_free(c);
     if (c->at_lock_ok) {
         uv_mutex_destroy(&c->at_lock);
     }

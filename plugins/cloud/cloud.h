@@ -22,6 +22,7 @@
 #include "cloud_fsm.h"
 #include "cloud_modem.h"
 #include "cloud_ota.h"
+#include "cloud_subdev.h"
 #include "qthingd/modem.h"
 #include "qthingd/plugin.h"
 #include "qthingd/thing.h"
@@ -80,7 +81,7 @@ typedef enum {
     MQ_CONNECTED = 1,  /* CONNACK 0 */
     MQ_CONNECT_FAILED, /* code: CONNACK return code (1..5) or a Paho error (< 0); topic:
                           Paho's text of the failure, may be NULL */
-    MQ_SUBSCRIBED,     /* code: granted QoS, 0x80 = refused */
+    MQ_SUBSCRIBED,     /* code: granted QoS, 0x80 = refused; token: the subscribe's */
     MQ_LOST,           /* connection lost */
     MQ_MESSAGE,        /* topic, payload */
     MQ_PUBLISHED,      /* token: completed (PUBACK/PUBCOMP for QoS >= 1) */
@@ -208,6 +209,8 @@ struct cloud_s {
     unsigned malformed_lines;
     uint64_t malformed_quiet;
     cloud_ota_t ota;         /* the MQTT OTA task (cloud_ota.h) */
+    cloud_subdevs_t subs;    /* gateway sub-devices (cloud_subdev.h) */
+    int sub_token;           /* of the gateway's own subscription */
     double script_status[8]; /* status ids 1..7 the script supplies (cloud.setDevStatus) */
     bool script_status_set[8];
     char imei[24];      /* read at create(), "" when no modem answered */
@@ -221,7 +224,8 @@ int qtd_cloud_mq_create(cloud_t *c, mq_bridge_t **out);
 /* Connect with a new Paho client (the previous one is destroyed). */
 int qtd_cloud_mq_connect(mq_bridge_t *mq, const char *uri, const char *cid, const char *password,
                          int keepalive, int window, const char *ca_file, const char *ca_path);
-int qtd_cloud_mq_subscribe(mq_bridge_t *mq, const char *topic, int qos);
+/* *token (may be NULL) identifies the SUBACK: MQ_SUBSCRIBED carries it. */
+int qtd_cloud_mq_subscribe(mq_bridge_t *mq, const char *topic, int qos, int *token);
 /* Returns the token in *token (0 for QoS 0). Returns: 0, QTD_EINVAL (a topic with a
  * wildcard, or empty: publishing there would cost the connection), QTD_ENOTCONN,
  * QTD_EAGAIN, QTD_EIO. */
@@ -302,9 +306,10 @@ typedef struct {
 } cloud_downlink_t;
 
 /* Feature areas: the handlers each one adds to the dispatch table. */
-extern const cloud_downlink_t qtd_cloud_tsl_downlinks[]; /* cloud_tsl.c, ends with cmd 0 */
-extern const cloud_downlink_t qtd_cloud_sys_downlinks[]; /* cloud_sys.c, ends with cmd 0 */
-extern const cloud_downlink_t qtd_cloud_ota_downlinks[]; /* cloud_ota.c, ends with cmd 0 */
+extern const cloud_downlink_t qtd_cloud_tsl_downlinks[];    /* cloud_tsl.c, ends with cmd 0 */
+extern const cloud_downlink_t qtd_cloud_sys_downlinks[];    /* cloud_sys.c, ends with cmd 0 */
+extern const cloud_downlink_t qtd_cloud_ota_downlinks[];    /* cloud_ota.c, ends with cmd 0 */
+extern const cloud_downlink_t qtd_cloud_subdev_downlinks[]; /* cloud_subdev.c, ditto */
 
 /* cloud_ota.c: the MQTT OTA task (seed 2.4.1, 3.6) and its Lua functions. */
 int qtd_cloud_ota_register(cloud_t *c);
@@ -316,6 +321,11 @@ int qtd_cloud_lua_config_register(cloud_t *c);
  * cloud_lua.c). Every quecIot function of this plugin is registered through it.
  * Returns as lua_add_function. */
 int qtd_cloud_lua_add(cloud_t *c, const char *name, qtd_lua_cfn fn);
+/* The thing-model table at idx (integer ids -> values; a sequence {a, b} means ids 1, 2) as
+ * a STRUCT (value_free it). Returns: 0, QTD_EINVAL (not a non-empty table of such values),
+ * QTD_ENOMEM. */
+struct lua_State;
+int qtd_cloud_tsl_value(struct lua_State *L, cloud_t *c, int idx, qtd_value_t **out);
 
 /* cloud_thing.c: the thing.h service table. */
 extern const qtd_thing_api_t qtd_cloud_thing_api;

@@ -20,7 +20,8 @@
 
 /* The feature areas, each a table ending with cmd 0. */
 static const cloud_downlink_t *const areas[] = {qtd_cloud_tsl_downlinks, qtd_cloud_sys_downlinks,
-                                                qtd_cloud_ota_downlinks};
+                                                qtd_cloud_ota_downlinks,
+                                                qtd_cloud_subdev_downlinks};
 
 void qtd_cloud_send_exce(cloud_t *c, int reason, uint16_t pkgid)
 {
@@ -126,6 +127,9 @@ void qtd_cloud_on_message(cloud_t *c, const mq_event_t *ev)
     size_t len = ev->len;
     uint8_t *plain = NULL;
     if (ev->topic == NULL || strncmp(ev->topic, c->sub_topic, strlen(c->sub_topic) - 1) != 0) {
+        if (qtd_cloud_subdev_message(c, ev)) {
+            return; /* a sub-device's */
+        }
         LOG(c, QTD_LOG_WARN, "message on unexpected topic %s ignored",
             ev->topic != NULL ? ev->topic : "(unknown)");
         return;

@@ -74,8 +74,7 @@ static bool get_mode(lua_State *L, int idx, int *mode)
     return true;
 }
 
-/* A TSL table: integer ids -> values. A sequence {a, b} means ids 1, 2. */
-static int tsl_value(lua_State *L, cloud_t *c, int idx, qtd_value_t **out)
+int qtd_cloud_tsl_value(lua_State *L, cloud_t *c, int idx, qtd_value_t **out)
 {
     if (!lua_istable(L, idx)) {
         return QTD_EINVAL;
@@ -125,7 +124,7 @@ static int report(lua_State *L, const char *fn, uint16_t cmd, int data_idx, uint
         return refuse(L, c, fn, "mode must be 0, 1 or 2");
     }
     qtd_value_t *v = NULL;
-    int rc = tsl_value(L, c, data_idx, &v);
+    int rc = qtd_cloud_tsl_value(L, c, data_idx, &v);
     if (rc < 0) {
         return refuse(L, c, fn,
                       "data must be a non-empty table {id = value, ...} with ids "

@@ -150,13 +150,13 @@ static void on_connect_fail(void *ctx, MQTTAsync_failureData *resp)
 
 static void on_subscribe_ok(void *ctx, MQTTAsync_successData *resp)
 {
-    push(ctx, MQ_SUBSCRIBED, resp != NULL ? resp->alt.qos : 0, 0, NULL, 0, NULL, 0);
+    push(ctx, MQ_SUBSCRIBED, resp != NULL ? resp->alt.qos : 0, resp != NULL ? resp->token : 0, NULL,
+         0, NULL, 0);
 }
 
 static void on_subscribe_fail(void *ctx, MQTTAsync_failureData *resp)
 {
-    (void)resp;
-    push(ctx, MQ_SUBSCRIBED, 0x80, 0, NULL, 0, NULL, 0);
+    push(ctx, MQ_SUBSCRIBED, 0x80, resp != NULL ? resp->token : 0, NULL, 0, NULL, 0);
 }
 
 static void on_publish_ok(void *ctx, MQTTAsync_successData *resp)
@@ -329,7 +329,7 @@ int qtd_cloud_mq_connect(mq_bridge_t *mq, const char *uri, const char *cid, cons
     return 0;
 }
 
-int qtd_cloud_mq_subscribe(mq_bridge_t *mq, const char *topic, int qos)
+int qtd_cloud_mq_subscribe(mq_bridge_t *mq, const char *topic, int qos, int *token)
 {
     if (mq->conn == NULL) {
         return QTD_ENOTCONN;
@@ -338,7 +338,13 @@ int qtd_cloud_mq_subscribe(mq_bridge_t *mq, const char *topic, int qos)
     r.onSuccess = on_subscribe_ok;
     r.onFailure = on_subscribe_fail;
     r.context = mq->conn;
-    return MQTTAsync_subscribe(mq->conn->client, topic, qos, &r) == MQTTASYNC_SUCCESS ? 0 : QTD_EIO;
+    if (MQTTAsync_subscribe(mq->conn->client, topic, qos, &r) != MQTTASYNC_SUCCESS) {
+        return QTD_EIO;
+    }
+    if (token != NULL) {
+        *token = r.token;
+    }
+    return 0;
 }
 
 int qtd_cloud_mq_publish(mq_bridge_t *mq, const char *topic, int qos, const void *p, size_t n,

@@ -124,10 +124,14 @@ static void schedule_retry(cloud_t *c, int64_t floor_ms)
 
 static void go_offline(cloud_t *c)
 {
+    bool was = c->online;
     c->online = false;
     uv_timer_stop(&c->reg_timer);
     uv_timer_stop(&c->stable_timer);
     qtd_cloud_pump_reset(c);
+    if (was) {
+        qtd_cloud_subdev_gateway_lost(c);
+    }
 }
 
 static void connect_now(cloud_t *c)
@@ -229,6 +233,7 @@ static void go_online(cloud_t *c)
     qtd_cloud_pump_reset(c);
     report_status_and_info(c);
     c->pump_wanted = true;
+    qtd_cloud_subdev_gateway_online(c);
 }
 
 static bool same_identity(const identity_t *a, const identity_t *b)
@@ -253,7 +258,7 @@ static void run_action(cloud_t *c, const cloud_fsm_act_t *a)
         break;
     case CLOUD_ACT_SUBSCRIBE:
         LOG(c, QTD_LOG_DEBUG, "connected, subscribing %s", c->sub_topic);
-        if (qtd_cloud_mq_subscribe(c->mq, c->sub_topic, 1) < 0) {
+        if (qtd_cloud_mq_subscribe(c->mq, c->sub_topic, 1, &c->sub_token) < 0) {
             qtd_cloud_fsm_input(c, &(cloud_fsm_input_t){.kind = CLOUD_IN_SUBSCRIBE_FAILED});
         } else {
             c->awaiting_suback = true;
@@ -399,6 +404,10 @@ void qtd_cloud_on_mq(cloud_t *c, const mq_event_t *ev)
         qtd_cloud_fsm_input(c, &(cloud_fsm_input_t){.kind = CLOUD_IN_MQ_CONNECTED});
         break;
     case MQ_SUBSCRIBED:
+        if (ev->token != c->sub_token &&
+            qtd_cloud_subdev_subscribed(c, ev->token, ev->code != 0x80)) {
+            break; /* a sub-device's downlink topic */
+        }
         c->awaiting_suback = false;
         qtd_cloud_fsm_input(c, &(cloud_fsm_input_t){.kind = ev->code == 0x80
                                                                 ? CLOUD_IN_SUBSCRIBE_FAILED
@@ -426,9 +435,14 @@ void qtd_cloud_on_mq(cloud_t *c, const mq_event_t *ev)
         qtd_cloud_on_message(c, ev);
         break;
     case MQ_PUBLISHED:
-        qtd_cloud_pump_acked(c, ev->token, true);
+        if (!qtd_cloud_subdev_acked(c, ev->token, true)) {
+            qtd_cloud_pump_acked(c, ev->token, true);
+        }
         break;
     case MQ_PUBLISH_FAILED:
+        if (qtd_cloud_subdev_acked(c, ev->token, false)) {
+            break;
+        }
         /* Going on would send later rows first; start over from the oldest instead. */
         qtd_cloud_pump_acked(c, ev->token, false);
         LOG(c, QTD_LOG_WARN, "a publish failed (Paho %d): reconnecting", ev->code);
