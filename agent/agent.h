@@ -66,6 +66,7 @@ struct qtd_agent_s {
     qtd_service_t *services;
     qtd_plugin_t *start_order[64]; /* started plugins, in the order they started */
     size_t n_started;
+    unsigned script_watches; /* scripts on probation (host_api.c): one update at a time */
 };
 
 #define QTD_MAX_PLUGINS 64

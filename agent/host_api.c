@@ -366,6 +366,13 @@ static int h_script_replace(qtd_host_t *h, const char *staged, char *err, size_t
     if (h->agent->lua == NULL || staged == NULL) {
         return QTD_EINVAL;
     }
+    if (h->agent->script_watches > 0) {
+        /* <script>.previous and the error count belong to the update on probation */
+        if (err != NULL && n > 0) {
+            snprintf(err, n, "another script update is on probation: try again after it");
+        }
+        return QTD_EBUSY;
+    }
     return qtd__lua_replace(h->agent->lua, staged, err, n);
 }
 
@@ -395,6 +402,7 @@ static void h_script_unwatch(qtd_host_t *h, qtd_script_watch_t *w)
     if (w != NULL) {
         h_timer_stop(h, w->timer);
         qtd_free(w);
+        h->agent->script_watches--;
     }
 }
 
@@ -443,6 +451,7 @@ static int h_script_watch(qtd_host_t *h, uint64_t probation_ms, qtd_script_done_
         qtd_free(w);
         return QTD_ENOMEM;
     }
+    h->agent->script_watches++;
     *out = w;
     return 0;
 }

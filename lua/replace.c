@@ -16,6 +16,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -106,6 +107,35 @@ static int copy_file(const char *src, const char *dst)
     return err;
 }
 
+/* Do the two files hold the same bytes? (false when either cannot be read) */
+static bool same_file(const char *a, const char *b)
+{
+    int fa = open(a, O_RDONLY | O_CLOEXEC);
+    int fb = open(b, O_RDONLY | O_CLOEXEC);
+    struct stat sa;
+    struct stat sb;
+    bool same = fa >= 0 && fb >= 0 && fstat(fa, &sa) == 0 && fstat(fb, &sb) == 0 &&
+                sa.st_size == sb.st_size;
+    char ba[16384];
+    char bb[16384];
+    while (same) {
+        ssize_t ra = read(fa, ba, sizeof(ba));
+        ssize_t rb = ra > 0 ? read(fb, bb, (size_t)ra) : 0;
+        if (ra <= 0) {
+            same = ra == 0;
+            break;
+        }
+        same = rb == ra && memcmp(ba, bb, (size_t)ra) == 0;
+    }
+    if (fa >= 0) {
+        (void)close(fa);
+    }
+    if (fb >= 0) {
+        (void)close(fb);
+    }
+    return same;
+}
+
 static int sibling(const qtd_lua_t *lh, const char *suffix, char *out, size_t n)
 {
     return snprintf(out, n, "%s%s", lh->script, suffix) < (int)n ? 0 : QTD_EINVAL;
@@ -139,6 +169,12 @@ int qtd__lua_replace(qtd_lua_t *lh, const char *staged, char *err, size_t n)
         say(err, n, "the script's path is too long");
         return QTD_EINVAL;
     }
+    if (same_file(lh->script, staged)) {
+        /* Swapped in already by an agent that stopped before its caller recorded it: the
+         * previous script is the one kept, not this. */
+        qtd_log_warn(QTD_LUA_WHO, "%s is the new script already: running it", lh->script);
+        goto run;
+    }
     int e = copy_file(lh->script, previous);
     if (e != 0) {
         say(err, n, "cannot keep the running script as %s: %s (the directory must be writable)",
@@ -157,6 +193,7 @@ int qtd__lua_replace(qtd_lua_t *lh, const char *staged, char *err, size_t n)
     sync_dir_of(lh->script);
     qtd_log_info(QTD_LUA_WHO, "script replaced by %s; the previous one is kept as %s", staged,
                  previous);
+run:;
     int rc = qtd__lua_reload(lh);
     if (rc == 0) {
         return 0;

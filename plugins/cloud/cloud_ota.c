@@ -107,16 +107,16 @@ static void on_notify(cloud_t *c, const qtd_frame_t *f, const qtd_value_t *tree)
     }
     qtd_ota_plan_t plan;
     const char *defect = qtd_ota_plan_read(tree, &plan);
-    snprintf(o->comp, sizeof(o->comp), "%s", plan.comp);
-    o->type = plan.type;
-    o->sha256_mode = o->sha256_mode && defect == NULL;
-    o->status = OTA_RECEIVED;
-    (void)report_status(c, OTA_RECEIVED); /* also for a plan that is not valid, as the SDK */
     if (defect != NULL) {
+        /* Answered like any plan, as the SDK; a task waiting for its answer is kept. */
+        (void)report_status(c, OTA_RECEIVED);
         LOG(c, QTD_LOG_WARN, "OTA task (pkgid %u) not valid: %s", f->pkgid, defect);
-        o->status = OTA_NONE;
         return;
     }
+    snprintf(o->comp, sizeof(o->comp), "%s", plan.comp);
+    o->type = plan.type;
+    o->status = OTA_RECEIVED;
+    (void)report_status(c, OTA_RECEIVED);
     snprintf(o->target, sizeof(o->target), "%s", plan.target);
     o->battery_limit = plan.battery_limit;
     o->use_space = plan.use_space;

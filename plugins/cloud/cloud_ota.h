@@ -76,7 +76,8 @@ typedef struct cloud_ota_s {
     bool started;         /* 10701 raised (later starts raise 10702) */
     uint64_t piece_start; /* MCU: the piece the script may read */
     uint64_t piece_size;
-    bool swapped; /* script: the new one is in place, on probation */
+    bool swapped; /* script: the swap was started (the new one may be in place) */
+    bool applied; /* firmware: the apply command exited 0; the reboot decides */
 
     /* At run time only. */
     char path[512]; /* the staged image */

@@ -105,6 +105,16 @@ static void swap_script(uv_timer_t *t)
 
 /* ---- firmware ---- */
 
+static void on_no_reboot(uv_timer_t *t)
+{
+    cloud_t *c = t->data;
+    char why[160];
+    snprintf(why, sizeof(why),
+             "the device did not restart into the new firmware within %llds of its install",
+             (long long)c->cfg->ota_update_timeout_s);
+    qtd_cloud_ota_finish(c, false, why);
+}
+
 static void on_firmware_applied(void *arg, int status)
 {
     cloud_t *c = arg;
@@ -115,15 +125,19 @@ static void on_firmware_applied(void *arg, int status)
         qtd_cloud_ota_finish(c, false, "the firmware apply command failed");
         return;
     }
+    c->ota.applied = true;
+    qtd_cloud_ota_save(c);
     LOG(c, QTD_LOG_INFO,
         "OTA %s %s: installed; the version that runs after the reboot ends the task", c->ota.comp,
         c->ota.target);
+    (void)uv_timer_start(&c->ota.deadline, on_no_reboot,
+                         (uint64_t)c->cfg->ota_update_timeout_s * 1000, 0);
 }
 
-static void apply_firmware(cloud_t *c)
+/* Hand the image to the firmware service's command (status 9 already). */
+static void run_firmware_command(cloud_t *c)
 {
     cloud_ota_t *o = &c->ota;
-    qtd_cloud_ota_step(c, OTA_UPDATING, OTA_EV_UPDATING, NULL);
     int rc = o->fw != NULL
                  ? o->fw->apply(o->fw_self, o->path, o->comp, o->target, on_firmware_applied, c)
                  : QTD_ENOTSUP;
@@ -133,6 +147,13 @@ static void apply_firmware(cloud_t *c)
                                                  "httpota.firmware_command"
                                                : c->api->strerror(rc));
     }
+}
+
+static void apply_firmware(cloud_t *c)
+{
+    c->ota.applied = false;
+    qtd_cloud_ota_step(c, OTA_UPDATING, OTA_EV_UPDATING, NULL);
+    run_firmware_command(c);
 }
 
 /* ---- an external MCU ---- */
@@ -279,6 +300,15 @@ void qtd_cloud_ota_resume_apply(cloud_t *c)
     case OTA_KIND_FIRMWARE:
         if (!updating) {
             apply_firmware(c);
+            break;
+        }
+        if (!o->applied) {
+            /* stopped before the command ended (or started): run it again on the image */
+            LOG(c, QTD_LOG_WARN,
+                "OTA %s %s: the install did not finish before the restart: "
+                "running the apply command again",
+                o->comp, o->target);
+            run_firmware_command(c);
             break;
         }
         const char *running = qtd_cloud_ota_module_version(c);

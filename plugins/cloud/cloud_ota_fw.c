@@ -45,7 +45,8 @@ enum {
     F_PIECE_START,
     F_PIECE_SIZE,
     F_SWAPPED,
-    F_COUNT = F_SWAPPED
+    F_APPLIED,
+    F_COUNT = F_APPLIED
 };
 
 void qtd_cloud_ota_save(cloud_t *c)
@@ -78,6 +79,7 @@ void qtd_cloud_ota_save(cloud_t *c)
         I(F_PIECE_START, o->piece_start),
         I(F_PIECE_SIZE, o->piece_size),
         I(F_SWAPPED, o->swapped),
+        I(F_APPLIED, o->applied),
     };
 #undef I
 #undef S
@@ -150,6 +152,7 @@ static bool load(cloud_t *c)
     o->piece_start = (uint64_t)int_of(&tree, F_PIECE_START);
     o->piece_size = (uint64_t)int_of(&tree, F_PIECE_SIZE);
     o->swapped = int_of(&tree, F_SWAPPED) != 0;
+    o->applied = int_of(&tree, F_APPLIED) != 0;
     qtd_ttlv_free(&tree);
     return o->status >= OTA_CONFIRMED && o->kind <= OTA_KIND_SCRIPT && o->comp[0] != '\0';
 }
@@ -172,7 +175,9 @@ void qtd_cloud_ota_forget(cloud_t *c)
     if (o->path[0] != '\0' && unlink(o->path) != 0 && errno != ENOENT) {
         LOG(c, QTD_LOG_WARN, "OTA: cannot remove %s: %s", o->path, strerror(errno));
     }
-    (void)c->api->kv_del(c->host, KV_OTA);
+    if (c->api->kv_del(c->host, KV_OTA) == 0) {
+        (void)c->api->store_commit_durable(c->host); /* a power cut does not bring it back */
+    }
     bool sha256_mode = o->sha256_mode; /* the SDK keeps otaRequest's mode for the next task */
     memset(o, 0, offsetof(cloud_ota_t, path)); /* the task; the run-time part stays */
     o->sha256_mode = sha256_mode;

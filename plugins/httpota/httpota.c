@@ -24,8 +24,8 @@ static const qtd_cfg_key_t httpota_keys[] = {
     {QTD_CFG_STRING, "firmware_command", "", offsetof(httpota_cfg_t, firmware_command),
      "shell command that installs a verified firmware image: run as sh -c '<command>' "
      "qthingd-firmware <file> <component> <version> (e.g. 'sysupgrade \"$1\"', "
-     "'rauc install \"$1\"', 'swupdate -i \"$1\"'; docs/operations.md); empty: firmware "
-     "tasks fail",
+     "'rauc install \"$1\" && reboot', 'swupdate -i \"$1\" && reboot'; docs/operations.md); "
+     "empty: firmware tasks fail",
      0, 0, NULL, NULL, 0},
     {QTD_CFG_STRING, "firmware_version_command", "",
      offsetof(httpota_cfg_t, firmware_version_command),
@@ -36,6 +36,10 @@ static const qtd_cfg_key_t httpota_keys[] = {
     {QTD_CFG_STRING, "script_component", "SCRIPT", offsetof(httpota_cfg_t, script_component),
      "componentNo of HTTP OTA plans that replace the agent's Lua script; any other is firmware", 0,
      0, NULL, NULL, 0},
+    {QTD_CFG_INT, "update_timeout_s", "1200", offsetof(httpota_cfg_t, update_timeout_s),
+     "seconds a device has after a firmware install to restart into the new firmware, else "
+     "the HTTP OTA task fails",
+     10, 604800, NULL, NULL, 0},
     {QTD_CFG_INT, "probation_s", "10", offsetof(httpota_cfg_t, probation_s),
      "seconds a script installed by HTTP OTA must run without an error, else the previous "
      "one is put back",

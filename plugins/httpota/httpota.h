@@ -33,6 +33,7 @@ typedef struct {
     const char *firmware_version_command;
     const char *script_component;
     int64_t probation_s;
+    int64_t update_timeout_s;
 } httpota_cfg_t;
 
 /* httpota_plan.c: the plan service client. */
@@ -69,6 +70,7 @@ typedef struct {
     task_phase_t phase;
     plan_t plan;
     bool swapped; /* the agent's script: the new one is in place */
+    bool applied; /* firmware: the apply command exited 0; the reboot decides */
     char pk[33], ps[33], dk[33];
     char server[256];
     bool tls;

@@ -79,6 +79,7 @@ struct qtd_download_s {
     bool first_write;  /* of the current transfer */
     bool cancelled;
     bool transfer_pending; /* start a transfer once the digests caught up */
+    bool in_write;         /* inside libcurl's write callback (and the progress callback) */
     bool finishing;        /* the transfer ended well: verify once the digests caught up */
     bool end_pending;      /* complete with end_status once the worker is back */
     int end_status;
@@ -442,7 +443,8 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
         return 0;
     }
     for (size_t off = 0; off < n;) {
-        ssize_t w = write(d->fd, ptr + off, n - off);
+        /* at its offset: a short write before an error must not shift what follows */
+        ssize_t w = pwrite(d->fd, ptr + off, n - off, (off_t)(d->bytes + off));
         if (w < 0) {
             if (errno == EINTR) {
                 continue;
@@ -457,7 +459,12 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
     kick_hash(d, false);
     if (d->progress != NULL && d->bytes - d->reported >= PROGRESS_STEP) {
         d->reported = d->bytes;
+        d->in_write = true; /* a cancel from here ends the transfer through libcurl */
         d->progress(d->arg, d->bytes, d->size);
+        d->in_write = false;
+        if (d->cancelled) {
+            return 0;
+        }
     }
     return n;
 }
@@ -625,7 +632,7 @@ static int dl_start(void *self, const char *url, const char *path,
         return QTD_EINVAL;
     }
     for (qtd_download_t *o = e->list; o != NULL; o = o->next) {
-        if (strcmp(o->path, path) == 0) {
+        if (!o->cancelled && strcmp(o->path, path) == 0) {
             return QTD_EBUSY;
         }
     }
@@ -734,6 +741,9 @@ static void dl_cancel(void *self, qtd_download_t *d)
     if (working(d)) {
         cancel_jobs(d); /* the last hash_done completes it */
         return;
+    }
+    if (d->in_write) {
+        return; /* libcurl ends the transfer: download_done completes it */
     }
     complete(d, QTD_ECANCELED);
 }

@@ -93,6 +93,7 @@ static void save(httpota_t *h)
               cJSON_AddStringToObject(o, "targetVersion", t->plan.target) != NULL &&
               cJSON_AddStringToObject(o, "componentNo", t->plan.comp) != NULL &&
               cJSON_AddBoolToObject(o, "swapped", t->swapped) != NULL &&
+              cJSON_AddBoolToObject(o, "applied", t->applied) != NULL &&
               cJSON_AddStringToObject(o, "pk", t->pk) != NULL &&
               cJSON_AddStringToObject(o, "dk", t->dk) != NULL &&
               cJSON_AddStringToObject(o, "server", t->server) != NULL &&
@@ -145,6 +146,7 @@ static bool load(httpota_t *h)
     copy_member(o, "dk", t->dk, sizeof(t->dk));
     copy_member(o, "server", t->server, sizeof(t->server));
     t->swapped = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "swapped"));
+    t->applied = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "applied"));
     t->tls = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "tls"));
     cJSON_Delete(o);
     return t->phase == TASK_DOWNLOADING || t->phase == TASK_UPDATING;
@@ -169,9 +171,12 @@ static void forget(httpota_t *h)
     if (t->path[0] != '\0' && unlink(t->path) != 0 && errno != ENOENT) {
         LOG(h, QTD_LOG_WARN, "HTTP OTA: cannot remove %s: %s", t->path, strerror(errno));
     }
-    (void)h->api->kv_del(h->host, KV_TASK);
+    if (h->api->kv_del(h->host, KV_TASK) == 0) {
+        (void)h->api->store_commit_durable(h->host); /* a power cut does not bring it back */
+    }
     t->phase = TASK_IDLE;
     t->swapped = false;
+    t->applied = false;
     t->attempts = 0;
 }
 
@@ -210,6 +215,15 @@ static void watch_script(httpota_t *h)
     }
 }
 
+static void on_no_reboot(uv_timer_t *timer)
+{
+    httpota_t *h = timer->data;
+    LOG(h, QTD_LOG_ERROR,
+        "HTTP OTA: the device did not restart into firmware %s within %llds of its install",
+        h->task.plan.target, (long long)h->cfg->update_timeout_s);
+    end(h, EV_UPDATE, 10612);
+}
+
 static void on_firmware(void *arg, int status)
 {
     httpota_t *h = arg;
@@ -220,10 +234,26 @@ static void on_firmware(void *arg, int status)
         end(h, EV_UPDATE, 10612);
         return;
     }
+    h->task.applied = true;
+    save(h);
     LOG(h, QTD_LOG_INFO,
         "HTTP OTA: firmware %s installed; the version that runs after the "
         "reboot ends the task",
         h->task.plan.target);
+    (void)uv_timer_start(&h->task.retry, on_no_reboot, (uint64_t)h->cfg->update_timeout_s * 1000,
+                         0);
+}
+
+/* Hand the image to the firmware service's command (7/0 raised already). */
+static void run_firmware_command(httpota_t *h)
+{
+    httpota_task_t *t = &h->task;
+    int rc = fw_api.apply(h->fw, t->path, t->plan.comp, t->plan.target, on_firmware, h);
+    if (rc != 0) {
+        LOG(h, QTD_LOG_ERROR, "HTTP OTA: firmware %s not applied: %s", t->plan.target,
+            rc == QTD_ENOTSUP ? "set httpota.firmware_command" : h->api->strerror(rc));
+        end(h, EV_UPDATE, 10612);
+    }
 }
 
 static void apply(httpota_t *h)
@@ -238,7 +268,13 @@ static void apply(httpota_t *h)
         if (rc != 0) {
             LOG(h, QTD_LOG_ERROR, "HTTP OTA: script %s not installed: %s", t->plan.target,
                 err[0] != '\0' ? err : h->api->strerror(rc));
-            end(h, rc == QTD_EIO ? EV_UPDATE : EV_UPDATING, rc == QTD_EIO ? 10609 : 10607);
+            /* does not compile or fails its first run: the file is not a script (10607);
+             * cannot be written (10609); anything else (another update on probation) 10612 */
+            bool format = rc == QTD_ELUA || rc == QTD_ENOENT;
+            end(h, format ? EV_UPDATING : EV_UPDATE,
+                format          ? 10607
+                : rc == QTD_EIO ? 10609
+                                : 10612);
             return;
         }
         t->swapped = true;
@@ -246,12 +282,8 @@ static void apply(httpota_t *h)
         watch_script(h);
         return;
     }
-    int rc = fw_api.apply(h->fw, t->path, t->plan.comp, t->plan.target, on_firmware, h);
-    if (rc != 0) {
-        LOG(h, QTD_LOG_ERROR, "HTTP OTA: firmware %s not applied: %s", t->plan.target,
-            rc == QTD_ENOTSUP ? "set httpota.firmware_command" : h->api->strerror(rc));
-        end(h, EV_UPDATE, 10612);
-    }
+    t->applied = false;
+    run_firmware_command(h);
 }
 
 /* ---- the download ---- */
@@ -471,6 +503,14 @@ void httpota_task_start(httpota_t *h)
         } else {
             watch_script(h);
         }
+        return;
+    }
+    if (!t->applied) {
+        LOG(h, QTD_LOG_WARN,
+            "HTTP OTA: the install of %s did not finish before the restart: "
+            "running the apply command again",
+            t->plan.target);
+        run_firmware_command(h);
         return;
     }
     const char *running = fw_api.version(h->fw);

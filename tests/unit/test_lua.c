@@ -428,6 +428,56 @@ static void lua_reload_reruns_script_and_old_timers_stop(void **state)
     assert_true(run_until(fx, &fx->ticks[3], 1, 2000));
 }
 
+/* The bytes of a file (static buffer; "" when it cannot be read). */
+static const char *slurp(const char *path)
+{
+    static char buf[4096];
+    FILE *f = fopen(path, "r");
+    size_t n = f != NULL ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    if (f != NULL) {
+        fclose(f);
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+static void lua_replace_keeps_the_previous_and_rolls_back(void **state)
+{
+    fx_t *fx = *state;
+    char staged[PATH_LEN];
+    char previous[PATH_LEN + 16];
+    char err[256];
+    assert_int_equal(host_run(fx, "live.lua", "V = 'old' test.mark()\n"), 0);
+    snprintf(previous, sizeof(previous), "%s.previous", fx->script);
+    /* Not a script: refused before anything moves. */
+    write_file(fx, "bad.lua", "this is not lua (", staged);
+    assert_int_equal(qtd__lua_replace(fx->lh, staged, err, sizeof(err)), QTD_ELUA);
+    assert_non_null(strstr(err, "does not compile"));
+    assert_int_equal(access(previous, F_OK), -1);
+    /* A new one that raises at its first run: the old one is back and runs. */
+    write_file(fx, "raises.lua", "V = 'raises' test.mark() error('first run')\n", staged);
+    assert_int_equal(qtd__lua_replace(fx->lh, staged, err, sizeof(err)), QTD_ELUA);
+    assert_string_equal(slurp(fx->script), "V = 'old' test.mark()\n");
+    assert_int_equal(eval(fx, "assert(V == 'old') test.mark()"), 0);
+    /* A good one: in place, the old one kept, errors counted from here. */
+    uint64_t errors = qtd__lua_errors(fx->lh);
+    write_file(fx, "new.lua", "V = 'new' test.mark()\n", staged);
+    assert_int_equal(qtd__lua_replace(fx->lh, staged, err, sizeof(err)), 0);
+    assert_string_equal(slurp(fx->script), "V = 'new' test.mark()\n");
+    assert_string_equal(slurp(previous), "V = 'old' test.mark()\n");
+    /* The same file again (an agent stopped after the rename, before it was recorded): the
+     * previous one is not overwritten with the new one. */
+    assert_int_equal(qtd__lua_replace(fx->lh, staged, err, sizeof(err)), 0);
+    assert_string_equal(slurp(previous), "V = 'old' test.mark()\n");
+    assert_int_equal(eval(fx, "assert(V == 'new') error('later')"), QTD_ELUA);
+    assert_true(qtd__lua_errors(fx->lh) > errors);
+    /* Rolled back later: the old one runs again and nothing is kept any more. */
+    assert_int_equal(qtd__lua_restore(fx->lh), 0);
+    assert_string_equal(slurp(fx->script), "V = 'old' test.mark()\n");
+    assert_int_equal(eval(fx, "assert(V == 'old') test.mark()"), 0);
+    assert_int_equal(qtd__lua_restore(fx->lh), QTD_ENOENT);
+}
+
 /* Registered under test and agent: true when upvalue 1 is the fixture. */
 static int r_echo_name(lua_State *L)
 {
@@ -657,6 +707,7 @@ int main(void)
         T(lua_timer_rejects_bad_arguments),
         T(lua_timer_gc_closes_idle_handles),
         T(lua_reload_reruns_script_and_old_timers_stop),
+        T(lua_replace_keeps_the_previous_and_rolls_back),
         T(lua_register_extends_modules_on_every_state),
         T(lua_value_conversion_round_trips),
 #undef T

@@ -208,6 +208,10 @@ typedef struct qtd_host_api_s {
      * cut leaves one of the two) and run in a new state, the plugins' sessions untouched.
      * When its first run fails, the previous one is put back and run again. err (may be
      * NULL) receives why it failed. Watch it with script_watch next.
+     * When the script in place is the staged file already (an agent stopped between the
+     * rename and the caller's record of it), <script>.previous is left alone and the script
+     * run again. One update at a time: while a script is on probation (script_watch) this
+     * returns QTD_EBUSY.
      * Returns: 0, QTD_ENOENT (no lua.script configured), QTD_ELUA (does not compile, or its
      * first run failed and it was rolled back), QTD_EIO (a file could not be written, e.g.
      * the script's directory is read-only: nothing changed), QTD_EBUSY, QTD_ENOMEM. */
