@@ -519,8 +519,7 @@ static int on_acl_check(int event, void *event_data, void *userdata)
             send_verdict_once(c);
         } else {
             const char *rest = sub_rest(pl, c, topic, '2');
-            ok = c->errcode == 0 && c->kind == KIND_LOGIN && rest != NULL &&
-                 strcmp(rest, "bus") == 0;
+            ok = c->errcode == 0 && rest != NULL && strcmp(rest, "bus") == 0;
         }
         break;
     default:

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Gateway sub-devices (seed 3.9, table 4.3) against mosquitto and the simulator: a new
+# sub-device is authenticated (its DS in 1/10200, kept in the store), logged in (2/10200),
+# subscribed (3/10200); it reports every thing-model type and passthrough (4/10210,
+# 4/10200), answers a read with the read's pkgid, receives a write and passthrough (5/10210,
+# 5/10200); it logs out (6/10200), logs in again with the kept DS (no new authentication),
+# and is deauthenticated (9/10200, its DS gone from the registry). A sub-device of a product
+# not associated with the gateway is refused (1/10440); one that stops its heartbeats is
+# logged out within its keepalive and 2/10473 raised. The simulator's log names the
+# sub-device (and its gateway) of every frame.
+source "$(dirname "$0")/lib.sh"
+cat >"$WORK/registry.json" <<'JSON'
+{"products": [
+  {"pk": "p1116a", "ps": "UHg1dTRBRVh3MkVG", "devices": []},
+  {"pk": "psub01", "ps": "c3ViZGV2aWNlc2VjcmV0", "gateways": ["p1116a"], "devices": []},
+  {"pk": "pother", "ps": "b3RoZXJwcm9kdWN0cw==", "devices": []}],
+ "auto_register": true}
+JSON
+start_broker
+start_sim
+
+SUBS='subs = { { pk = "psub01", ps = "c3ViZGV2aWNlc2VjcmV0", dk = "sub1", keepalive = 30 },
+  { pk = "pother", ps = "b3RoZXJwcm9kdWN0cw==", dk = "lost1", keepalive = 30 },
+  { pk = "psub01", ps = "c3ViZGV2aWNlc2VjcmV0", dk = "mute1", keepalive = 2, beat = false } }'
+AGENT_SCRIPT=$QTD_SOURCE_DIR/tests/lua/subdev_it.lua start_agent g 'dk = "gw1"' "$SUBS"
+G=$AGENT
+wait_for "$WORK/g.log" 'lua: sub cb true' 10
+wait_for "$WORK/g.log" 'lua: sub bad false false' 15
+
+# --- authenticated, logged in, subscribed; reports and passthrough acknowledged
+wait_for "$WORK/g.log" 'lua: sub event psub01 sub1 1/10200 "[0-9a-f]{32}"' 10
+ds=$(grep -oE 'lua: sub event psub01 sub1 1/10200 "[0-9a-f]{32}"' "$WORK/g.log" | grep -oE '[0-9a-f]{32}')
+wait_for "$WORK/g.log" 'lua: sub event psub01 sub1 2/10200' 10
+wait_for "$WORK/g.log" 'lua: sub event psub01 sub1 3/10200' 10
+wait_for "$WORK/g.log" 'lua: sub report sub1 true true' 5
+wait_for "$WORK/g.log" 'lua: sub event psub01 sub1 4/10210' 10
+wait_for "$WORK/g.log" 'lua: sub event psub01 sub1 4/10200' 10
+registry_ds() { # DK: the DS the registry holds for DK ("" when none)
+    /usr/bin/python3 -c "import json,sys; d=json.load(open('$WORK/registry.json')); \
+print(''.join(x.get('ds','') for p in d['products'] for x in p['devices'] if x['dk']=='$1'))"
+}
+[ "$(registry_ds sub1)" = "$ds" ] || fail "the DS given to the script is not the registry's"
+! grep -v 'lua: sub event' "$WORK/g.log" | grep -qF "$ds" || fail "the agent logged the DS"
+report=$(sim_frames sub1 TSL_EVENT)
+[ "$report" = '{"1": true, "2": 25, "3": 12.5, "4": "on", "5": {"6": 7}, "8": [1, 2, 3]}' ] \
+    || fail "the sub-device's report: $report"
+sim_frames sub1 PASS_EVENT | grep -q '"text": "hello"' || fail "no passthrough from sub1"
+/usr/bin/python3 - "$WORK/sim.jsonl" <<'PY' || fail "a sub-device frame not named as such"
+import json, sys
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    if e.get("dir") == "up" and e.get("topic", "").startswith("q/2/d/qdpsub01sub1/"):
+        if e.get("pk") != "psub01" or e.get("dk") != "sub1" or e.get("gateway") != "qdp1116agw1":
+            sys.exit(1)
+PY
+pass "sub-device authenticated (DS in 1/10200), online, reported every type and passthrough"
+
+# --- a read answered with its pkgid, a write and passthrough received
+sim_ctl '{"cmd": "tsl_read", "dk": "sub1", "pkgid": 777, "ids": [2, 3]}' >/dev/null
+wait_for "$WORK/g.log" 'lua: sub event psub01 sub1 5/10211 \{1=777,2=\{1=2,2=3\}\}' 10
+wait_for "$WORK/g.log" 'lua: sub ack sub1 true' 5
+wait_for "$WORK/sim.jsonl" '"dk": ?"sub1".*"pkgid": ?777, ?"cmd": ?18' 10
+sim_ctl '{"cmd": "tsl_write", "dk": "sub1", "data": {"24": true, "25": -5}}' >/dev/null
+wait_for "$WORK/g.log" 'lua: sub event psub01 sub1 5/10210 \{24=true,25=-5\}' 10
+sim_ctl '{"cmd": "pass_write", "dk": "sub1", "hex": "0070696e67"}' >/dev/null
+wait_for "$WORK/g.log" 'lua: sub event psub01 sub1 5/10200 "\\0ping"' 10
+pass "sub-device read (pkgid 777 answered), write and passthrough received"
+
+# --- logout, login again with the kept DS (no new authentication), deauth
+gw() { sim_ctl "{\"cmd\": \"pass_write\", \"dk\": \"gw1\", \"text\": \"$1\"}" >/dev/null; }
+gw "logout sub1"
+wait_for "$WORK/g.log" 'lua: sub event psub01 sub1 6/10200' 10
+wait_for "$WORK/sim.jsonl" '"event": ?"subdev".*"dk": ?"sub1", ?"state": ?"logout"' 5
+gw "connect sub1"
+wait_for "$WORK/g.log" 'lua: sub event psub01 sub1 3/10200' 10 2
+[ "$(grep -c 'lua: sub event psub01 sub1 1/' "$WORK/g.log")" -eq 1 ] \
+    || fail "the second login authenticated again"
+gw "deauth sub1"
+wait_for "$WORK/g.log" 'lua: sub event psub01 sub1 9/10200' 10
+[ -z "$(registry_ds sub1)" ] || fail "the registry kept sub1's DS after deauth"
+pass "sub-device logout (6/10200), login with the kept DS, deauth (9/10200, DS gone)"
+
+# --- refusals: a product not associated with the gateway; a sub-device without heartbeats
+wait_for "$WORK/g.log" 'lua: sub event pother lost1 1/10440' 10
+wait_for "$WORK/g.log" 'lua: sub event psub01 mute1 3/10200' 10
+wait_for "$WORK/g.log" 'lua: sub event psub01 mute1 2/10473' 6
+wait_for "$WORK/sim.jsonl" '"event": ?"subdev".*"dk": ?"mute1", ?"state": ?"logout"' 5
+stop_checked "$G" g
+pass "not associated: 1/10440; no heartbeat for 2 s: logged out, 2/10473"

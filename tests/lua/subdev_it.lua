@@ -1,0 +1,88 @@
+-- Integration script for tests/integration/test_subdev.sh: a gateway (the cloud_it.lua
+-- identity parameters from it_params.lua: server, pk, ps, dk) that brings sub-devices on.
+-- More parameters: subs = {{pk, ps, dk, keepalive [, beat = false]}, ...}: connected after
+-- the gateway's first 3/10200 (with heartbeats every keepalive/3 s unless beat is false).
+-- Every sub-device event is printed as "sub event <pk> <dk> <event>/<errcode> [value]".
+-- A sub-device online (3/10200) reports every thing-model type once and sends passthrough
+-- "hello"; a read (5/10211) is answered with id * 100 + 0.5 for each id. Passthrough to the
+-- gateway is a command for one of its sub-devices: "logout <dk>", "connect <dk>",
+-- "deauth <dk>".
+local P = require("it_params")
+
+local function dump(v)
+    if type(v) == "table" then
+        local keys = {}
+        for k in pairs(v) do keys[#keys + 1] = k end
+        table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+        local parts = {}
+        for _, k in ipairs(keys) do parts[#parts + 1] = tostring(k) .. "=" .. dump(v[k]) end
+        return "{" .. table.concat(parts, ",") .. "}"
+    end
+    return type(v) == "string" and string.format("%q", v) or tostring(v)
+end
+
+local subs = {}
+for _, s in ipairs(P.subs or {}) do subs[s.pk .. "/" .. s.dk] = s end
+
+local function connect(s)
+    print("sub conn " .. s.dk .. " " .. tostring(quecIot.subDevConn(s.pk, s.ps, s.dk, nil, 0,
+        s.keepalive)))
+end
+
+print("sub cb " .. tostring(quecIot.subDevSetEventCB(function(d)
+    local pk, dk, event, code, value = d[1], d[2], d[3], d[4], d[5]
+    print("sub event " .. pk .. " " .. dk .. " " .. event .. "/" .. code
+        .. (value ~= nil and (" " .. dump(value)) or ""))
+    local s = subs[pk .. "/" .. dk]
+    if event == 1 and code == 10200 and s ~= nil then
+        s.ds = value -- the secret the platform issued, for subDevDeauth
+    elseif event == 3 and code == 10200 then
+        print("sub report " .. dk .. " " .. tostring(quecIot.subDevTslReport(pk, dk, {
+            [1] = true, [2] = 25, [3] = 12.5, [4] = "on", [5] = {[6] = 7}, [8] = {1, 2, 3},
+        })) .. " " .. tostring(quecIot.subDevPassTransSend(pk, dk, "hello")))
+        if s ~= nil and s.beat ~= false and not s.timer then
+            s.timer = agent.timer()
+            s.timer:start(s.keepalive * 333, s.keepalive * 333, function()
+                quecIot.subDevHTB(pk, dk)
+            end)
+        end
+    elseif event == 5 and code == 10211 then
+        local answer = {}
+        for _, id in ipairs(value[2]) do answer[id] = id * 100 + 0.5 end
+        print("sub ack " .. dk .. " " .. tostring(quecIot.subDevTslAck(pk, dk, value[1], answer)))
+    end
+end)))
+
+-- A command for a sub-device, from the gateway's passthrough.
+local function command(text)
+    local what, dk = text:match("^(%a+) (%S+)$")
+    local s = nil
+    for _, x in pairs(subs) do if x.dk == dk then s = x end end
+    if s == nil then
+        print("sub command? " .. text)
+    elseif what == "logout" then
+        print("sub logout " .. dk .. " " .. tostring(quecIot.subDevDisconn(s.pk, dk)))
+    elseif what == "connect" then
+        connect(s)
+    elseif what == "deauth" then
+        print("sub deauth " .. dk .. " " .. tostring(quecIot.subDevDeauth(s.pk, s.ps, dk, s.ds)))
+    end
+end
+
+local started = false
+quecIot.init()
+quecIot.setProductinfo(P.pk, P.ps)
+quecIot.setServer(1, P.server)
+quecIot.setDkDs(P.dk, "")
+quecIot.setEventCB(function(ev)
+    print("event " .. ev[1] .. "/" .. ev[2])
+    if ev[1] == 5 and ev[2] == 10200 then
+        command(ev[3])
+    elseif ev[1] == 3 and ev[2] == 10200 and not started then
+        started = true
+        print("sub bad " .. tostring(quecIot.subDevConn("x", "y", "z", nil, 0, 0)) .. " "
+            .. tostring(quecIot.subDevHTB("nope", "nope")))
+        for _, s in ipairs(P.subs or {}) do connect(s) end
+    end
+end)
+quecIot.setConnmode(1)
