@@ -108,7 +108,8 @@ typedef struct {
     int64_t row;
     int token;
     uint16_t cmd;
-    uint64_t sent_ms; /* loop time it was handed to MQTT */
+    uint64_t sent_ms;    /* loop time it was handed to MQTT */
+    struct subdev_s *sd; /* the sub-device whose row it is, or NULL */
 } inflight_t;
 
 /* The recent outbox puts (row, command), to name the failure event of rows whose commit
@@ -117,6 +118,7 @@ typedef struct {
 typedef struct {
     int64_t row;
     uint16_t cmd;
+    struct subdev_s *sd; /* the sub-device whose row it is, or NULL */
 } cloud_put_t;
 
 /* A row that fails to publish this many times in a row is moved aside (cloud_outbox.c). */
@@ -181,8 +183,10 @@ struct cloud_s {
     char sub_topic[CLOUD_TOPIC_MAX];
     uint16_t pkgid; /* last uplink packet id */
 
-    /* Outbox pump: rows with id > sent_upto were never sent on this connection. */
+    /* Outbox pump: rows with id > sent_upto were never sent on this connection, but for
+     * the rows of offline sub-devices, held from held_from on (0: none). */
     int64_t sent_upto;
+    int64_t held_from;
     inflight_t *inflight;
     size_t n_inflight;
     bool pump_wanted;
@@ -273,6 +277,11 @@ int qtd_cloud_publish_frame(cloud_t *c, const char *topic, int qos, const uint8_
 void qtd_cloud_pump(cloud_t *c);       /* send what the window allows */
 void qtd_cloud_pump_reset(cloud_t *c); /* new connection: everything unacked goes again */
 void qtd_cloud_pump_acked(cloud_t *c, int token, bool ok);
+/* A sub-device came online: its held rows go, in order. */
+void qtd_cloud_pump_release(cloud_t *c);
+/* The event code of a sent (or failed) uplink of command cmd, 0 when it raises none
+ * (10200/10300 passthrough, 10210/10310 thing model, ...). */
+int qtd_cloud_sent_code(uint16_t cmd, bool ok);
 /* Every few seconds: a SUBACK or PUBACK overdue by cloud.ack_timeout_s means the session
  * is stuck (a lost acknowledgement stalls it forever otherwise): reconnect. */
 void qtd_cloud_check_acks(cloud_t *c);

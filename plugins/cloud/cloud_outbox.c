@@ -53,9 +53,40 @@ static uint16_t frame_cmd(const uint8_t *frame, size_t len)
 typedef struct {
     cloud_t *c;
     bool stop;
+    size_t seen; /* rows visited */
 } walk_t;
 
-static void raise_sent(cloud_t *c, uint16_t cmd, bool ok);
+static void raise_sent(cloud_t *c, subdev_t *sd, uint16_t cmd, bool ok);
+
+static bool in_flight(const cloud_t *c, int64_t id)
+{
+    for (size_t i = 0; i < c->n_inflight; i++) {
+        if (c->inflight[i].row == id) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A row of an offline sub-device: passed over, kept, sent once it is back. */
+static void hold(cloud_t *c, int64_t id)
+{
+    c->sent_upto = id;
+    if (c->held_from == 0 || id < c->held_from) {
+        c->held_from = id;
+    }
+}
+
+void qtd_cloud_pump_release(cloud_t *c)
+{
+    if (c->held_from > 0) {
+        if (c->sent_upto >= c->held_from) {
+            c->sent_upto = c->held_from - 1; /* rows in flight are passed over, not resent */
+        }
+        c->held_from = 0;
+        c->pump_wanted = true;
+    }
+}
 
 /*
  * A row that can never be published (it fails to encrypt, say) would block every row behind
@@ -93,7 +124,7 @@ static void bury(cloud_t *c, int64_t id, const char *topic, const void *payload,
                 "the store's kv as %s so the rows behind it can go (%llu moved aside this run)",
                 (long long)id, topic, len, CLOUD_POISON_ATTEMPTS, key,
                 (unsigned long long)c->stat_dead);
-    raise_sent(c, frame_cmd(payload, len), false);
+    raise_sent(c, qtd_cloud_subdev_of_row(c, topic), frame_cmd(payload, len), false);
 }
 
 static int send_row(void *arg, int64_t id, const char *topic, int qos, const void *payload,
@@ -103,8 +134,24 @@ static int send_row(void *arg, int64_t id, const char *topic, int qos, const voi
     cloud_t *c = w->c;
     int token = 0;
     char full[CLOUD_TOPIC_MAX];
-    qtd_cloud_uplink_topic(c, topic, full, sizeof(full));
-    int rc = qtd_cloud_publish_frame(c, full, qos, payload, len, &token);
+    w->seen++;
+    if (in_flight(c, id)) {
+        c->sent_upto = id; /* a walk again after a sub-device came back */
+        return 0;
+    }
+    subdev_t *sd = qtd_cloud_subdev_of_row(c, topic);
+    int rc;
+    if (sd != NULL || strncmp(topic, CLOUD_SUBDEV_ROW, strlen(CLOUD_SUBDEV_ROW)) == 0) {
+        if (sd == NULL || sd->state != SUBDEV_ONLINE) {
+            hold(c, id); /* not sent as anybody else, not dropped */
+            return 0;
+        }
+        snprintf(full, sizeof(full), "q/2/d/%s/bus", sd->id);
+        rc = qtd_cloud_mq_publish(c->mq, full, qos, payload, len, &token);
+    } else {
+        qtd_cloud_uplink_topic(c, topic, full, sizeof(full));
+        rc = qtd_cloud_publish_frame(c, full, qos, payload, len, &token);
+    }
     if (rc < 0) {
         w->stop = true;
         if (rc == QTD_EAGAIN || rc == QTD_ENOTCONN) {
@@ -126,6 +173,7 @@ static int send_row(void *arg, int64_t id, const char *topic, int qos, const voi
     slot->token = token;
     slot->sent_ms = uv_now(c->loop);
     slot->cmd = frame_cmd(payload, len);
+    slot->sd = sd;
     c->sent_upto = id;
     c->stat_sent++;
     c->api->log(c->host, QTD_LOG_DEBUG, "sent outbox row %lld (token %d)", (long long)id, token);
@@ -144,11 +192,11 @@ void qtd_cloud_pump(cloud_t *c)
         return;
     }
     size_t window = (size_t)c->cfg->window;
-    walk_t w = {c, false};
+    walk_t w = {c, false, 0};
     while (!w.stop && c->n_inflight < window) {
-        size_t before = c->n_inflight;
+        w.seen = 0;
         int rc = c->api->outbox_peek(c->host, c->sent_upto, window - c->n_inflight, send_row, &w);
-        if (rc < 0 || c->n_inflight == before) {
+        if (rc < 0 || w.seen == 0) {
             break; /* nothing more to send */
         }
     }
@@ -158,9 +206,23 @@ void qtd_cloud_pump_reset(cloud_t *c)
 {
     c->n_inflight = 0;
     c->sent_upto = 0;
+    c->held_from = 0;
 }
 
-static void raise_sent(cloud_t *c, uint16_t cmd, bool ok)
+static void raise_sent(cloud_t *c, subdev_t *sd, uint16_t cmd, bool ok)
+{
+    int code = qtd_cloud_sent_code(cmd, ok);
+    if (code == 0) {
+        return; /* answers to reads, exceptions: no event */
+    }
+    if (sd != NULL) {
+        qtd_cloud_subdev_event(c, sd, QTD_EVT_SEND, code, NULL);
+    } else {
+        qtd_cloud_publish_event(c, QTD_EVT_SEND, code, NULL);
+    }
+}
+
+int qtd_cloud_sent_code(uint16_t cmd, bool ok)
 {
     int code;
     switch (cmd) {
@@ -182,9 +244,9 @@ static void raise_sent(cloud_t *c, uint16_t cmd, bool ok)
         code = ok ? QTD_CODE_INFO : QTD_CODE_INFO_FAIL;
         break;
     default:
-        return; /* answers to reads, exceptions: no event */
+        return 0;
     }
-    qtd_cloud_publish_event(c, QTD_EVT_SEND, code, NULL);
+    return code;
 }
 
 void qtd_cloud_pump_acked(cloud_t *c, int token, bool ok)
@@ -206,7 +268,7 @@ void qtd_cloud_pump_acked(cloud_t *c, int token, bool ok)
                             (long long)done.row, c->api->strerror(rc));
             }
             c->stat_acked++;
-            raise_sent(c, done.cmd, true);
+            raise_sent(c, done.sd, done.cmd, true);
         } else {
             /* Kept: it goes again after the next reconnect. */
             c->api->log(c->host, QTD_LOG_WARN, "outbox row %lld not acknowledged; kept",
@@ -223,7 +285,7 @@ void qtd_cloud_rows_lost(cloud_t *c, int64_t first, int64_t last)
     for (size_t i = c->puts_next - n; i < c->puts_next; i++) {
         cloud_put_t *p = &c->puts[i % CLOUD_RECENT_PUTS];
         if (p->row >= first && p->row <= last) {
-            raise_sent(c, p->cmd, false);
+            raise_sent(c, p->sd, p->cmd, false);
             raised++;
             p->row = -1; /* told once: a rolled-back id is given out again */
         }
@@ -276,7 +338,7 @@ int qtd_cloud_send(cloud_t *c, int mode, uint16_t cmd, uint16_t pkgid, const uin
         int64_t row = 0;
         rc = c->api->outbox_put(c->host, type, mode, frame, flen, &row);
         if (rc == 0) {
-            c->puts[c->puts_next % CLOUD_RECENT_PUTS] = (cloud_put_t){row, cmd};
+            c->puts[c->puts_next % CLOUD_RECENT_PUTS] = (cloud_put_t){row, cmd, NULL};
             c->puts_next++;
         }
         c->pump_wanted = true;

@@ -435,14 +435,9 @@ void qtd_cloud_on_mq(cloud_t *c, const mq_event_t *ev)
         qtd_cloud_on_message(c, ev);
         break;
     case MQ_PUBLISHED:
-        if (!qtd_cloud_subdev_acked(c, ev->token, true)) {
-            qtd_cloud_pump_acked(c, ev->token, true);
-        }
+        qtd_cloud_pump_acked(c, ev->token, true);
         break;
     case MQ_PUBLISH_FAILED:
-        if (qtd_cloud_subdev_acked(c, ev->token, false)) {
-            break;
-        }
         /* Going on would send later rows first; start over from the oldest instead. */
         qtd_cloud_pump_acked(c, ev->token, false);
         LOG(c, QTD_LOG_WARN, "a publish failed (Paho %d): reconnecting", ev->code);

@@ -10,9 +10,11 @@
  * sub-device without a heartbeat (subDevHTB or an uplink) within its keepalive is logged out
  * and 2/10473 raised; after the gateway reconnects, the sub-devices the script connected are
  * logged in again, one every 10-30 ms. Events go to QTD_DOM_SUBDEV with the value
- * {pk, dk[, value]}. Not here yet: session keys of sub-devices, their uplinks through the
- * outbox (they are sent at QoS 1 while the sub-device is online, and refused otherwise).
+ * {pk, dk[, value]}. The sub-devices' uplinks go through the gateway's outbox (rows
+ * "sub:<id>", held while the sub-device is offline: cloud_outbox.c). Not here yet: session
+ * keys of sub-devices.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -380,6 +382,7 @@ static void on_login_rsp(cloud_t *c, const qtd_frame_t *f, const qtd_value_t *tr
     if (qtd_cloud_mq_subscribe(c->mq, topic, 1, &sd->sub_token) != 0) {
         sd->state = SUBDEV_ONLINE; /* logged in; its downlinks do not reach it */
         qtd_cloud_subdev_event(c, sd, QTD_EVT_SUBSCRIBE, CODE_FAIL, NULL);
+        qtd_cloud_pump_release(c);
     }
 }
 
@@ -432,11 +435,8 @@ const cloud_downlink_t qtd_cloud_subdev_downlinks[] = {
 /* ---- the sub-device's own frames ---- */
 
 int qtd_cloud_subdev_send(cloud_t *c, subdev_t *sd, uint16_t cmd, uint16_t pkgid,
-                          const uint8_t *payload, size_t len, int ok)
+                          const uint8_t *payload, size_t len)
 {
-    if (sd->state != SUBDEV_ONLINE || !c->online) {
-        return QTD_ENOTCONN;
-    }
     if (pkgid == 0) {
         sd->pkgid = qtd_frame_next_pkgid(sd->pkgid);
         pkgid = sd->pkgid;
@@ -447,36 +447,29 @@ int qtd_cloud_subdev_send(cloud_t *c, subdev_t *sd, uint16_t cmd, uint16_t pkgid
     if (rc < 0) {
         return rc == -EMSGSIZE ? QTD_EMSGSIZE : QTD_EIO;
     }
-    char topic[CLOUD_TOPIC_MAX];
-    snprintf(topic, sizeof(topic), "q/2/d/%s/bus", sd->id);
-    int token = 0;
-    rc = qtd_cloud_mq_publish(c->mq, topic, 1, frame, n, &token);
+    char topic[sizeof(CLOUD_SUBDEV_ROW) + sizeof(sd->id)];
+    snprintf(topic, sizeof(topic), CLOUD_SUBDEV_ROW "%s", sd->id);
+    int64_t row = 0;
+    rc = c->api->outbox_put(c->host, topic, 1, frame, n, &row);
     free(frame);
-    if (rc != 0) {
-        return rc;
+    if (rc == 0) {
+        c->puts[c->puts_next % CLOUD_RECENT_PUTS] = (cloud_put_t){row, cmd, sd};
+        c->puts_next++;
+        c->pump_wanted = true;
+        if (sd->state == SUBDEV_ONLINE) {
+            sd->beat_ms = uv_now(c->loop); /* an uplink is a heartbeat too */
+        }
     }
-    sd->beat_ms = uv_now(c->loop);
-    cloud_subdevs_t *t = &c->subs;
-    if (t->nacks < SUBDEV_ACKS_MAX) {
-        t->acks[t->nacks++] = (subdev_ack_t){.token = token, .sd = sd, .errcode = ok};
-    }
-    return 0;
+    return rc;
 }
 
-bool qtd_cloud_subdev_acked(cloud_t *c, int token, bool ok)
+subdev_t *qtd_cloud_subdev_of_row(cloud_t *c, const char *topic)
 {
-    cloud_subdevs_t *t = &c->subs;
-    for (size_t i = 0; i < t->nacks; i++) {
-        if (t->acks[i].token != token) {
-            continue;
-        }
-        subdev_ack_t a = t->acks[i];
-        t->acks[i] = t->acks[--t->nacks];
-        /* 10200 -> 10300 and 10210 -> 10310: the failure code of the same send */
-        qtd_cloud_subdev_event(c, a.sd, QTD_EVT_SEND, ok ? a.errcode : a.errcode + 100, NULL);
-        return true;
+    size_t p = strlen(CLOUD_SUBDEV_ROW);
+    if (strncmp(topic, CLOUD_SUBDEV_ROW, p) != 0) {
+        return NULL;
     }
-    return false;
+    return lookup(c, topic + p, hash_of(topic + p));
 }
 
 bool qtd_cloud_subdev_subscribed(cloud_t *c, int token, bool ok)
@@ -487,6 +480,7 @@ bool qtd_cloud_subdev_subscribed(cloud_t *c, int token, bool ok)
             if (sd->state == SUBDEV_SUBSCRIBING && sd->sub_token == token) {
                 sd->state = SUBDEV_ONLINE;
                 qtd_cloud_subdev_event(c, sd, QTD_EVT_SUBSCRIBE, ok ? CODE_OK : CODE_FAIL, NULL);
+                qtd_cloud_pump_release(c); /* its held rows go now */
                 return true;
             }
         }
@@ -610,7 +604,6 @@ void qtd_cloud_subdev_gateway_lost(cloud_t *c)
             }
         }
     }
-    t->nacks = 0;
     if (t->timers_open) {
         (void)uv_timer_stop(&t->relogin);
     }

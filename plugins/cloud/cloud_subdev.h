@@ -19,7 +19,9 @@
 typedef struct cloud_s cloud_t;
 struct mq_event_s;
 
-#define SUBDEV_KEY_MAX 32    /* PK, PS, DK */
+#define SUBDEV_KEY_MAX 32 /* PK, PS, DK */
+/* The outbox row of a sub-device's uplink is stored under "sub:<its id>" as its topic. */
+#define CLOUD_SUBDEV_ROW "sub:"
 #define SUBDEV_SECRET_MAX 64 /* DS */
 
 typedef enum {
@@ -49,15 +51,6 @@ typedef struct subdev_s {
     uint16_t pkgid;   /* its own packet ids */
 } subdev_t;
 
-/* Sends of sub-devices waiting for their PUBACK: token -> (pk, dk, event code). */
-typedef struct {
-    int token;
-    subdev_t *sd;
-    int errcode;
-} subdev_ack_t;
-
-#define SUBDEV_ACKS_MAX 256
-
 typedef struct {
     subdev_t **buckets;
     size_t nbuckets;
@@ -66,8 +59,6 @@ typedef struct {
     uv_timer_t relogin; /* paced logins after the gateway reconnected */
     bool timers_open;
     size_t relogin_bucket; /* where the paced logins go on */
-    subdev_ack_t acks[SUBDEV_ACKS_MAX];
-    size_t nacks;
 } cloud_subdevs_t;
 
 /* cloud_subdev.c */
@@ -81,20 +72,23 @@ subdev_t *qtd_cloud_subdev_find(cloud_t *c, const char *pk, const char *dk, bool
 int qtd_cloud_subdev_connect(cloud_t *c, subdev_t *sd);
 int qtd_cloud_subdev_disconnect(cloud_t *c, subdev_t *sd);
 int qtd_cloud_subdev_deauth(cloud_t *c, subdev_t *sd);
-/* A frame of the sub-device on its bus topic (QoS 1); 4/ok on its PUBACK, 4/(ok + 100)
- * (10300, 10310) when it fails. Returns: 0, QTD_ENOTCONN (not logged in), QTD_EMSGSIZE,
- * QTD_EIO. */
+/* A frame of the sub-device, stored in the outbox (row CLOUD_SUBDEV_ROW<id>, QoS 1) and sent
+ * on its bus topic while it is online, in order with its other rows; held while it is
+ * offline, kept across outages and restarts. 4/10200, 4/10210 when acknowledged.
+ * Returns: 0, QTD_EMSGSIZE, QTD_EIO. */
 int qtd_cloud_subdev_send(cloud_t *c, subdev_t *sd, uint16_t cmd, uint16_t pkgid,
-                          const uint8_t *payload, size_t len, int ok);
+                          const uint8_t *payload, size_t len);
+/* The sub-device of an outbox row's topic, or NULL (not a sub-device row, or one unknown
+ * in this run: its rows are held until the script connects it again). */
+subdev_t *qtd_cloud_subdev_of_row(cloud_t *c, const char *topic);
 /* Raise a QTD_DOM_SUBDEV event: value {pk, dk[, v]} (the Lua side reshapes it). */
 void qtd_cloud_subdev_event(cloud_t *c, const subdev_t *sd, int event, int errcode,
                             const qtd_value_t *v);
 /* The gateway's session: online (log the wanted ones in again, paced) or lost. */
 void qtd_cloud_subdev_gateway_online(cloud_t *c);
 void qtd_cloud_subdev_gateway_lost(cloud_t *c);
-/* A SUBACK or PUBACK that is not the gateway's own. Returns whether it was a sub-device's. */
+/* A SUBACK that is not the gateway's own. Returns whether it was a sub-device's. */
 bool qtd_cloud_subdev_subscribed(cloud_t *c, int token, bool ok);
-bool qtd_cloud_subdev_acked(cloud_t *c, int token, bool ok);
 /* A message on a sub-device's downlink topic. Returns whether the topic was one. */
 bool qtd_cloud_subdev_message(cloud_t *c, const struct mq_event_s *ev);
 

@@ -215,7 +215,8 @@ static int l_subDevDeauth(lua_State *L)
     return done(L, "subDevDeauth", qtd_cloud_subdev_deauth(c, sd));
 }
 
-/* quecIot.subDevPassTransSend(pk, dk, data) -> true|false (seed 3.9.5): 4/10200 on PUBACK */
+/* quecIot.subDevPassTransSend(pk, dk, data) -> true|false (seed 3.9.5): stored, sent in order
+ * while the sub-device is online; 4/10200 on PUBACK */
 static int l_subDevPassTransSend(lua_State *L)
 {
     subdev_t *sd = known(L, 1, 2, "subDevPassTransSend");
@@ -228,9 +229,9 @@ static int l_subDevPassTransSend(lua_State *L)
     if (data == NULL || len == 0) {
         return refuse(L, "subDevPassTransSend", "mp_data must be a non-empty string of bytes");
     }
-    return done(L, "subDevPassTransSend",
-                qtd_cloud_subdev_send(self_of(L), sd, QTD_CMD_PASS_EVENT, 0, (const uint8_t *)data,
-                                      len, 10200));
+    return done(
+        L, "subDevPassTransSend",
+        qtd_cloud_subdev_send(self_of(L), sd, QTD_CMD_PASS_EVENT, 0, (const uint8_t *)data, len));
 }
 
 /* Thing-model values of a sub-device: TSL_EVENT (report) or TSL_RSP (answer to pkgid). */
@@ -252,7 +253,7 @@ static int tsl_send(lua_State *L, const char *fn, uint16_t cmd, int data_idx, ui
     int rc = qtd_ttlv_encode(v, &payload, &len) == 0 ? 0 : QTD_EINVAL;
     c->api->value_free(c->host, v);
     if (rc == 0) {
-        rc = qtd_cloud_subdev_send(c, sd, cmd, pkgid, payload, len, 10210);
+        rc = qtd_cloud_subdev_send(c, sd, cmd, pkgid, payload, len);
     }
     free(payload);
     return done(L, fn, rc);

@@ -72,14 +72,37 @@ gw() { sim_ctl "{\"cmd\": \"pass_write\", \"dk\": \"gw1\", \"text\": \"$1\"}" >/
 gw "logout sub1"
 wait_for "$WORK/g.log" 'lua: sub event psub01 sub1 6/10200' 10
 wait_for "$WORK/sim.jsonl" '"event": ?"subdev".*"dk": ?"sub1", ?"state": ?"logout"' 5
+# reports while it is offline are kept, not sent (as it or anybody else) until it is back
+gw "report sub1"
+gw "report sub1"
+wait_for "$WORK/g.log" 'lua: sub queued sub1 2 true' 10
+sleep 1
+! sim_frames sub1 TSL_EVENT | grep -q '^{"1": [12]}$' || fail "a report went out while offline"
 gw "connect sub1"
 wait_for "$WORK/g.log" 'lua: sub event psub01 sub1 3/10200' 10 2
 [ "$(grep -c 'lua: sub event psub01 sub1 1/' "$WORK/g.log")" -eq 1 ] \
     || fail "the second login authenticated again"
+wait_for "$WORK/sim.jsonl" '"dk": ?"sub1".*"cmd_name": ?"TSL_EVENT".*"data": ?\{"1": ?2\}' 10
+/usr/bin/python3 - "$WORK/sim.jsonl" <<'PY' || fail "held reports not after the login, or out of order"
+import json, sys
+seq, logged_in = [], False
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    if e.get("event") == "subdev" and e.get("dk") == "sub1" and e.get("state") == "login":
+        logged_in = True
+        seq = []  # only what came after the last login counts
+    if e.get("dir") == "up" and e.get("dk") == "sub1" and e.get("cmd_name") == "TSL_EVENT":
+        v = e["data"].get("1")
+        if type(v) is int and v in (1, 2):
+            if not logged_in:
+                sys.exit(1)
+            seq.append(v)
+sys.exit(0 if seq == [1, 2] else 1)
+PY
 gw "deauth sub1"
 wait_for "$WORK/g.log" 'lua: sub event psub01 sub1 9/10200' 10
 [ -z "$(registry_ds sub1)" ] || fail "the registry kept sub1's DS after deauth"
-pass "sub-device logout (6/10200), login with the kept DS, deauth (9/10200, DS gone)"
+pass "sub-device logout (6/10200), reports held while offline then sent in order after the login with the kept DS, deauth (9/10200, DS gone)"
 
 # --- refusals: a product not associated with the gateway; a sub-device without heartbeats
 wait_for "$WORK/g.log" 'lua: sub event pother lost1 1/10440' 10

@@ -6,7 +6,7 @@
 -- A sub-device online (3/10200) reports every thing-model type once and sends passthrough
 -- "hello"; a read (5/10211) is answered with id * 100 + 0.5 for each id. Passthrough to the
 -- gateway is a command for one of its sub-devices: "logout <dk>", "connect <dk>",
--- "deauth <dk>".
+-- "deauth <dk>", "report <dk>" (subDevTslReport {[1] = n}, n = 1, 2, ... per sub-device).
 local P = require("it_params")
 
 local function dump(v)
@@ -64,6 +64,10 @@ local function command(text)
         print("sub logout " .. dk .. " " .. tostring(quecIot.subDevDisconn(s.pk, dk)))
     elseif what == "connect" then
         connect(s)
+    elseif what == "report" then
+        s.n = (s.n or 0) + 1
+        print("sub queued " .. dk .. " " .. s.n .. " "
+            .. tostring(quecIot.subDevTslReport(s.pk, dk, {[1] = s.n})))
     elseif what == "deauth" then
         print("sub deauth " .. dk .. " " .. tostring(quecIot.subDevDeauth(s.pk, s.ps, dk, s.ds)))
     end
