@@ -8,56 +8,101 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <errno.h>
+#include <stdlib.h>
+
 #include "cloud.h"
 #include "cloud_frame.h"
+#include "cloud_ttlv.h"
 
-/* NULL, NULL is the device itself; anything else a sub-device (not yet). */
-static int address(const char *pk, const char *dk)
+/* NULL, NULL is the device itself: *sd NULL, 0. Else a sub-device the gateway knows
+ * (connected once in this run): *sd set, 0; QTD_ENOENT when it does not. */
+static int address(void *self, const char *pk, const char *dk, subdev_t **sd)
 {
-    return pk == NULL && dk == NULL ? 0 : QTD_ENOTSUP;
+    *sd = NULL;
+    if (pk == NULL && dk == NULL) {
+        return 0;
+    }
+    if (pk == NULL || dk == NULL) {
+        return QTD_EINVAL;
+    }
+    *sd = qtd_cloud_subdev_find(self, pk, dk, false);
+    return *sd != NULL ? 0 : QTD_ENOENT;
+}
+
+/* Send cmd with payload for the device (mode as the seed's) or a sub-device (always stored:
+ * its rows are ordered and held while it is offline). */
+static int send_for(void *self, subdev_t *sd, int mode, uint16_t cmd, uint16_t pkgid,
+                    const uint8_t *payload, size_t len)
+{
+    if (sd == NULL) {
+        return qtd_cloud_send(self, mode, cmd, pkgid, payload, len);
+    }
+    if (mode < 0 || mode > 2) {
+        return QTD_EINVAL;
+    }
+    return qtd_cloud_subdev_send(self, sd, cmd, pkgid, payload, len);
+}
+
+static int send_value_for(void *self, subdev_t *sd, int mode, uint16_t cmd, uint16_t pkgid,
+                          const qtd_value_t *v)
+{
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    int rc = qtd_ttlv_encode(v, &buf, &n);
+    if (rc < 0) {
+        return rc == -ENOMEM ? QTD_ENOMEM : QTD_EINVAL;
+    }
+    rc = send_for(self, sd, mode, cmd, pkgid, buf, n);
+    free(buf);
+    return rc;
 }
 
 static int tsl_report(void *self, const char *pk, const char *dk, int mode, const qtd_value_t *v)
 {
-    int rc = address(pk, dk);
+    subdev_t *sd;
+    int rc = address(self, pk, dk, &sd);
     if (rc < 0) {
         return rc;
     }
     if (v == NULL || v->type != QTD_VAL_STRUCT || v->u.list.count == 0) {
         return QTD_EINVAL;
     }
-    return qtd_cloud_send_value(self, mode, QTD_CMD_TSL_EVENT, 0, v);
+    return send_value_for(self, sd, mode, QTD_CMD_TSL_EVENT, 0, v);
 }
 
 static int tsl_ack(void *self, const char *pk, const char *dk, int mode, uint16_t pkgid,
                    const qtd_value_t *v)
 {
-    int rc = address(pk, dk);
+    subdev_t *sd;
+    int rc = address(self, pk, dk, &sd);
     if (rc < 0) {
         return rc;
     }
     if (pkgid == 0 || pkgid == 0xFFFF || v == NULL || v->type != QTD_VAL_STRUCT) {
         return QTD_EINVAL;
     }
-    return qtd_cloud_send_value(self, mode, QTD_CMD_TSL_RSP, pkgid, v);
+    return send_value_for(self, sd, mode, QTD_CMD_TSL_RSP, pkgid, v);
 }
 
 static int pass_send(void *self, const char *pk, const char *dk, int mode, const void *data,
                      size_t len)
 {
-    int rc = address(pk, dk);
+    subdev_t *sd;
+    int rc = address(self, pk, dk, &sd);
     if (rc < 0) {
         return rc;
     }
     if (data == NULL || len == 0) {
         return QTD_EINVAL;
     }
-    return qtd_cloud_send(self, mode, QTD_CMD_PASS_EVENT, 0, data, len);
+    return send_for(self, sd, mode, QTD_CMD_PASS_EVENT, 0, data, len);
 }
 
 static int loc_report(void *self, const char *pk, const char *dk, int mode, const char *sentences)
 {
-    int rc = address(pk, dk);
+    subdev_t *sd;
+    int rc = address(self, pk, dk, &sd);
     if (rc < 0) {
         return rc;
     }
@@ -67,28 +112,43 @@ static int loc_report(void *self, const char *pk, const char *dk, int mode, cons
     }
     qtd_value_t item = {.type = QTD_VAL_STRING, .id = 2, .u.s = {sentences, n}};
     qtd_value_t v = {.type = QTD_VAL_STRUCT, .u.list = {&item, 1}};
-    return qtd_cloud_send_value(self, mode, QTD_CMD_LOC_REPORT, 0, &v);
+    return send_value_for(self, sd, mode, QTD_CMD_LOC_REPORT, 0, &v);
 }
 
 static int subdev_connect(void *self, const char *pk, const char *ps, const char *dk,
                           const char *ds, int session_flag, int keepalive_s)
 {
-    (void)self;
-    (void)pk;
-    (void)ps;
-    (void)dk;
-    (void)ds;
-    (void)session_flag;
-    (void)keepalive_s;
-    return QTD_ENOTSUP;
+    cloud_t *c = self;
+    if (pk == NULL || ps == NULL || dk == NULL || pk[0] == '\0' || dk[0] == '\0' ||
+        strlen(ps) > SUBDEV_KEY_MAX || (ds != NULL && strlen(ds) > SUBDEV_SECRET_MAX) ||
+        session_flag != 0 || keepalive_s < 1 || keepalive_s > 65535) {
+        return session_flag != 0 ? QTD_ENOTSUP : QTD_EINVAL;
+    }
+    subdev_t *sd = qtd_cloud_subdev_find(c, pk, dk, true);
+    if (sd == NULL) {
+        return strlen(pk) > SUBDEV_KEY_MAX || strlen(dk) > SUBDEV_KEY_MAX ? QTD_EINVAL : QTD_ENOMEM;
+    }
+    snprintf(sd->ps, sizeof(sd->ps), "%s", ps);
+    if (ds != NULL && ds[0] != '\0') {
+        snprintf(sd->ds, sizeof(sd->ds), "%s", ds);
+    }
+    sd->keepalive_s = keepalive_s;
+    int rc = qtd_cloud_subdev_connect(c, sd);
+    if (rc == 0 || rc == QTD_ENOTCONN) {
+        sd->wanted = true; /* offline gateway: logged in when it is back */
+    }
+    return rc == QTD_ENOTCONN ? 0 : rc;
 }
 
 static int subdev_disconnect(void *self, const char *pk, const char *dk)
 {
-    (void)self;
-    (void)pk;
-    (void)dk;
-    return QTD_ENOTSUP;
+    subdev_t *sd;
+    int rc = address(self, pk, dk, &sd);
+    if (rc < 0 || sd == NULL) {
+        return rc < 0 ? rc : QTD_EINVAL;
+    }
+    sd->wanted = false;
+    return qtd_cloud_subdev_disconnect(self, sd);
 }
 
 static int work_state(void *self)

@@ -124,9 +124,11 @@ enum {
  * now when online and never stored (QTD_ENOTCONN offline), 1 and 2 stored in the outbox
  * first and sent in order, kept across outages and restarts until the platform acknowledges
  * them (then 4/102x0 on the bus; a refusal here means nothing was queued).
+ * A sub-device's uplinks are always stored (whatever the mode), ordered per sub-device, and
+ * held while it is offline; it must have been connected (subdev_connect) in this run.
  * All on the loop thread. Common returns: 0, QTD_EINVAL (bad mode, empty data, a value the
- * wire cannot carry), QTD_ENOENT (no product key set yet), QTD_EMSGSIZE (larger than a frame
- * or the outbox cap), QTD_EIO (the store failed), QTD_ENOTSUP (sub-devices: not yet).
+ * wire cannot carry), QTD_ENOENT (no product key set yet, or an unknown sub-device),
+ * QTD_EMSGSIZE (larger than a frame or the outbox cap), QTD_EIO (the store failed).
  */
 typedef struct qtd_thing_api_s {
     uint32_t size; /* sizeof(qtd_thing_api_t) as the provider was built */
@@ -143,7 +145,10 @@ typedef struct qtd_thing_api_s {
      * LOC_REPORT (seed locReportOutside; mode 1 is the SDK's). */
     int (*loc_report)(void *self, const char *pk, const char *dk, int mode, const char *sentences);
     /* Connect a sub-device through this gateway (seed subDevConn): ds NULL or "" first
-     * authenticates it and obtains its secret. Results as QTD_DOM_SUBDEV events. */
+     * authenticates it and obtains its secret (kept in the store). While the gateway is
+     * offline it is connected when the gateway is back (and after every reconnect).
+     * Results as QTD_DOM_SUBDEV events with the value {pk, dk[, value]}. session_flag 1:
+     * QTD_ENOTSUP (not yet). */
     int (*subdev_connect)(void *self, const char *pk, const char *ps, const char *dk,
                           const char *ds, int session_flag, int keepalive_s);
     /* Log a sub-device out (seed subDevDisconn). */
