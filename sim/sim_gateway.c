@@ -5,7 +5,8 @@
  * judged like a device's; a new DS stored in the registry and sent back), SUB_LOGIN (login
  * password against the DS), SUB_LOGOUT and SUB_UNAUTH, each answered with its _RSP
  * {1 subPK, 2 subDK, 3 errcode[, 4 subDS]}. A sub-device needs its product associated with
- * the gateway's ("gateways" in the registry: else 10440), one gateway at a time (10441), and
+ * the gateway's ("gateways" in the registry: else 10440), one gateway at a time (10441; its
+ * own gateway may log it in again), and
  * a login before its frames count (else SUB_OFFLINE 10442 to the gateway). A gateway that
  * goes offline takes its sub-devices with it. Each change is a log line {"event": "subdev",
  * "client", "pk", "dk", "state"} and the sub-device's frames carry "gateway".
@@ -140,8 +141,8 @@ static void on_login(sim_t *s, sim_device_t *gw, const char *pk, const char *dk,
 {
     sim_device_t *sub = sub_of(s, pk, dk);
     int code = check_login(s, gw, pk, dk, pw);
-    if (code == 0 && sub != NULL && sub->gateway[0] != '\0') {
-        code = SUB_ALREADY;
+    if (code == 0 && sub != NULL && sub->gateway[0] != '\0' && strcmp(sub->gateway, gw->id) != 0) {
+        code = SUB_ALREADY; /* through another gateway; the same one may log it in again */
     }
     if (code == 0 && sub != NULL) {
         snprintf(sub->gateway, sizeof(sub->gateway), "%s", gw->id);

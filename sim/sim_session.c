@@ -221,10 +221,13 @@ void sim_on_verdict(sim_t *s, const char *text)
         OPENSSL_cleanse(d->key, sizeof(d->key));
         d->flag = strcmp(kind, "disconnect") == 0 ? 0 : sim_int_member(v, "flag", 0);
     }
+    if (!refused) {
+        /* A gateway's new connection (or its end): its sub-devices' sessions are over. */
+        sim_gateway_offline(s, d);
+    }
     if (strcmp(kind, "disconnect") == 0) {
         d->online = false;
         event = "offline";
-        sim_gateway_offline(s, d);
     } else if (refused) {
         event = "login_refused";
     } else if (errcode != 0) {

@@ -254,6 +254,18 @@ static int authenticate(cloud_t *c, subdev_t *sd)
     return rc;
 }
 
+static void on_relogin(uv_timer_t *timer);
+
+/* The paced logins (one every 10-30 ms) go over the table again. */
+static void pace(cloud_t *c)
+{
+    cloud_subdevs_t *t = &c->subs;
+    if (t->timers_open) {
+        t->relogin_bucket = 0;
+        (void)uv_timer_start(&t->relogin, on_relogin, 10 + (uint64_t)(rand() % 21), 0);
+    }
+}
+
 int qtd_cloud_subdev_connect(cloud_t *c, subdev_t *sd)
 {
     if (!c->online) {
@@ -265,7 +277,13 @@ int qtd_cloud_subdev_connect(cloud_t *c, subdev_t *sd)
     if (sd->ds[0] == '\0') {
         load_secret(c, sd);
     }
-    return sd->ds[0] != '\0' ? login(c, sd) : authenticate(c, sd);
+    int rc = sd->ds[0] != '\0' ? login(c, sd) : authenticate(c, sd);
+    if (rc == QTD_EAGAIN) {
+        /* MQTT's queue is full (hundreds connected at once): the paced logins take it */
+        pace(c);
+        return 0;
+    }
+    return rc;
 }
 
 int qtd_cloud_subdev_disconnect(cloud_t *c, subdev_t *sd)
@@ -586,10 +604,8 @@ static void on_relogin(uv_timer_t *timer)
 
 void qtd_cloud_subdev_gateway_online(cloud_t *c)
 {
-    cloud_subdevs_t *t = &c->subs;
-    if (t->timers_open && t->count > 0) {
-        t->relogin_bucket = 0;
-        (void)uv_timer_start(&t->relogin, on_relogin, 10 + (uint64_t)(rand() % 21), 0);
+    if (c->subs.count > 0) {
+        pace(c);
     }
 }
 

@@ -7,6 +7,9 @@
 -- "hello"; a read (5/10211) is answered with id * 100 + 0.5 for each id. Passthrough to the
 -- gateway is a command for one of its sub-devices: "logout <dk>", "connect <dk>",
 -- "deauth <dk>", "report <dk>" (subDevTslReport {[1] = n}, n = 1, 2, ... per sub-device).
+-- seq = {count = N, every_ms = T} (tests/fault): from its first 3/10200 on, each sub-device
+-- reports {[1] = n, [2] = its index in subs} for n = 1..N, one every T ms whatever the
+-- connections do, and prints "seq done <dk>" after the last; no types report then.
 local P = require("it_params")
 
 local function dump(v)
@@ -22,7 +25,25 @@ local function dump(v)
 end
 
 local subs = {}
-for _, s in ipairs(P.subs or {}) do subs[s.pk .. "/" .. s.dk] = s end
+for i, s in ipairs(P.subs or {}) do
+    s.index = i
+    subs[s.pk .. "/" .. s.dk] = s
+end
+
+local function seq(s)
+    local n = 0
+    s.seq = agent.timer()
+    s.seq:start(P.seq.every_ms, 1, function()
+        n = n + 1
+        if not quecIot.subDevTslReport(s.pk, s.dk, {[1] = n, [2] = s.index}) then
+            print("seq refused " .. s.dk .. " " .. n)
+        end
+        if n >= P.seq.count then
+            s.seq:stop()
+            print("seq done " .. s.dk)
+        end
+    end)
+end
 
 local function connect(s)
     print("sub conn " .. s.dk .. " " .. tostring(quecIot.subDevConn(s.pk, s.ps, s.dk, nil, 0,
@@ -36,13 +57,15 @@ print("sub cb " .. tostring(quecIot.subDevSetEventCB(function(d)
     local s = subs[pk .. "/" .. dk]
     if event == 1 and code == 10200 and s ~= nil then
         s.ds = value -- the secret the platform issued, for subDevDeauth
+    elseif event == 3 and code == 10200 and P.seq ~= nil then
+        if s ~= nil and s.seq == nil then seq(s) end
     elseif event == 3 and code == 10200 then
         print("sub report " .. dk .. " " .. tostring(quecIot.subDevTslReport(pk, dk, {
             [1] = true, [2] = 25, [3] = 12.5, [4] = "on", [5] = {[6] = 7}, [8] = {1, 2, 3},
         })) .. " " .. tostring(quecIot.subDevPassTransSend(pk, dk, "hello")))
         if s ~= nil and s.beat ~= false and not s.timer then
             s.timer = agent.timer()
-            s.timer:start(s.keepalive * 333, s.keepalive * 333, function()
+            s.timer:start(s.keepalive * 333, 1, function()
                 quecIot.subDevHTB(pk, dk)
             end)
         end
