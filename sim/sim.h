@@ -223,6 +223,9 @@ void sim_gateway_on_uplink(sim_t *s, sim_device_t *gw, const cJSON *line);
  * logged in, tell the gateway it last used with SUB_OFFLINE 10442. Returns whether d is a
  * sub-device (logged in or once was). */
 bool sim_gateway_sub_uplink(sim_t *s, sim_device_t *d, cJSON *line);
+/* The platform drops a logged-in sub-device: SUB_OFFLINE 10442 to its gateway.
+ * Returns: 0, -ENOENT (not logged in). */
+int sim_gateway_drop(sim_t *s, sim_device_t *sub);
 /* gw went offline: its sub-devices with it. */
 void sim_gateway_offline(sim_t *s, const sim_device_t *gw);
 

@@ -383,6 +383,16 @@ static int ctl_kick(sim_t *s, ctl_t *c)
     return rc == MQTTCLIENT_SUCCESS ? 0 : ctl_fail(c, "not connected to the broker");
 }
 
+static int ctl_sub_offline(sim_t *s, ctl_t *c)
+{
+    int rc = ctl_target(s, c);
+
+    if (rc != 0) {
+        return rc;
+    }
+    return sim_gateway_drop(s, c->d) == 0 ? 0 : ctl_fail(c, "the sub-device is not logged in");
+}
+
 static cJSON *stats_json(const sim_t *s)
 {
     cJSON *devs = cJSON_CreateObject();
@@ -489,6 +499,8 @@ static const struct {
      "                     answer the device's connections with EXCE_WRITE errcode (0: stop)"},
     {"reauth", ctl_reauth, 0, ", \"dk\": D}    forget the device's secret (it may register again)"},
     {"kick", ctl_kick, 0, ", \"dk\": D}      disconnect the device at the broker"},
+    {"sub_offline", ctl_sub_offline, 0,
+     ", \"dk\": D}  a logged-in sub-device dropped: SUB_OFFLINE 10442 to its gateway"},
     {"stats", ctl_stats, 0, "}               frames per command and device (log and reply)"},
 };
 

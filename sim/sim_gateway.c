@@ -13,6 +13,7 @@
  */
 #include "sim.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,6 +234,19 @@ bool sim_gateway_sub_uplink(sim_t *s, sim_device_t *d, cJSON *line)
         answer(s, gw, 0x00C8, d->pk, d->dk, SUB_NOT_LOGGED_IN, NULL);
     }
     return true;
+}
+
+int sim_gateway_drop(sim_t *s, sim_device_t *sub)
+{
+    sim_device_t *gw = sub->gateway[0] != '\0' ? sim_device_find(s, sub->gateway) : NULL;
+    if (gw == NULL) {
+        return -ENOENT;
+    }
+    sub->gateway[0] = '\0';
+    sub->online = false;
+    sub_state(s, sub, "dropped", SUB_NOT_LOGGED_IN);
+    answer(s, gw, 0x00C8, sub->pk, sub->dk, SUB_NOT_LOGGED_IN, NULL);
+    return 0;
 }
 
 void sim_gateway_offline(sim_t *s, const sim_device_t *gw)

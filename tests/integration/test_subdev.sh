@@ -5,10 +5,11 @@
 # subscribed (3/10200); it reports every thing-model type and passthrough (4/10210,
 # 4/10200), answers a read with the read's pkgid, receives a write and passthrough (5/10210,
 # 5/10200); it logs out (6/10200), logs in again with the kept DS (no new authentication),
-# and is deauthenticated (9/10200, its DS gone from the registry). A sub-device of a product
-# not associated with the gateway is refused (1/10440); one that stops its heartbeats is
-# logged out within its keepalive and 2/10473 raised. The simulator's log names the
-# sub-device (and its gateway) of every frame.
+# and is deauthenticated (9/10200, its DS gone from the registry); reports made while it is
+# offline are held and go in order after its next login. Refusals: a product not associated
+# with the gateway (1/10440), a second gateway logging it in (2/10441), a wrong DS (2/10430),
+# no heartbeat within its keepalive (logged out, 2/10473), dropped by the platform (8/10442).
+# The simulator's log names the sub-device (and its gateway) of every frame.
 source "$(dirname "$0")/lib.sh"
 cat >"$WORK/registry.json" <<'JSON'
 {"products": [
@@ -67,6 +68,17 @@ sim_ctl '{"cmd": "pass_write", "dk": "sub1", "hex": "0070696e67"}' >/dev/null
 wait_for "$WORK/g.log" 'lua: sub event psub01 sub1 5/10200 "\\0ping"' 10
 pass "sub-device read (pkgid 777 answered), write and passthrough received"
 
+# --- 10441: a second gateway cannot log sub1 in while the first has it; 10430: a wrong DS
+AGENT_SCRIPT=$QTD_SOURCE_DIR/tests/lua/subdev_it.lua start_agent h 'dk = "gw3"' \
+    "subs = { { pk = \"psub01\", ps = \"c3ViZGV2aWNlc2VjcmV0\", dk = \"sub1\", ds = \"$ds\",
+    keepalive = 30 }, { pk = \"psub01\", ps = \"c3ViZGV2aWNlc2VjcmV0\", dk = \"mute1\",
+    ds = \"00000000000000000000000000000000\", keepalive = 30 } }"
+H=$AGENT
+wait_for "$WORK/h.log" 'lua: sub event psub01 sub1 2/10441' 15
+wait_for "$WORK/h.log" 'lua: sub event psub01 mute1 2/10430' 15
+stop_checked "$H" h
+pass "a second gateway: 2/10441; a wrong DS: 2/10430"
+
 # --- logout, login again with the kept DS (no new authentication), deauth
 gw() { sim_ctl "{\"cmd\": \"pass_write\", \"dk\": \"gw1\", \"text\": \"$1\"}" >/dev/null; }
 gw "logout sub1"
@@ -109,5 +121,10 @@ wait_for "$WORK/g.log" 'lua: sub event pother lost1 1/10440' 10
 wait_for "$WORK/g.log" 'lua: sub event psub01 mute1 3/10200' 10
 wait_for "$WORK/g.log" 'lua: sub event psub01 mute1 2/10473' 6
 wait_for "$WORK/sim.jsonl" '"event": ?"subdev".*"dk": ?"mute1", ?"state": ?"logout"' 5
+# --- the platform drops a logged-in sub-device: 8/10442 (logged in again by its script)
+gw "connect sub1"
+wait_for "$WORK/g.log" 'lua: sub event psub01 sub1 3/10200' 10 3
+sim_ctl '{"cmd": "sub_offline", "dk": "sub1"}' >/dev/null
+wait_for "$WORK/g.log" 'lua: sub event psub01 sub1 8/10442' 10
 stop_checked "$G" g
-pass "not associated: 1/10440; no heartbeat for 2 s: logged out, 2/10473"
+pass "not associated: 1/10440; no heartbeat for 2 s: logged out, 2/10473; dropped by the platform: 8/10442"

@@ -1,6 +1,6 @@
 -- Integration script for tests/integration/test_subdev.sh: a gateway (the cloud_it.lua
 -- identity parameters from it_params.lua: server, pk, ps, dk) that brings sub-devices on.
--- More parameters: subs = {{pk, ps, dk, keepalive [, beat = false]}, ...}: connected after
+-- More parameters: subs = {{pk, ps, dk, keepalive [, ds] [, beat = false]}, ...}: connected after
 -- the gateway's first 3/10200 (with heartbeats every keepalive/3 s unless beat is false).
 -- Every sub-device event is printed as "sub event <pk> <dk> <event>/<errcode> [value]".
 -- A sub-device online (3/10200) reports every thing-model type once and sends passthrough
@@ -46,7 +46,7 @@ local function seq(s)
 end
 
 local function connect(s)
-    print("sub conn " .. s.dk .. " " .. tostring(quecIot.subDevConn(s.pk, s.ps, s.dk, nil, 0,
+    print("sub conn " .. s.dk .. " " .. tostring(quecIot.subDevConn(s.pk, s.ps, s.dk, s.ds, 0,
         s.keepalive)))
 end
 
@@ -57,6 +57,8 @@ print("sub cb " .. tostring(quecIot.subDevSetEventCB(function(d)
     local s = subs[pk .. "/" .. dk]
     if event == 1 and code == 10200 and s ~= nil then
         s.ds = value -- the secret the platform issued, for subDevDeauth
+    elseif event == 9 and code == 10200 and s ~= nil then
+        s.ds = nil -- deregistered: the next connect authenticates again
     elseif event == 3 and code == 10200 and P.seq ~= nil then
         if s ~= nil and s.seq == nil then seq(s) end
     elseif event == 3 and code == 10200 then
