@@ -10,6 +10,7 @@
 -- seq = {count = N, every_ms = T} (tests/fault): from its first 3/10200 on, each sub-device
 -- reports {[1] = n, [2] = its index in subs} for n = 1..N, one every T ms whatever the
 -- connections do, and prints "seq done <dk>" after the last; no types report then.
+-- quiet = true: print only the 3/10200 sub-device events (bench/subdev.sh).
 local P = require("it_params")
 
 local function dump(v)
@@ -40,7 +41,7 @@ local function seq(s)
         end
         if n >= P.seq.count then
             s.seq:stop()
-            print("seq done " .. s.dk)
+            if not P.quiet then print("seq done " .. s.dk) end
         end
     end)
 end
@@ -52,8 +53,10 @@ end
 
 print("sub cb " .. tostring(quecIot.subDevSetEventCB(function(d)
     local pk, dk, event, code, value = d[1], d[2], d[3], d[4], d[5]
-    print("sub event " .. pk .. " " .. dk .. " " .. event .. "/" .. code
-        .. (value ~= nil and (" " .. dump(value)) or ""))
+    if not P.quiet or (event == 3 and code == 10200) then
+        print("sub event " .. pk .. " " .. dk .. " " .. event .. "/" .. code
+            .. (value ~= nil and (" " .. dump(value)) or ""))
+    end
     local s = subs[pk .. "/" .. dk]
     if event == 1 and code == 10200 and s ~= nil then
         s.ds = value -- the secret the platform issued, for subDevDeauth
