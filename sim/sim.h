@@ -20,6 +20,7 @@
 #include <MQTTClient.h>
 #include <cJSON.h>
 
+#include "qthingd/events.h"
 #include "registry.h"
 
 #ifndef QTD_SIM_VERSION
@@ -172,6 +173,11 @@ void sim_on_verdict(sim_t *s, const char *text);
  * malloc'ed. Returns as qtd_aes128cbc: 0, -EIO (does not decrypt), -ENOMEM. */
 int sim_session_crypt(const sim_device_t *d, bool encrypt, const uint8_t *in, size_t n,
                       uint8_t **out, size_t *out_len);
+/* The TTLV item {6: session key}: a new random key (into key) as AES-128-CBC(key = DS[0:16],
+ * IV = SHA256(DS)[0:16], PKCS#7) bytes in *enc (malloc'ed; item points into it).
+ * Returns: 0, -EINVAL (DS shorter than 16 characters), -EIO (no randomness), -ENOMEM. */
+int sim_session_key_item(const char *ds, uint8_t key[SIM_SESSION_KEY_LEN], qtd_value_t *item,
+                         uint8_t **enc);
 /* A new device secret: 32 random hex characters. Returns: 0, -EIO (no randomness). */
 int sim_new_secret(char ds[33]);
 /* Log and say {"event": "session", "state": state} of the device. */

@@ -8,8 +8,10 @@
  * the gateway's ("gateways" in the registry: else 10440), one gateway at a time (10441; its
  * own gateway may log it in again), and
  * a login before its frames count (else SUB_OFFLINE 10442 to the gateway). A gateway that
- * goes offline takes its sub-devices with it. Each change is a log line {"event": "subdev",
- * "client", "pk", "dk", "state"} and the sub-device's frames carry "gateway".
+ * goes offline takes its sub-devices with it. A login with session flag 1 gets the
+ * sub-device's own session key in SUB_LOGIN_RSP id 6 (encrypted with its DS, as
+ * DEV_CONFIG_WRITE's), and its frames both ways are AES-128-CBC under it. Each change is a log line
+ * {"event": "subdev", "client", "pk", "dk", "state"} and the sub-device's frames carry "gateway".
  */
 #include "sim.h"
 
@@ -41,19 +43,23 @@ static const char *data_str(const cJSON *line, const char *id)
     return sim_str_member(cJSON_GetObjectItemCaseSensitive(line, "data"), id);
 }
 
-/* Send cmd {1 pk, 2 dk, 3 errcode[, 4 ds]} to the gateway. */
-static void answer(sim_t *s, sim_device_t *gw, uint16_t cmd, const char *pk, const char *dk,
-                   int errcode, const char *ds)
+/* Send cmd {1 pk, 2 dk, 3 errcode[, 4 ds][, extra]} to the gateway. */
+static void answer_with(sim_t *s, sim_device_t *gw, uint16_t cmd, const char *pk, const char *dk,
+                        int errcode, const char *ds, const qtd_value_t *extra)
 {
-    qtd_value_t items[4] = {
+    qtd_value_t items[5] = {
         {.type = QTD_VAL_STRING, .id = 1, .u.s = {pk, strlen(pk)}},
         {.type = QTD_VAL_STRING, .id = 2, .u.s = {dk, strlen(dk)}},
         {.type = QTD_VAL_INT, .id = 3, .u.i = errcode},
-        {.type = QTD_VAL_STRING,
-         .id = 4,
-         .u.s = {ds != NULL ? ds : "", ds != NULL ? strlen(ds) : 0}},
     };
-    qtd_value_t root = {.type = QTD_VAL_STRUCT, .u.list = {items, ds != NULL ? 4 : 3}};
+    size_t n = 3;
+    if (ds != NULL) {
+        items[n++] = (qtd_value_t){.type = QTD_VAL_STRING, .id = 4, .u.s = {ds, strlen(ds)}};
+    }
+    if (extra != NULL) {
+        items[n++] = *extra;
+    }
+    qtd_value_t root = {.type = QTD_VAL_STRUCT, .u.list = {items, n}};
     uint8_t *payload = NULL;
     size_t len = 0;
     if (qtd_ttlv_encode(&root, &payload, &len) != 0 ||
@@ -61,6 +67,22 @@ static void answer(sim_t *s, sim_device_t *gw, uint16_t cmd, const char *pk, con
         sim_log_event(s, "error", "cannot answer %s about %s%s", gw->id, pk, dk);
     }
     free(payload);
+}
+
+static void answer(sim_t *s, sim_device_t *gw, uint16_t cmd, const char *pk, const char *dk,
+                   int errcode, const char *ds)
+{
+    answer_with(s, gw, cmd, pk, dk, errcode, ds, NULL);
+}
+
+/* The sub-device's session is over: plain from now on. */
+static void end_session(sim_device_t *sub)
+{
+    sub->gateway[0] = '\0';
+    sub->online = false;
+    sub->flag = 0;
+    sub->session = SIM_SESSION_NONE;
+    OPENSSL_cleanse(sub->key, sizeof(sub->key));
 }
 
 /* The sub-device (pk, dk) as a simulator device, or NULL (too long, out of memory). */
@@ -116,9 +138,9 @@ static void on_auth(sim_t *s, sim_device_t *gw, const char *pk, const char *dk, 
     OPENSSL_cleanse(ds, sizeof(ds));
 }
 
-/* A login-style password of the sub-device's DS: 0 or the refusal. */
+/* A login-style password of the sub-device's DS: 0 or the refusal; *flag its session flag. */
 static int check_login(sim_t *s, const sim_device_t *gw, const char *pk, const char *dk,
-                       const char *pw_text)
+                       const char *pw_text, int *flag)
 {
     qtd_auth_parsed_t pw;
     memset(&pw, 0, sizeof(pw));
@@ -135,25 +157,41 @@ static int check_login(sim_t *s, const sim_device_t *gw, const char *pk, const c
         dev->ds[0] == '\0' || !qtd_auth_login_ok(&pw, dev->ds, prod->ps)) {
         return SUB_DS_WRONG;
     }
+    *flag = pw.flag;
     return dev->disabled ? SUB_DISABLED : 0;
 }
 
 static void on_login(sim_t *s, sim_device_t *gw, const char *pk, const char *dk, const char *pw)
 {
     sim_device_t *sub = sub_of(s, pk, dk);
-    int code = check_login(s, gw, pk, dk, pw);
+    int flag = 0;
+    int code = check_login(s, gw, pk, dk, pw, &flag);
     if (code == 0 && sub != NULL && sub->gateway[0] != '\0' && strcmp(sub->gateway, gw->id) != 0) {
         code = SUB_ALREADY; /* through another gateway; the same one may log it in again */
     }
+    qtd_value_t key_item;
+    uint8_t *enc = NULL;
+    bool keyed = false;
     if (code == 0 && sub != NULL) {
+        end_session(sub);
         snprintf(sub->gateway, sizeof(sub->gateway), "%s", gw->id);
         snprintf(sub->last_gateway, sizeof(sub->last_gateway), "%s", gw->id);
         sub->online = true;
+        if (flag == 1) {
+            /* its own session key, as DEV_CONFIG_WRITE's id 6, encrypted with its DS */
+            qtd_reg_device_t *dev = qtd_registry_device(qtd_registry_product(s->reg, pk), dk);
+            keyed = dev != NULL && sim_session_key_item(dev->ds, sub->key, &key_item, &enc) == 0;
+            if (keyed) {
+                sub->flag = 1;
+                sub->session = SIM_SESSION_SENT;
+            }
+        }
     }
     if (sub != NULL) {
         sub_state(s, sub, code == 0 ? "login" : "login_refused", code);
     }
-    answer(s, gw, 0x00C3, pk, dk, code == 0 ? SUB_OK : code, NULL);
+    answer_with(s, gw, 0x00C3, pk, dk, code == 0 ? SUB_OK : code, NULL, keyed ? &key_item : NULL);
+    free(enc);
 }
 
 static void on_logout(sim_t *s, sim_device_t *gw, const char *pk, const char *dk)
@@ -161,8 +199,7 @@ static void on_logout(sim_t *s, sim_device_t *gw, const char *pk, const char *dk
     sim_device_t *sub = sub_of(s, pk, dk);
     int code = sub != NULL && strcmp(sub->gateway, gw->id) == 0 ? SUB_OK : SUB_NOT_LOGGED_IN;
     if (code == SUB_OK) {
-        sub->gateway[0] = '\0';
-        sub->online = false;
+        end_session(sub);
         sub_state(s, sub, "logout", code);
     }
     answer(s, gw, 0x00C5, pk, dk, code, NULL);
@@ -170,7 +207,8 @@ static void on_logout(sim_t *s, sim_device_t *gw, const char *pk, const char *dk
 
 static void on_unauth(sim_t *s, sim_device_t *gw, const char *pk, const char *dk, const char *pw)
 {
-    int code = check_login(s, gw, pk, dk, pw);
+    int flag = 0;
+    int code = check_login(s, gw, pk, dk, pw, &flag);
     sim_device_t *sub = sub_of(s, pk, dk);
     if (code == 0) {
         qtd_reg_device_t *dev = qtd_registry_device(qtd_registry_product(s->reg, pk), dk);
@@ -180,8 +218,7 @@ static void on_unauth(sim_t *s, sim_device_t *gw, const char *pk, const char *dk
         }
     }
     if (code == 0 && sub != NULL) {
-        sub->gateway[0] = '\0';
-        sub->online = false;
+        end_session(sub);
         sub_state(s, sub, "deauthenticated", SUB_OK);
     }
     answer(s, gw, 0x00C7, pk, dk, code == 0 ? SUB_OK : code, NULL);
@@ -242,8 +279,7 @@ int sim_gateway_drop(sim_t *s, sim_device_t *sub)
     if (gw == NULL) {
         return -ENOENT;
     }
-    sub->gateway[0] = '\0';
-    sub->online = false;
+    end_session(sub);
     sub_state(s, sub, "dropped", SUB_NOT_LOGGED_IN);
     answer(s, gw, 0x00C8, sub->pk, sub->dk, SUB_NOT_LOGGED_IN, NULL);
     return 0;
@@ -254,8 +290,7 @@ void sim_gateway_offline(sim_t *s, const sim_device_t *gw)
     for (size_t i = 0; i < s->ndevices; i++) {
         sim_device_t *sub = s->devices[i];
         if (strcmp(sub->gateway, gw->id) == 0) {
-            sub->gateway[0] = '\0';
-            sub->online = false;
+            end_session(sub);
             sub_state(s, sub, "offline", SUB_NOT_LOGGED_IN);
         }
     }

@@ -45,11 +45,8 @@ void sim_session_event(sim_t *s, const sim_device_t *d, const char *state)
     sim_say(s, "%-4s %s session key %s", "key", d->id, state);
 }
 
-/* The TTLV item {6: session key}: a new random key (into key) as AES-128-CBC(key = DS[0:16],
- * IV = SHA256(DS)[0:16], PKCS#7) bytes in *enc (malloc'ed; item points into it).
- * Returns: 0, -EINVAL (DS shorter than 16 characters), -EIO (no randomness), -ENOMEM. */
-static int session_key_item(const char *ds, uint8_t key[SIM_SESSION_KEY_LEN], qtd_value_t *item,
-                            uint8_t **enc)
+int sim_session_key_item(const char *ds, uint8_t key[SIM_SESSION_KEY_LEN], qtd_value_t *item,
+                         uint8_t **enc)
 {
     uint8_t iv[16];
     size_t n = 0;
@@ -96,7 +93,7 @@ static void start_session(sim_t *s, sim_device_t *d)
                       d->id);
         return;
     }
-    rc = session_key_item(rd->ds, key, &item, &enc);
+    rc = sim_session_key_item(rd->ds, key, &item, &enc);
     if (rc == 0) {
         memset(&root, 0, sizeof(root));
         root.type = QTD_VAL_STRUCT;
@@ -174,7 +171,7 @@ static void registered(sim_t *s, sim_device_t *d, cJSON *line)
     if (d->flag == 1) {
         /* DS and key in one frame: the device stores the DS (id 5) before it decrypts the
          * key with it (id 6), and its first reports already go out encrypted. */
-        rc = session_key_item(ds, key, &item[1], &enc);
+        rc = sim_session_key_item(ds, key, &item[1], &enc);
         root.u.list.count = 2;
     }
     if (rc == 0) {

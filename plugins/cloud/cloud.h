@@ -274,6 +274,9 @@ int qtd_cloud_send_value(cloud_t *c, int mode, uint16_t cmd, uint16_t pkgid, con
  * Returns as qtd_cloud_mq_publish. */
 int qtd_cloud_publish_frame(cloud_t *c, const char *topic, int qos, const uint8_t *frame,
                             size_t len, int *token);
+/* The same with a given session key (NULL: plain): AES-128-CBC, IV = SHA256(key)[0:16]. */
+int qtd_cloud_publish_sealed(cloud_t *c, const char *topic, int qos, const uint8_t *frame,
+                             size_t len, const uint8_t *key, int *token);
 void qtd_cloud_pump(cloud_t *c);       /* send what the window allows */
 void qtd_cloud_pump_reset(cloud_t *c); /* new connection: everything unacked goes again */
 void qtd_cloud_pump_acked(cloud_t *c, int token, bool ok);
@@ -319,6 +322,11 @@ extern const cloud_downlink_t qtd_cloud_tsl_downlinks[];    /* cloud_tsl.c, ends
 extern const cloud_downlink_t qtd_cloud_sys_downlinks[];    /* cloud_sys.c, ends with cmd 0 */
 extern const cloud_downlink_t qtd_cloud_ota_downlinks[];    /* cloud_ota.c, ends with cmd 0 */
 extern const cloud_downlink_t qtd_cloud_subdev_downlinks[]; /* cloud_subdev.c, ditto */
+
+/* cloud_sys.c: a session key (TTLV id 6: 16 raw bytes, or encrypted with the DS as
+ * PROTOCOL.md says) into out; who names it in the log. Returns whether there is one. */
+bool qtd_cloud_session_key(cloud_t *c, const qtd_value_t *key, const char *ds, uint8_t out[16],
+                           const char *who);
 
 /* cloud_ota.c: the MQTT OTA task (seed 2.4.1, 3.6) and its Lua functions. */
 int qtd_cloud_ota_register(cloud_t *c);

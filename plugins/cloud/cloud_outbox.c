@@ -18,22 +18,30 @@
 #include "cloud_frame.h"
 #include "cloud_ttlv.h"
 
-int qtd_cloud_publish_frame(cloud_t *c, const char *topic, int qos, const uint8_t *frame,
-                            size_t len, int *token)
+int qtd_cloud_publish_sealed(cloud_t *c, const char *topic, int qos, const uint8_t *frame,
+                             size_t len, const uint8_t *key, int *token)
 {
-    if (!(c->id.session_flag && c->session_key_ok)) {
+    if (key == NULL) {
         return qtd_cloud_mq_publish(c->mq, topic, qos, frame, len, token);
     }
     uint8_t iv[16];
     uint8_t *enc = NULL;
     size_t n = 0;
-    qtd_auth_iv(c->session_key, 16, iv);
-    int rc = qtd_aes128cbc(true, c->session_key, iv, frame, len, &enc, &n);
+    qtd_auth_iv(key, 16, iv);
+    int rc = qtd_aes128cbc(true, key, iv, frame, len, &enc, &n);
     if (rc == 0) {
         rc = qtd_cloud_mq_publish(c->mq, topic, qos, enc, n, token);
     }
     free(enc);
-    return rc;
+    return rc < 0 ? rc : 0;
+}
+
+int qtd_cloud_publish_frame(cloud_t *c, const char *topic, int qos, const uint8_t *frame,
+                            size_t len, int *token)
+{
+    bool sealed = c->id.session_flag && c->session_key_ok;
+    return qtd_cloud_publish_sealed(c, topic, qos, frame, len, sealed ? c->session_key : NULL,
+                                    token);
 }
 
 /* The command of a stored frame, read from its (escaped) header. */
@@ -147,7 +155,8 @@ static int send_row(void *arg, int64_t id, const char *topic, int qos, const voi
             return 0;
         }
         snprintf(full, sizeof(full), "q/2/d/%s/bus", sd->id);
-        rc = qtd_cloud_mq_publish(c->mq, full, qos, payload, len, &token);
+        rc = qtd_cloud_publish_sealed(c, full, qos, payload, len, sd->key_ok ? sd->key : NULL,
+                                      &token);
     } else {
         qtd_cloud_uplink_topic(c, topic, full, sizeof(full));
         rc = qtd_cloud_publish_frame(c, full, qos, payload, len, &token);

@@ -11,8 +11,9 @@
  * and 2/10473 raised; after the gateway reconnects, the sub-devices the script connected are
  * logged in again, one every 10-30 ms. Events go to QTD_DOM_SUBDEV with the value
  * {pk, dk[, value]}. The sub-devices' uplinks go through the gateway's outbox (rows
- * "sub:<id>", held while the sub-device is offline: cloud_outbox.c). Not here yet: session
- * keys of sub-devices.
+ * "sub:<id>", held while the sub-device is offline: cloud_outbox.c). With session flag 1 the
+ * login's answer carries the sub-device's session key (id 6, as DEV_CONFIG_WRITE's), and its
+ * frames both ways are AES-128-CBC under it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -392,6 +393,18 @@ static void on_login_rsp(cloud_t *c, const qtd_frame_t *f, const qtd_value_t *tr
         qtd_cloud_subdev_event(c, sd, QTD_EVT_CONNECT, code, NULL);
         return;
     }
+    sd->key_ok = false;
+    const qtd_value_t *key = qtd_cloud_find_id(tree, 6);
+    if (sd->session_flag == 1 && key != NULL) {
+        char who[sizeof(sd->id) + 24];
+        snprintf(who, sizeof(who), "sub-device %s session", sd->id);
+        sd->key_ok = qtd_cloud_session_key(c, key, sd->ds, sd->key, who);
+    } else if (sd->session_flag == 1) {
+        LOG(c, QTD_LOG_WARN,
+            "sub-device %s: logged in with session flag 1 but no session key "
+            "came: its frames go plain",
+            sd->id);
+    }
     char topic[CLOUD_TOPIC_MAX];
     snprintf(topic, sizeof(topic), "q/1/d/%s/+", sd->id);
     sd->state = SUBDEV_SUBSCRIBING;
@@ -512,13 +525,28 @@ bool qtd_cloud_subdev_message(cloud_t *c, const mq_event_t *ev)
     if (sd == NULL) {
         return false;
     }
+    const uint8_t *data = ev->payload;
+    size_t len = ev->len;
+    uint8_t *plain = NULL;
+    if (sd->key_ok) {
+        uint8_t iv[16];
+        qtd_auth_iv(sd->key, 16, iv);
+        if (qtd_aes128cbc(false, sd->key, iv, data, len, &plain, &len) < 0) {
+            LOG(c, QTD_LOG_WARN,
+                "sub-device %s: a downlink does not decrypt with its session "
+                "key: dropped",
+                sd->id);
+            return true;
+        }
+        data = plain;
+    }
     qtd_frame_t f;
     uint8_t *storage = NULL;
     int reason = 0;
-    if (qtd_frame_decode(ev->payload, ev->len, &f, &storage, &reason) < 0) {
-        LOG(c, QTD_LOG_WARN, "sub-device %s: malformed downlink (%zu bytes) dropped", sd->id,
-            ev->len);
+    if (qtd_frame_decode(data, len, &f, &storage, &reason) < 0) {
+        LOG(c, QTD_LOG_WARN, "sub-device %s: malformed downlink (%zu bytes) dropped", sd->id, len);
         free(storage);
+        free(plain);
         return true;
     }
     switch (f.cmd) {
@@ -561,6 +589,7 @@ bool qtd_cloud_subdev_message(cloud_t *c, const mq_event_t *ev)
         break;
     }
     free(storage);
+    free(plain);
     return true;
 }
 

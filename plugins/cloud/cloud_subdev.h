@@ -48,7 +48,9 @@ typedef struct subdev_s {
     int keepalive_s;
     uint64_t beat_ms; /* loop time of its last heartbeat or uplink */
     int sub_token;    /* of its downlink subscription */
-    uint16_t pkgid;   /* its own packet ids */
+    uint8_t key[16];  /* its session key (session flag 1), given with its login */
+    bool key_ok;
+    uint16_t pkgid; /* its own packet ids */
 } subdev_t;
 
 typedef struct {

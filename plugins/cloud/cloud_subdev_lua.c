@@ -156,10 +156,6 @@ static int l_subDevConn(lua_State *L)
     if (!int_arg(L, 5, 0, 1, &flag)) {
         return refuse(L, "subDevConn", "session_type must be 0 (plain) or 1 (encrypted)");
     }
-    if (flag == 1) {
-        return refuse(L, "subDevConn",
-                      "session_type 1 (encrypted sub-devices) is not supported yet");
-    }
     if (!int_arg(L, 6, 1, 65535, &keepalive)) {
         return refuse(L, "subDevConn", "keepalive must be 1..65535 seconds");
     }

@@ -81,6 +81,37 @@ static void store_text(cloud_t *c, const char *key, const qtd_value_t *v, size_t
     c->api->kv_set(c->host, key, v->u.s.ptr, v->u.s.len);
 }
 
+bool qtd_cloud_session_key(cloud_t *c, const qtd_value_t *key, const char *ds, uint8_t out[16],
+                           const char *who)
+{
+    if (key->type == QTD_VAL_STRING && key->u.s.len == 16) {
+        /* The SDK (ql_iotCmdSys.c) takes id 6 as the raw key. */
+        memcpy(out, key->u.s.ptr, 16);
+        LOG(c, QTD_LOG_INFO, "%s key received", who);
+        return true;
+    }
+    if (key->type != QTD_VAL_STRING || strlen(ds) < 16) {
+        LOG(c, QTD_LOG_WARN, "%s key is not 16 bytes and there is no DS to decrypt it", who);
+        return false;
+    }
+    /* PROTOCOL.md: encrypted with the DS (one AES block plus padding). */
+    uint8_t iv[16];
+    uint8_t *plain = NULL;
+    size_t n = 0;
+    qtd_auth_iv((const uint8_t *)ds, strlen(ds), iv);
+    bool ok = qtd_aes128cbc(false, (const uint8_t *)ds, iv, (const uint8_t *)key->u.s.ptr,
+                            key->u.s.len, &plain, &n) == 0 &&
+              n == 16;
+    if (ok) {
+        memcpy(out, plain, 16);
+        LOG(c, QTD_LOG_INFO, "%s key received (encrypted with the device secret)", who);
+    } else {
+        LOG(c, QTD_LOG_WARN, "%s key does not decrypt with the device secret", who);
+    }
+    free(plain);
+    return ok;
+}
+
 static void on_dev_config(cloud_t *c, const qtd_frame_t *f, const qtd_value_t *tree)
 {
     (void)f;
@@ -114,27 +145,8 @@ static void on_dev_config(cloud_t *c, const qtd_frame_t *f, const qtd_value_t *t
         }
         qtd_cloud_fsm_input(c, &(cloud_fsm_input_t){.kind = CLOUD_IN_DS_RECEIVED});
     }
-    if (key != NULL && key->type == QTD_VAL_STRING && key->u.s.len == 16) {
-        /* The SDK (ql_iotCmdSys.c) takes id 6 as the raw key. */
-        memcpy(c->session_key, key->u.s.ptr, 16);
-        c->session_key_ok = true;
-        LOG(c, QTD_LOG_INFO, "session key received");
-    } else if (key != NULL && key->type == QTD_VAL_STRING && strlen(c->id.ds) >= 16) {
-        /* PROTOCOL.md: encrypted with the DS (one AES block plus padding). */
-        uint8_t iv[16];
-        uint8_t *plain = NULL;
-        size_t n = 0;
-        qtd_auth_iv((const uint8_t *)c->id.ds, strlen(c->id.ds), iv);
-        if (qtd_aes128cbc(false, (const uint8_t *)c->id.ds, iv, (const uint8_t *)key->u.s.ptr,
-                          key->u.s.len, &plain, &n) == 0 &&
-            n == 16) {
-            memcpy(c->session_key, plain, 16);
-            c->session_key_ok = true;
-            LOG(c, QTD_LOG_INFO, "session key received (encrypted with the device secret)");
-        } else {
-            LOG(c, QTD_LOG_WARN, "session key does not decrypt with the device secret");
-        }
-        free(plain);
+    if (key != NULL) {
+        c->session_key_ok = qtd_cloud_session_key(c, key, c->id.ds, c->session_key, "session");
     }
     if (server != NULL && server->type == QTD_VAL_STRUCT) {
         const qtd_value_t *domain = qtd_cloud_find_id(server, 2);

@@ -121,8 +121,8 @@ static int subdev_connect(void *self, const char *pk, const char *ps, const char
     cloud_t *c = self;
     if (pk == NULL || ps == NULL || dk == NULL || pk[0] == '\0' || dk[0] == '\0' ||
         strlen(ps) > SUBDEV_KEY_MAX || (ds != NULL && strlen(ds) > SUBDEV_SECRET_MAX) ||
-        session_flag != 0 || keepalive_s < 1 || keepalive_s > 65535) {
-        return session_flag != 0 ? QTD_ENOTSUP : QTD_EINVAL;
+        (session_flag != 0 && session_flag != 1) || keepalive_s < 1 || keepalive_s > 65535) {
+        return QTD_EINVAL;
     }
     subdev_t *sd = qtd_cloud_subdev_find(c, pk, dk, true);
     if (sd == NULL) {
@@ -133,6 +133,7 @@ static int subdev_connect(void *self, const char *pk, const char *ps, const char
         snprintf(sd->ds, sizeof(sd->ds), "%s", ds);
     }
     sd->keepalive_s = keepalive_s;
+    sd->session_flag = session_flag;
     int rc = qtd_cloud_subdev_connect(c, sd);
     if (rc == 0 || rc == QTD_ENOTCONN) {
         sd->wanted = true; /* offline gateway: logged in when it is back */

@@ -27,7 +27,8 @@ clang "${flags[@]}" -I"$src/sim" -I/usr/include/cjson "$src/tests/fuzz/fuzz_simj
     "$src/sim/sim_json.c" "$src/plugins/cloud/cloud_ttlv.c" "$src/plugins/cloud/cloud_frame.c" \
     -lcjson -lm -o "$out/fuzz_simjson"
 clang "${flags[@]}" -I"$src/sim" -I/usr/include/cjson "$src/tests/fuzz/fuzz_registry.c" \
-    "$src/sim/registry.c" -lcjson -o "$out/fuzz_registry"
+    "$src/sim/registry.c" "$src/plugins/cloud/cloud_auth.c" -lcjson -lcrypto \
+    -o "$out/fuzz_registry"
 # shellcheck disable=SC2046 # pkg-config prints several words
 clang "${flags[@]}" -I"$src" $(pkg-config --cflags lua5.4) "$src/tests/fuzz/fuzz_config.c" \
     "$src/agent/config.c" "$src/agent/alloc.c" $(pkg-config --libs lua5.4) -lm \

@@ -9,7 +9,9 @@
 # offline are held and go in order after its next login. Refusals: a product not associated
 # with the gateway (1/10440), a second gateway logging it in (2/10441), a wrong DS (2/10430),
 # no heartbeat within its keepalive (logged out, 2/10473), dropped by the platform (8/10442).
-# The simulator's log names the sub-device (and its gateway) of every frame.
+# A sub-device with session flag 1 gets its own key with its login and its frames are
+# encrypted both ways. The simulator's log names the sub-device (and its gateway) of every
+# frame.
 source "$(dirname "$0")/lib.sh"
 cat >"$WORK/registry.json" <<'JSON'
 {"products": [
@@ -23,7 +25,8 @@ start_sim
 
 SUBS='subs = { { pk = "psub01", ps = "c3ViZGV2aWNlc2VjcmV0", dk = "sub1", keepalive = 30 },
   { pk = "pother", ps = "b3RoZXJwcm9kdWN0cw==", dk = "lost1", keepalive = 30 },
-  { pk = "psub01", ps = "c3ViZGV2aWNlc2VjcmV0", dk = "mute1", keepalive = 2, beat = false } }'
+  { pk = "psub01", ps = "c3ViZGV2aWNlc2VjcmV0", dk = "mute1", keepalive = 2, beat = false },
+  { pk = "psub01", ps = "c3ViZGV2aWNlc2VjcmV0", dk = "enc1", keepalive = 30, session = 1 } }'
 AGENT_SCRIPT=$QTD_SOURCE_DIR/tests/lua/subdev_it.lua start_agent g 'dk = "gw1"' "$SUBS"
 G=$AGENT
 wait_for "$WORK/g.log" 'lua: sub cb true' 10
@@ -67,6 +70,19 @@ wait_for "$WORK/g.log" 'lua: sub event psub01 sub1 5/10210 \{24=true,25=-5\}' 10
 sim_ctl '{"cmd": "pass_write", "dk": "sub1", "hex": "0070696e67"}' >/dev/null
 wait_for "$WORK/g.log" 'lua: sub event psub01 sub1 5/10200 "\\0ping"' 10
 pass "sub-device read (pkgid 777 answered), write and passthrough received"
+
+# --- session flag 1: the login brings the sub-device's own key; its frames are encrypted
+wait_for "$WORK/g.log" 'lua: sub event psub01 enc1 4/10210' 10
+grep -q 'sub-device qdpsub01enc1 session key received (encrypted with the device secret)' \
+    "$WORK/g.log" || fail "no session key for enc1"
+sim_frames enc1 TSL_EVENT | grep -q '"1": true' || fail "enc1's report did not decrypt at the platform"
+grep '"dk":"enc1"' "$WORK/sim.jsonl" | grep '"dir":"up"' | grep -q '"encrypted":true' \
+    || fail "enc1's uplinks were not encrypted"
+sim_ctl '{"cmd": "tsl_write", "dk": "enc1", "data": {"24": false}}' >/dev/null
+wait_for "$WORK/g.log" 'lua: sub event psub01 enc1 5/10210 \{24=false\}' 10
+grep '"dk":"enc1"' "$WORK/sim.jsonl" | grep '"dir":"down"' | grep -q '"encrypted":true' \
+    || fail "enc1's downlink was not encrypted"
+pass "encrypted sub-device (session flag 1): its own key, frames encrypted both ways"
 
 # --- 10441: a second gateway cannot log sub1 in while the first has it; 10430: a wrong DS
 AGENT_SCRIPT=$QTD_SOURCE_DIR/tests/lua/subdev_it.lua start_agent h 'dk = "gw3"' \

@@ -1,6 +1,7 @@
 -- Integration script for tests/integration/test_subdev.sh: a gateway (the cloud_it.lua
 -- identity parameters from it_params.lua: server, pk, ps, dk) that brings sub-devices on.
--- More parameters: subs = {{pk, ps, dk, keepalive [, ds] [, beat = false]}, ...}: connected after
+-- More parameters: subs = {{pk, ps, dk, keepalive [, ds] [, session = 1] [, beat = false]},
+-- ...}: connected after
 -- the gateway's first 3/10200 (with heartbeats every keepalive/3 s unless beat is false).
 -- Every sub-device event is printed as "sub event <pk> <dk> <event>/<errcode> [value]".
 -- A sub-device online (3/10200) reports every thing-model type once and sends passthrough
@@ -47,8 +48,8 @@ local function seq(s)
 end
 
 local function connect(s)
-    print("sub conn " .. s.dk .. " " .. tostring(quecIot.subDevConn(s.pk, s.ps, s.dk, s.ds, 0,
-        s.keepalive)))
+    print("sub conn " .. s.dk .. " " .. tostring(quecIot.subDevConn(s.pk, s.ps, s.dk, s.ds,
+        s.session or 0, s.keepalive)))
 end
 
 print("sub cb " .. tostring(quecIot.subDevSetEventCB(function(d)

@@ -148,7 +148,7 @@ typedef struct qtd_thing_api_s {
      * authenticates it and obtains its secret (kept in the store). While the gateway is
      * offline it is connected when the gateway is back (and after every reconnect).
      * Results as QTD_DOM_SUBDEV events with the value {pk, dk[, value]}. session_flag 1:
-     * QTD_ENOTSUP (not yet). */
+     * its frames are encrypted with the session key its login brings. */
     int (*subdev_connect)(void *self, const char *pk, const char *ps, const char *dk,
                           const char *ds, int session_flag, int keepalive_s);
     /* Log a sub-device out (seed subDevDisconn). */
