@@ -15,12 +15,7 @@ cmake --build "$BUILD" -j "$(nproc)" --target qthingd qtd_cloud qthingd-sim qtd_
 export QTHINGD=$BUILD/qthingd QTD_PLUGIN_DIR=$BUILD/plugins QTD_SOURCE_DIR=$PWD QTD_BUILD_DIR=$BUILD
 # shellcheck source=tests/integration/lib.sh
 source tests/integration/lib.sh
-cat >"$WORK/registry.json" <<'JSON'
-{"products": [
-  {"pk": "p1116a", "ps": "UHg1dTRBRVh3MkVG", "devices": []},
-  {"pk": "psub01", "ps": "c3ViZGV2aWNlc2VjcmV0", "gateways": ["p1116a"], "devices": []}],
- "auto_register": true}
-JSON
+gateway_registry
 start_broker
 SIM_EXTRA=--quiet start_sim
 

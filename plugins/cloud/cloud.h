@@ -280,6 +280,11 @@ int qtd_cloud_publish_sealed(cloud_t *c, const char *topic, int qos, const uint8
 void qtd_cloud_pump(cloud_t *c);       /* send what the window allows */
 void qtd_cloud_pump_reset(cloud_t *c); /* new connection: everything unacked goes again */
 void qtd_cloud_pump_acked(cloud_t *c, int token, bool ok);
+/* Store a frame as an outbox row (topic: its topic type, or CLOUD_SUBDEV_ROW<id>) and
+ * remember it for the failure events of rows lost (sd: whose, NULL the gateway's).
+ * Returns as outbox_put. */
+int qtd_cloud_store_row(cloud_t *c, const char *topic, int qos, const uint8_t *frame, size_t len,
+                        uint16_t cmd, struct subdev_s *sd);
 /* A sub-device came online: its held rows go, in order. */
 void qtd_cloud_pump_release(cloud_t *c);
 /* The event code of a sent (or failed) uplink of command cmd, 0 when it raises none

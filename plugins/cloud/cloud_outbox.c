@@ -344,15 +344,22 @@ int qtd_cloud_send(cloud_t *c, int mode, uint16_t cmd, uint16_t pkgid, const uin
     } else {
         /* The row keeps the topic type only: the topic is made at send time, for the
          * identity of the connection that sends it. */
-        int64_t row = 0;
-        rc = c->api->outbox_put(c->host, type, mode, frame, flen, &row);
-        if (rc == 0) {
-            c->puts[c->puts_next % CLOUD_RECENT_PUTS] = (cloud_put_t){row, cmd, NULL};
-            c->puts_next++;
-        }
-        c->pump_wanted = true;
+        rc = qtd_cloud_store_row(c, type, mode, frame, flen, cmd, NULL);
     }
     free(frame);
+    return rc;
+}
+
+int qtd_cloud_store_row(cloud_t *c, const char *topic, int qos, const uint8_t *frame, size_t len,
+                        uint16_t cmd, subdev_t *sd)
+{
+    int64_t row = 0;
+    int rc = c->api->outbox_put(c->host, topic, qos, frame, len, &row);
+    if (rc == 0) {
+        c->puts[c->puts_next % CLOUD_RECENT_PUTS] = (cloud_put_t){row, cmd, sd};
+        c->puts_next++;
+    }
+    c->pump_wanted = true;
     return rc;
 }
 

@@ -480,16 +480,10 @@ int qtd_cloud_subdev_send(cloud_t *c, subdev_t *sd, uint16_t cmd, uint16_t pkgid
     }
     char topic[sizeof(CLOUD_SUBDEV_ROW) + sizeof(sd->id)];
     snprintf(topic, sizeof(topic), CLOUD_SUBDEV_ROW "%s", sd->id);
-    int64_t row = 0;
-    rc = c->api->outbox_put(c->host, topic, 1, frame, n, &row);
+    rc = qtd_cloud_store_row(c, topic, 1, frame, n, cmd, sd);
     free(frame);
-    if (rc == 0) {
-        c->puts[c->puts_next % CLOUD_RECENT_PUTS] = (cloud_put_t){row, cmd, sd};
-        c->puts_next++;
-        c->pump_wanted = true;
-        if (sd->state == SUBDEV_ONLINE) {
-            sd->beat_ms = uv_now(c->loop); /* an uplink is a heartbeat too */
-        }
+    if (rc == 0 && sd->state == SUBDEV_ONLINE) {
+        sd->beat_ms = uv_now(c->loop); /* an uplink is a heartbeat too */
     }
     return rc;
 }

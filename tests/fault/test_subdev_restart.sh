@@ -8,12 +8,7 @@
 # agree): nothing lost while the broker was away, nothing attributed to another sub-device.
 source "$(dirname "$0")/fault_lib.sh"
 N=200
-cat >"$WORK/registry.json" <<'JSON'
-{"products": [
-  {"pk": "p1116a", "ps": "UHg1dTRBRVh3MkVG", "devices": []},
-  {"pk": "psub01", "ps": "c3ViZGV2aWNlc2VjcmV0", "gateways": ["p1116a"], "devices": []}],
- "auto_register": true}
-JSON
+gateway_registry
 start_broker
 start_sim
 SUBS="subs = (function() local t = {} for i = 1, $N do t[i] = { pk = \"psub01\",

@@ -106,6 +106,18 @@ if _asan=$(ldd "$QTD_BUILD_DIR/sim/qtd_mosq_auth.so" 2>/dev/null | awk '/libasan
     MOSQUITTO=(env "LD_PRELOAD=$_asan" "ASAN_OPTIONS=detect_leaks=0" mosquitto)
 fi
 
+# gateway_registry [PRODUCT_JSON...]: auto_registry's with the sub-device product psub01
+# (PS c3ViZGV2aWNlc2VjcmV0) associated with the test product, and more products.
+gateway_registry() {
+    local more="" p
+    for p in "$@"; do more="$more, $p"; done
+    cat >"$WORK/registry.json" <<JSON
+{"products": [{"pk": "p1116a", "ps": "UHg1dTRBRVh3MkVG", "devices": []},
+  {"pk": "psub01", "ps": "c3ViZGV2aWNlc2VjcmV0", "gateways": ["p1116a"], "devices": []}$more],
+ "auto_register": true}
+JSON
+}
+
 # auto_registry: the simulator's registry with the test product, registering any device.
 auto_registry() {
     cat >"$WORK/registry.json" <<'JSON'

@@ -93,6 +93,7 @@ PY
 }
 mkdir -p "$WORK/s"
 cp "$QTD_SOURCE_DIR/tests/lua/cloud_it.lua" "$WORK/s/script.lua"
+cp "$QTD_SOURCE_DIR/tests/lua/it_dump.lua" "$WORK/s/"
 new_script v2.lua v2
 new_script bad.lua v3 'error("broken on purpose")'
 new_script late.lua v4 'local t = agent.timer(); t:start(500, 0, function() error("late on purpose") end)'

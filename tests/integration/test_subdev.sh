@@ -13,13 +13,7 @@
 # encrypted both ways. The simulator's log names the sub-device (and its gateway) of every
 # frame.
 source "$(dirname "$0")/lib.sh"
-cat >"$WORK/registry.json" <<'JSON'
-{"products": [
-  {"pk": "p1116a", "ps": "UHg1dTRBRVh3MkVG", "devices": []},
-  {"pk": "psub01", "ps": "c3ViZGV2aWNlc2VjcmV0", "gateways": ["p1116a"], "devices": []},
-  {"pk": "pother", "ps": "b3RoZXJwcm9kdWN0cw==", "devices": []}],
- "auto_register": true}
-JSON
+gateway_registry '{"pk": "pother", "ps": "b3RoZXJwcm9kdWN0cw==", "devices": []}'
 start_broker
 start_sim
 

@@ -23,21 +23,7 @@ local P = require("it_params")
 print("script " .. (SCRIPT_TAG or "v1") .. " running")
 
 -- Deterministic text of a value: tables with sorted keys, like the sim's JSON log.
-local function dump(v)
-    if type(v) == "table" then
-        local keys = {}
-        for k in pairs(v) do keys[#keys + 1] = k end
-        table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
-        local parts = {}
-        for _, k in ipairs(keys) do
-            parts[#parts + 1] = tostring(k) .. "=" .. dump(v[k])
-        end
-        return "{" .. table.concat(parts, ",") .. "}"
-    elseif type(v) == "string" then
-        return string.format("%q", v)
-    end
-    return tostring(v)
-end
+local dump = require("it_dump")
 
 quecIot.init()
 quecIot.setProductinfo(P.pk, P.ps)

@@ -14,17 +14,7 @@
 -- quiet = true: print only the 3/10200 sub-device events (bench/subdev.sh).
 local P = require("it_params")
 
-local function dump(v)
-    if type(v) == "table" then
-        local keys = {}
-        for k in pairs(v) do keys[#keys + 1] = k end
-        table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
-        local parts = {}
-        for _, k in ipairs(keys) do parts[#parts + 1] = tostring(k) .. "=" .. dump(v[k]) end
-        return "{" .. table.concat(parts, ",") .. "}"
-    end
-    return type(v) == "string" and string.format("%q", v) or tostring(v)
-end
+local dump = require("it_dump")
 
 local subs = {}
 for i, s in ipairs(P.subs or {}) do
