@@ -404,9 +404,10 @@ void qtd_cloud_on_mq(cloud_t *c, const mq_event_t *ev)
         qtd_cloud_fsm_input(c, &(cloud_fsm_input_t){.kind = CLOUD_IN_MQ_CONNECTED});
         break;
     case MQ_SUBSCRIBED:
-        if (ev->token != c->sub_token &&
-            qtd_cloud_subdev_subscribed(c, ev->token, ev->code != 0x80)) {
-            break; /* a sub-device's downlink topic */
+        if (ev->token != c->sub_token) {
+            /* a sub-device's downlink topic (or a late one): never the gateway's */
+            (void)qtd_cloud_subdev_subscribed(c, ev->token, ev->code != 0x80);
+            break;
         }
         c->awaiting_suback = false;
         qtd_cloud_fsm_input(c, &(cloud_fsm_input_t){.kind = ev->code == 0x80

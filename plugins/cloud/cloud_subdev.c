@@ -230,6 +230,7 @@ static int login(cloud_t *c, subdev_t *sd)
     rc = send_sys(c, sd, CMD_SUB_LOGIN, pw, sd->keepalive_s);
     if (rc == 0) {
         sd->state = SUBDEV_LOGGING_IN;
+        sd->req_ms = uv_now(c->loop);
     }
     return rc;
 }
@@ -251,6 +252,7 @@ static int authenticate(cloud_t *c, subdev_t *sd)
     rc = send_sys(c, sd, CMD_SUB_AUTH, pw, 0);
     if (rc == 0) {
         sd->state = SUBDEV_AUTHING;
+        sd->req_ms = uv_now(c->loop);
     }
     return rc;
 }
@@ -295,6 +297,7 @@ int qtd_cloud_subdev_disconnect(cloud_t *c, subdev_t *sd)
     int rc = send_sys(c, sd, CMD_SUB_LOGOUT, NULL, 0);
     if (rc == 0) {
         sd->state = SUBDEV_LOGGING_OUT;
+        sd->req_ms = uv_now(c->loop);
     }
     return rc;
 }
@@ -316,6 +319,7 @@ int qtd_cloud_subdev_deauth(cloud_t *c, subdev_t *sd)
     int rc = send_sys(c, sd, CMD_SUB_UNAUTH, pw, 0);
     if (rc == 0) {
         sd->state = SUBDEV_DEAUTHING;
+        sd->req_ms = uv_now(c->loop);
     }
     return rc;
 }
@@ -408,7 +412,7 @@ static void on_login_rsp(cloud_t *c, const qtd_frame_t *f, const qtd_value_t *tr
     char topic[CLOUD_TOPIC_MAX];
     snprintf(topic, sizeof(topic), "q/1/d/%s/+", sd->id);
     sd->state = SUBDEV_SUBSCRIBING;
-    sd->beat_ms = uv_now(c->loop);
+    sd->beat_ms = sd->req_ms = uv_now(c->loop);
     qtd_cloud_subdev_event(c, sd, QTD_EVT_CONNECT, CODE_OK, NULL);
     if (qtd_cloud_mq_subscribe(c->mq, topic, 1, &sd->sub_token) != 0) {
         sd->state = SUBDEV_ONLINE; /* logged in; its downlinks do not reach it */
@@ -421,8 +425,8 @@ static void on_logout_rsp(cloud_t *c, const qtd_frame_t *f, const qtd_value_t *t
 {
     int code = 0;
     subdev_t *sd = answered(c, f, tree, &code, "SUB_LOGOUT_RSP");
-    if (sd == NULL) {
-        return;
+    if (sd == NULL || sd->state != SUBDEV_LOGGING_OUT) {
+        return; /* the answer to a keepalive logout, or late: what is under way stays */
     }
     sd->state = SUBDEV_IDLE;
     qtd_cloud_subdev_event(c, sd, QTD_EVT_LOGOUT, code, NULL);
@@ -432,7 +436,7 @@ static void on_unauth_rsp(cloud_t *c, const qtd_frame_t *f, const qtd_value_t *t
 {
     int code = 0;
     subdev_t *sd = answered(c, f, tree, &code, "SUB_UNAUTH_RSP");
-    if (sd == NULL) {
+    if (sd == NULL || sd->state != SUBDEV_DEAUTHING) {
         return;
     }
     sd->state = SUBDEV_IDLE;
@@ -449,8 +453,8 @@ static void on_offline(cloud_t *c, const qtd_frame_t *f, const qtd_value_t *tree
 {
     int code = 0;
     subdev_t *sd = answered(c, f, tree, &code, "SUB_OFFLINE");
-    if (sd == NULL) {
-        return;
+    if (sd == NULL || (sd->state != SUBDEV_ONLINE && sd->state != SUBDEV_SUBSCRIBING)) {
+        return; /* late: a login under way is not undone by it */
     }
     LOG(c, QTD_LOG_WARN, "sub-device %s: the platform says it is not logged in (%d)", sd->id, code);
     sd->state = SUBDEV_IDLE;
@@ -594,8 +598,27 @@ static void on_tick(uv_timer_t *timer)
     cloud_t *c = timer->data;
     cloud_subdevs_t *t = &c->subs;
     uint64_t now = uv_now(c->loop);
+    uint64_t wait = (uint64_t)c->cfg->ack_timeout_s * 1000;
+    bool again = false;
     for (size_t b = 0; b < t->nbuckets; b++) {
         for (subdev_t *sd = t->buckets[b]; sd != NULL; sd = sd->next) {
+            if (sd->state != SUBDEV_IDLE && sd->state != SUBDEV_ONLINE && now - sd->req_ms > wait) {
+                /* the request or its answer was lost (sys frames go at QoS 0) */
+                static const int events[] = {
+                    [SUBDEV_AUTHING] = QTD_EVT_AUTH,          [SUBDEV_LOGGING_IN] = QTD_EVT_CONNECT,
+                    [SUBDEV_SUBSCRIBING] = QTD_EVT_SUBSCRIBE, [SUBDEV_LOGGING_OUT] = QTD_EVT_LOGOUT,
+                    [SUBDEV_DEAUTHING] = QTD_EVT_SUB_DEAUTH,
+                };
+                LOG(c, QTD_LOG_WARN, "sub-device %s: no answer in %llds (state %d)%s", sd->id,
+                    (long long)c->cfg->ack_timeout_s, (int)sd->state,
+                    sd->wanted ? ": trying again" : "");
+                int event = events[sd->state];
+                sd->state = SUBDEV_IDLE;
+                again = again || sd->wanted;
+                qtd_cloud_subdev_event(c, sd, event, event == QTD_EVT_SUBSCRIBE ? CODE_FAIL : 10500,
+                                       NULL);
+                continue;
+            }
             if (sd->state == SUBDEV_ONLINE && sd->keepalive_s > 0 &&
                 now - sd->beat_ms > (uint64_t)sd->keepalive_s * 1000) {
                 LOG(c, QTD_LOG_WARN, "sub-device %s: no heartbeat for %d s: logged out", sd->id,
@@ -607,6 +630,9 @@ static void on_tick(uv_timer_t *timer)
             }
         }
     }
+    if (again) {
+        pace(c);
+    }
 }
 
 /* One wanted sub-device logged in again per call, the next call 10-30 ms later. */
@@ -617,7 +643,15 @@ static void on_relogin(uv_timer_t *timer)
     for (; c->online && t->relogin_bucket < t->nbuckets; t->relogin_bucket++) {
         for (subdev_t *sd = t->buckets[t->relogin_bucket]; sd != NULL; sd = sd->next) {
             if (sd->wanted && sd->state == SUBDEV_IDLE) {
-                (void)qtd_cloud_subdev_connect(c, sd);
+                int rc = qtd_cloud_subdev_connect(c, sd);
+                if (rc != 0) {
+                    /* it cannot be logged in as it is (no valid password): not again */
+                    LOG(c, QTD_LOG_ERROR, "sub-device %s: cannot log in again: %s", sd->id,
+                        c->api->strerror(rc));
+                    sd->wanted = false;
+                    qtd_cloud_subdev_event(c, sd, QTD_EVT_CONNECT, 10500, NULL);
+                    continue;
+                }
                 (void)uv_timer_start(&t->relogin, on_relogin, 10 + (uint64_t)(rand() % 21), 0);
                 return; /* this bucket again next time: it may hold more */
             }

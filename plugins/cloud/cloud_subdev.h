@@ -47,6 +47,7 @@ typedef struct subdev_s {
     int session_flag;
     int keepalive_s;
     uint64_t beat_ms; /* loop time of its last heartbeat or uplink */
+    uint64_t req_ms;  /* loop time of its request under way (AUTHING ... DEAUTHING) */
     int sub_token;    /* of its downlink subscription */
     uint8_t key[16];  /* its session key (session flag 1), given with its login */
     bool key_ok;

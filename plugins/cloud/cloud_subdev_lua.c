@@ -52,8 +52,8 @@ static const char *key_arg(lua_State *L, int idx, size_t max)
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {
-        if (s[i] < 0x21 || s[i] > 0x7e) {
-            return NULL;
+        if (s[i] < 0x21 || s[i] > 0x7e || s[i] == '/' || s[i] == '+' || s[i] == '#') {
+            return NULL; /* keys make topics */
         }
     }
     return s;
