@@ -33,12 +33,24 @@ typedef struct plan_xfer_s {
     char errbuf[CURL_ERROR_SIZE];
 } plan_xfer_t;
 
+/* A status report waiting for the one before it (they go one at a time, in order). */
+typedef struct status_s {
+    struct status_s *next;
+    char server[256];
+    bool tls;
+    char *body;
+    char what[64];
+} status_t;
+
 struct plan_client_s {
     const qtd_host_api_t *api;
     qtd_host_t *host;
     dl_engine_t *dl;
     plan_xfer_t *list;
+    status_t *queue; /* oldest first */
 };
+
+static void next_status(plan_client_t *pc);
 
 int plan_client_create(const qtd_host_api_t *api, qtd_host_t *host, dl_engine_t *dl,
                        plan_client_t **out)
@@ -120,6 +132,9 @@ static void on_done(dl_xfer_t *xfer, CURL *easy, CURLcode result, long http_code
     plan_cb cb = x->cb;
     void *arg = x->arg;
     xfer_free(x);
+    if (cb == NULL) {
+        next_status(pc);
+    }
     if (cb != NULL) {
         cb(arg, code, code == 0 ? &ans.plan : NULL, ans.json, ans.retry_s);
     }
@@ -190,19 +205,60 @@ int plan_request(plan_client_t *pc, const plan_req_t *req, plan_cb cb, void *arg
     return post(pc, req, "/v1/ota/plan", body, cb, arg, "plan request");
 }
 
+/* Post the oldest queued status report unless one is under way. */
+static void next_status(plan_client_t *pc)
+{
+    for (plan_xfer_t *x = pc->list; x != NULL; x = x->next) {
+        if (x->cb == NULL) {
+            return; /* one at a time: the service logs them in order */
+        }
+    }
+    while (pc->queue != NULL) {
+        status_t *st = pc->queue;
+        pc->queue = st->next;
+        plan_req_t r = {.server = st->server, .tls = st->tls};
+        int rc = post(pc, &r, "/v1/ota/status", st->body, NULL, NULL, st->what);
+        if (rc != 0) {
+            LOG(pc, QTD_LOG_WARN, "HTTP OTA %s not sent: %s", st->what, pc->api->strerror(rc));
+        }
+        pc->api->free(pc->host, st);
+        if (rc == 0) {
+            return;
+        }
+    }
+}
+
 void plan_status(plan_client_t *pc, const plan_req_t *req, int event, int errcode)
 {
-    char what[64];
-    snprintf(what, sizeof(what), "status report %d/%d", event, errcode);
-    int rc = post(pc, req, "/v1/ota/status", plan_status_json(req->pk, req->dk, event, errcode),
-                  NULL, NULL, what);
-    if (rc != 0) {
-        LOG(pc, QTD_LOG_WARN, "HTTP OTA %s not sent: %s", what, pc->api->strerror(rc));
+    status_t *st = pc->api->calloc(pc->host, 1, sizeof(*st));
+    char *body = plan_status_json(req->pk, req->dk, event, errcode);
+    if (st == NULL || body == NULL) {
+        LOG(pc, QTD_LOG_WARN, "HTTP OTA status report %d/%d not sent: out of memory", event,
+            errcode);
+        pc->api->free(pc->host, st);
+        free(body);
+        return;
     }
+    snprintf(st->server, sizeof(st->server), "%s", req->server);
+    st->tls = req->tls;
+    st->body = body;
+    snprintf(st->what, sizeof(st->what), "status report %d/%d", event, errcode);
+    status_t **tail = &pc->queue;
+    while (*tail != NULL) {
+        tail = &(*tail)->next;
+    }
+    *tail = st;
+    next_status(pc);
 }
 
 void plan_client_stop(plan_client_t *pc)
 {
+    while (pc->queue != NULL) {
+        status_t *st = pc->queue;
+        pc->queue = st->next;
+        free(st->body);
+        pc->api->free(pc->host, st);
+    }
     while (pc->list != NULL) {
         plan_xfer_t *x = pc->list;
         dl_engine_remove(pc->dl, x->easy);

@@ -37,11 +37,19 @@ ota() {
 \"6\": \"2.0\", \"7\": $type${OTA_PLAN_EXTRA:-}}, \"fw\": {\"1\": \"$URL/$path\", \"2\": $size, \"3\": \"$md5\", \
 \"15\": \"1a2b3c4d\", \"16\": \"$sha\", \"4\": \"$comp\", \"6\": \"2.0\", \"7\": $type}}" >/dev/null
 }
-# statuses DK: the OTA_EVENT statuses the witness received from DK, space-separated
+# statuses DK [N]: the OTA_EVENT statuses the witness received from DK, space-separated,
+# once it has N of them (the agent's events may come before the witness's deliveries;
+# waits up to 10 s)
 statuses() {
-    witness_frames OTA_EVENT "$1" | /usr/bin/python3 -c '
+    local end=$((SECONDS + 10)) st
+    while :; do
+        st=$(witness_frames OTA_EVENT "$1" | /usr/bin/python3 -c '
 import json, sys
-print(" ".join(str(json.loads(l)["13"]) for l in sys.stdin))'
+print(" ".join(str(json.loads(l)["13"]) for l in sys.stdin))')
+        [ "$(echo "$st" | wc -w)" -lt "${2:-0}" ] && [ $SECONDS -le $end ] || break
+        sleep 0.2
+    done
+    echo "$st"
 }
 # --- an external MCU, 200 KiB in 64 KiB pieces
 head -c 204800 /dev/urandom >"$WORK/www/mcu.bin"
@@ -70,7 +78,7 @@ grep -q 'lua: event 7/10703 "\\"MCU1\\",204800,196608,8192"' "$WORK/m.log" \
     || fail "no last piece of 8 KiB"
 grep -q 'lua: mcu beyond nil' "$WORK/m.log" || fail "a read past the piece was not nil"
 grep -q 'lua: mcu last false true' "$WORK/m.log" || fail "otaAction(2) at the last piece"
-st=$(statuses otam)
+st=$(statuses otam 12)
 [ "$st" = "1 2 4 8 4 8 4 8 4 8 9 11" ] || fail "MCU statuses: $st"
 witness_frames OTA_EVENT otam | tail -1 | grep -q '"26": "MCU1:2.0"' \
     || fail "status 11 without the MCU version"
@@ -107,7 +115,7 @@ wait_for "$WORK/s.log" 'lua: event 7/10705' 10
 grep -q '^SCRIPT_TAG = "v2"' "$WORK/s/script.lua" || fail "the script file was not replaced"
 cmp -s "$QTD_SOURCE_DIR/tests/lua/cloud_it.lua" "$WORK/s/script.lua.previous" \
     || fail "the previous script was not kept"
-st=$(statuses otas)
+st=$(statuses otas 6)
 [ "$st" = "1 2 4 8 9 11" ] || fail "script statuses: $st"
 witness_frames OTA_EVENT otas | tail -1 | grep -q '"26": "SCRIPT:2.0"' \
     || fail "status 11 without the new SCRIPT version"
@@ -128,13 +136,13 @@ wait_for "$WORK/s.log" 'lua: event 7/10706' 10 2
 wait_for "$WORK/s.log" 'lua: script v2 running' 5 3
 grep -q 'late on purpose' "$WORK/s.log" || fail "the late error was not logged"
 grep -q '^SCRIPT_TAG = "v2"' "$WORK/s/script.lua" || fail "v2 is not back after probation"
-st=$(statuses otas)
+st=$(statuses otas 18)
 [ "$st" = "1 2 4 8 9 11 1 2 4 8 9 12 1 2 4 8 9 12" ] || fail "script statuses: $st"
 
 # a wrong MD5: status 6 then 12, nothing applied
 ota otas SCRIPT 1 v2.lua 0123456789abcdef0123456789abcdef
 wait_for "$WORK/s.log" 'lua: event 7/10706' 20 3
-st=$(statuses otas)
+st=$(statuses otas 23)
 [ "${st#* 12 1 2 4 8 9 12 }" = "1 2 4 6 12" ] || fail "wrong MD5 statuses: $st"
 [ "$(grep -c 'lua: script v' "$WORK/s.log")" -eq 5 ] || fail "a script ran after a wrong MD5"
 [ ! -e "$WORK/s/data/ota/mqtt-ota.bin" ] || fail "the image with a wrong MD5 was kept"
@@ -149,7 +157,7 @@ wait_for "$WORK/x.log" 'lua: ota request true' 15
 ota otax MCU1 1 mcu.bin "" 0000000000000000000000000000000000000000000000000000000000000000
 wait_for "$WORK/x.log" 'lua: event 7/10706' 20
 ! grep -q 'lua: event 7/10703' "$WORK/x.log" || fail "an image with a wrong SHA-256 was offered"
-st=$(statuses otax)
+st=$(statuses otax 5)
 [ "$st" = "1 2 4 6 12" ] || fail "wrong SHA-256 statuses: $st"
 pass "wrong SHA-256 with otaRequest(1): statuses $st, nothing applied"
 
@@ -159,7 +167,7 @@ wait_for "$WORK/x.log" 'lua: event 7/10706' 20 2
 grep -q 'lua: event 7/10700 "\\"MCU1\\",\\"1.0\\",\\"2.0\\",0,0,1000000000000000"' "$WORK/x.log" \
     || fail "the plan's useSpace is not in 7/10700"
 grep -q 'bytes free for the image, 1000000000000000 needed' "$WORK/x.log" || fail "no space refusal"
-st=$(statuses otax)
+st=$(statuses otax 8)
 [ "${st#1 2 4 6 12 }" = "1 2 12" ] || fail "too little space statuses: $st"
 stop_checked "$X" x
 pass "a plan needing more space than there is: 1 2 12, nothing downloaded"

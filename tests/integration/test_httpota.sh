@@ -56,6 +56,7 @@ wait_for "$WORK/n.log" "lua: httpota get $PK 127.0.0.1:$OTA_PORT false 80;1;" 5
 wait_for "$WORK/n.log" 'lua: httpota event 2/10700' 10
 grep -q '"event":"http_ota_plan","pk":"p1116a","dk":"hnone","version":"1.0","battery":80,"upmode":1,"code":10700' \
     "$WORK/ota-server.jsonl" || fail "the plan request was not as expected"
+wait_for "$WORK/ota-server.jsonl" '"dk":"hnone","ota_event":2,"errcode":10700' 10
 [ "$(reported hnone)" = "2/10700" ] || fail "reported: $(reported hnone)"
 stop_checked "$AGENT" n
 pass "HTTP OTA settings checked and kept; no plan: 2/10700, reported"
@@ -65,6 +66,7 @@ plan hmd5 fw.bin 0123456789abcdef0123456789abcdef
 agent m hmd5 1.0
 wait_for "$WORK/m.log" 'lua: httpota event 7/10606' 20
 grep -q 'lua: httpota event 1/0 {"url":' "$WORK/m.log" || fail "no 1/0 with the plan"
+wait_for "$WORK/ota-server.jsonl" '"dk":"hmd5","ota_event":7,"errcode":10606' 10
 [ "$(reported hmd5)" = "1/0 3/0 7/10606" ] || fail "reported: $(reported hmd5)"
 [ ! -e "$WORK/installed.bin" ] || fail "an image with a wrong MD5 was applied"
 [ ! -e "$WORK/m/data/ota/http-ota.bin" ] || fail "an image with a wrong MD5 was kept"
@@ -89,6 +91,7 @@ keep_log f
 agent f hfw 2.0 # the reboot into the new firmware
 wait_for "$WORK/f.log" 'lua: httpota event 8/0' 15
 wait_for "$WORK/f.log" 'lua: httpota event 2/10700' 10 # it runs 2.0: no plan any more
+wait_for "$WORK/ota-server.jsonl" '"dk":"hfw","ota_event":2,"errcode":10700' 10
 [ "$(reported hfw)" = "1/0 3/0 4/0 7/0 8/0 2/10700" ] || fail "reported: $(reported hfw)"
 stop_checked "$AGENT" f
 pass "HTTP OTA: 1/0 3/0 (cut and resumed) 4/0 7/0, applied, 8/0 after the reboot"

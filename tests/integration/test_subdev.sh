@@ -40,6 +40,9 @@ print(''.join(x.get('ds','') for p in d['products'] for x in p['devices'] if x['
 }
 [ "$(registry_ds sub1)" = "$ds" ] || fail "the DS given to the script is not the registry's"
 ! grep -v 'lua: sub event' "$WORK/g.log" | grep -qF "$ds" || fail "the agent logged the DS"
+# the PUBACK (4/102x0) may come before the simulator has logged the frame
+wait_for "$WORK/sim.jsonl" '"dk": ?"sub1".*"cmd_name": ?"TSL_EVENT"' 10
+wait_for "$WORK/sim.jsonl" '"dk": ?"sub1".*"cmd_name": ?"PASS_EVENT"' 10
 report=$(sim_frames sub1 TSL_EVENT)
 [ "$report" = '{"1": true, "2": 25, "3": 12.5, "4": "on", "5": {"6": 7}, "8": [1, 2, 3]}' ] \
     || fail "the sub-device's report: $report"
@@ -69,6 +72,7 @@ pass "sub-device read (pkgid 777 answered), write and passthrough received"
 wait_for "$WORK/g.log" 'lua: sub event psub01 enc1 4/10210' 10
 grep -q 'sub-device qdpsub01enc1 session key received (encrypted with the device secret)' \
     "$WORK/g.log" || fail "no session key for enc1"
+wait_for "$WORK/sim.jsonl" '"dk": ?"enc1".*"cmd_name": ?"TSL_EVENT"' 10
 sim_frames enc1 TSL_EVENT | grep -q '"1": true' || fail "enc1's report did not decrypt at the platform"
 grep '"dk":"enc1"' "$WORK/sim.jsonl" | grep '"dir":"up"' | grep -q '"encrypted":true' \
     || fail "enc1's uplinks were not encrypted"
