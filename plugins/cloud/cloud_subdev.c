@@ -104,6 +104,13 @@ subdev_t *qtd_cloud_subdev_find(cloud_t *c, const char *pk, const char *dk, bool
     snprintf(id, sizeof(id), "qd%s%s", pk, dk);
     uint32_t h = hash_of(id);
     subdev_t *sd = lookup(c, id, h);
+    if (sd != NULL && (strcmp(sd->pk, pk) != 0 || strcmp(sd->dk, dk) != 0)) {
+        /* another PK/DK split of the same endpoint (PK "ab" DK "c" and PK "a" DK "bc"): one
+         * topic on the wire, so one of them only */
+        LOG(c, QTD_LOG_WARN, "sub-device %s/%s: its endpoint %s is %s/%s's already", pk, dk, id,
+            sd->pk, sd->dk);
+        return NULL;
+    }
     if (sd != NULL || !create || grow(c) != 0) {
         return sd;
     }

@@ -68,7 +68,8 @@ typedef struct {
 void qtd_cloud_subdev_open(cloud_t *c);
 void qtd_cloud_subdev_close(cloud_t *c);
 void qtd_cloud_subdev_free(cloud_t *c);
-/* The sub-device (pk, dk), or NULL; create: a new one when there is none (NULL on ENOMEM). */
+/* The sub-device (pk, dk), or NULL; create: a new one when there is none (NULL on ENOMEM, or
+ * when another PK/DK split of the same endpoint qd<PK><DK> is known: logged). */
 subdev_t *qtd_cloud_subdev_find(cloud_t *c, const char *pk, const char *dk, bool create);
 /* Connect: log in with the DS it has (given, or kept in the store), else authenticate first.
  * Returns: 0, QTD_ENOTCONN (the gateway is offline), QTD_EBUSY (under way), QTD_EIO. */

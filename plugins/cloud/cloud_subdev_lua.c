@@ -161,7 +161,8 @@ static int l_subDevConn(lua_State *L)
     }
     subdev_t *sd = qtd_cloud_subdev_find(c, pk, dk, true);
     if (sd == NULL) {
-        return done(L, "subDevConn", QTD_ENOMEM);
+        return refuse(L, "subDevConn",
+                      "out of memory, or another sub-device has this endpoint (see above)");
     }
     snprintf(sd->ps, sizeof(sd->ps), "%s", ps);
     if (ds[0] != '\0') {
@@ -203,7 +204,8 @@ static int l_subDevDeauth(lua_State *L)
     }
     subdev_t *sd = qtd_cloud_subdev_find(c, pk, dk, true);
     if (sd == NULL) {
-        return done(L, "subDevDeauth", QTD_ENOMEM);
+        return refuse(L, "subDevDeauth",
+                      "out of memory, or another sub-device has this endpoint (see above)");
     }
     snprintf(sd->ps, sizeof(sd->ps), "%s", ps);
     snprintf(sd->ds, sizeof(sd->ds), "%s", ds);

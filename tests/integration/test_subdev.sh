@@ -95,6 +95,10 @@ pass "a second gateway: 2/10441; a wrong DS: 2/10430"
 
 # --- logout, login again with the kept DS (no new authentication), deauth
 gw() { sim_ctl "{\"cmd\": \"pass_write\", \"dk\": \"gw1\", \"text\": \"$1\"}" >/dev/null; }
+gw "alias sub1"
+wait_for "$WORK/g.log" 'lua: sub alias sub1 false' 10
+grep -q 'sub-device psub0/1sub1: its endpoint qdpsub01sub1 is psub01/sub1.s already' "$WORK/g.log" \
+    || fail "the other split of sub1's endpoint was not named"
 gw "logout sub1"
 wait_for "$WORK/g.log" 'lua: sub event psub01 sub1 6/10200' 10
 wait_for "$WORK/sim.jsonl" '"event": ?"subdev".*"dk": ?"sub1", ?"state": ?"logout"' 5

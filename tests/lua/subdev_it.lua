@@ -7,7 +7,8 @@
 -- A sub-device online (3/10200) reports every thing-model type once and sends passthrough
 -- "hello"; a read (5/10211) is answered with id * 100 + 0.5 for each id. Passthrough to the
 -- gateway is a command for one of its sub-devices: "logout <dk>", "connect <dk>",
--- "deauth <dk>", "report <dk>" (subDevTslReport {[1] = n}, n = 1, 2, ... per sub-device).
+-- "deauth <dk>", "report <dk>" (subDevTslReport {[1] = n}, n = 1, 2, ... per sub-device),
+-- "alias <dk>" (subDevConn of another PK/DK split of its endpoint).
 -- seq = {count = N, every_ms = T} (tests/fault): from its first 3/10200 on, each sub-device
 -- reports {[1] = n, [2] = its index in subs} for n = 1..N, one every T ms whatever the
 -- connections do, and prints "seq done <dk>" after the last; no types report then.
@@ -83,6 +84,10 @@ local function command(text)
         print("sub logout " .. dk .. " " .. tostring(quecIot.subDevDisconn(s.pk, dk)))
     elseif what == "connect" then
         connect(s)
+    elseif what == "alias" then
+        -- the same endpoint qd<PK><DK> with the PK's last character moved to the DK
+        print("sub alias " .. dk .. " " .. tostring(quecIot.subDevConn(s.pk:sub(1, -2), s.ps,
+            s.pk:sub(-1) .. dk, nil, 0, 30)))
     elseif what == "report" then
         s.n = (s.n or 0) + 1
         print("sub queued " .. dk .. " " .. s.n .. " "
