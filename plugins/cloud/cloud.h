@@ -187,6 +187,7 @@ struct cloud_s {
      * the rows of offline sub-devices, held from held_from on (0: none). */
     int64_t sent_upto;
     int64_t held_from;
+    int64_t sent_max; /* the highest row sent on this connection: above it nothing is in flight */
     inflight_t *inflight;
     size_t n_inflight;
     bool pump_wanted;

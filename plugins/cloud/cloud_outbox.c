@@ -143,7 +143,7 @@ static int send_row(void *arg, int64_t id, const char *topic, int qos, const voi
     int token = 0;
     char full[CLOUD_TOPIC_MAX];
     w->seen++;
-    if (in_flight(c, id)) {
+    if (id <= c->sent_max && in_flight(c, id)) {
         c->sent_upto = id; /* a walk again after a sub-device came back */
         return 0;
     }
@@ -184,6 +184,9 @@ static int send_row(void *arg, int64_t id, const char *topic, int qos, const voi
     slot->cmd = frame_cmd(payload, len);
     slot->sd = sd;
     c->sent_upto = id;
+    if (id > c->sent_max) {
+        c->sent_max = id;
+    }
     c->stat_sent++;
     c->api->log(c->host, QTD_LOG_DEBUG, "sent outbox row %lld (token %d)", (long long)id, token);
     return 0;
@@ -216,6 +219,7 @@ void qtd_cloud_pump_reset(cloud_t *c)
     c->n_inflight = 0;
     c->sent_upto = 0;
     c->held_from = 0;
+    c->sent_max = 0;
 }
 
 static void raise_sent(cloud_t *c, subdev_t *sd, uint16_t cmd, bool ok)
