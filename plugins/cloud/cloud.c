@@ -228,7 +228,8 @@ QTD_PLUGIN_EXPORT const qtd_plugin_desc_t qtd_plugin_desc = {
     .name = "cloud",
     .version = "0.2.0",
     .kind = QTD_PLUGIN_NORTH,
-    .summary = "MQTT session with the Quectel IoT platform (thing model, passthrough, reports)",
+    .summary = "MQTT session with the Quectel IoT platform (thing model, passthrough, reports, "
+               "MQTT OTA, gateway sub-devices)",
     .config_map = cloud_keys,
     .config_size = sizeof(cloud_cfg_t),
     .ops = &cloud_ops,

@@ -74,6 +74,8 @@ PY
 grep -q 'lua: event 7/10701 "\\"MCU1\\",204800,\\"[0-9a-f]\{32\}\\",439041101' "$WORK/m.log" \
     || fail "no 7/10701 with the SDK's MCU string"
 [ "$(grep -c 'lua: event 7/10703' "$WORK/m.log")" -eq 4 ] || fail "not 4 pieces (10703)"
+[ "$(grep -c 'lua: event 7/10702$' "$WORK/m.log")" -eq 3 ] || fail "not 3 next pieces (10702)"
+[ "$(grep -c 'lua: event 7/10704$' "$WORK/m.log")" -eq 1 ] || fail "not one 7/10704 (updating)"
 grep -q 'lua: event 7/10703 "\\"MCU1\\",204800,196608,8192"' "$WORK/m.log" \
     || fail "no last piece of 8 KiB"
 grep -q 'lua: mcu beyond nil' "$WORK/m.log" || fail "a read past the piece was not nil"

@@ -25,6 +25,7 @@ AGENT_SCRIPT=$QTD_SOURCE_DIR/tests/lua/subdev_it.lua start_agent g 'dk = "gw1"' 
 G=$AGENT
 wait_for "$WORK/g.log" 'lua: sub cb true' 10
 wait_for "$WORK/g.log" 'lua: sub bad false false' 15
+wait_for "$WORK/g.log" 'lua: sub unknown false false false' 5
 
 # --- authenticated, logged in, subscribed; reports and passthrough acknowledged
 wait_for "$WORK/g.log" 'lua: sub event psub01 sub1 1/10200 "[0-9a-f]{32}"' 10

@@ -4,6 +4,8 @@
 -- ...}: connected after
 -- the gateway's first 3/10200 (with heartbeats every keepalive/3 s unless beat is false).
 -- Every sub-device event is printed as "sub event <pk> <dk> <event>/<errcode> [value]".
+-- The seed's second names are used where they fit: subDevPhymodelReport for the types
+-- report, subDevDisconnect for "logout", subDevPhymodelAck on an unknown sub-device.
 -- A sub-device online (3/10200) reports every thing-model type once and sends passthrough
 -- "hello"; a read (5/10211) is answered with id * 100 + 0.5 for each id. Passthrough to the
 -- gateway is a command for one of its sub-devices: "logout <dk>", "connect <dk>",
@@ -57,7 +59,7 @@ print("sub cb " .. tostring(quecIot.subDevSetEventCB(function(d)
     elseif event == 3 and code == 10200 and P.seq ~= nil then
         if s ~= nil and s.seq == nil then seq(s) end
     elseif event == 3 and code == 10200 then
-        print("sub report " .. dk .. " " .. tostring(quecIot.subDevTslReport(pk, dk, {
+        print("sub report " .. dk .. " " .. tostring(quecIot.subDevPhymodelReport(pk, dk, {
             [1] = true, [2] = 25, [3] = 12.5, [4] = "on", [5] = {[6] = 7}, [8] = {1, 2, 3},
         })) .. " " .. tostring(quecIot.subDevPassTransSend(pk, dk, "hello")))
         if s ~= nil and s.beat ~= false and not s.timer then
@@ -81,7 +83,7 @@ local function command(text)
     if s == nil then
         print("sub command? " .. text)
     elseif what == "logout" then
-        print("sub logout " .. dk .. " " .. tostring(quecIot.subDevDisconn(s.pk, dk)))
+        print("sub logout " .. dk .. " " .. tostring(quecIot.subDevDisconnect(s.pk, dk)))
     elseif what == "connect" then
         connect(s)
     elseif what == "alias" then
@@ -110,6 +112,10 @@ quecIot.setEventCB(function(ev)
         started = true
         print("sub bad " .. tostring(quecIot.subDevConn("x", "y", "z", nil, 0, 0)) .. " "
             .. tostring(quecIot.subDevHTB("nope", "nope")))
+        -- unknown sub-devices, under both of the seed's names
+        print("sub unknown " .. tostring(quecIot.subDevDisconn("nope", "nope")) .. " "
+            .. tostring(quecIot.subDevPhymodelAck("nope", "nope", 1, {[1] = 1})) .. " "
+            .. tostring(quecIot.subDevTslReport("nope", "nope", {[1] = 1})))
         for _, s in ipairs(P.subs or {}) do connect(s) end
     end
 end)
