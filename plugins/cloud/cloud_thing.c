@@ -170,6 +170,21 @@ static int identity(void *self, char *dk, size_t dk_n, char *version, size_t ver
     return 0;
 }
 
+static int subdev_heartbeat(void *self, const char *pk, const char *dk)
+{
+    cloud_t *c = self;
+    subdev_t *sd;
+    int rc = address(self, pk, dk, &sd);
+    if (rc < 0 || sd == NULL) {
+        return rc < 0 ? rc : QTD_EINVAL;
+    }
+    if (sd->state != SUBDEV_ONLINE) {
+        return QTD_ENOTCONN;
+    }
+    sd->beat_ms = uv_now(c->loop);
+    return 0;
+}
+
 const qtd_thing_api_t qtd_cloud_thing_api = {
     .size = sizeof(qtd_thing_api_t),
     .tsl_report = tsl_report,
@@ -180,4 +195,5 @@ const qtd_thing_api_t qtd_cloud_thing_api = {
     .subdev_disconnect = subdev_disconnect,
     .work_state = work_state,
     .identity = identity,
+    .subdev_heartbeat = subdev_heartbeat,
 };

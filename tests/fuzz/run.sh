@@ -41,6 +41,8 @@ clang "${flags[@]}" "$src/tests/fuzz/fuzz_ota.c" "$src/plugins/cloud/cloud_ota_i
     "$src/plugins/cloud/cloud_ttlv.c" -o "$out/fuzz_ota"
 clang "${flags[@]}" -I"$src/plugins/httpota" -I/usr/include/cjson "$src/tests/fuzz/fuzz_plan.c" \
     "$src/plugins/httpota/httpota_plan_json.c" -lcjson -o "$out/fuzz_plan"
+clang "${flags[@]}" -I"$src/plugins/modbus" "$src/tests/fuzz/fuzz_modbus.c" \
+    "$src/plugins/modbus/modbus_map.c" -lm -o "$out/fuzz_modbus"
 
 # Seeds: realistic inputs, one file each, in OUT_DIR/corpus-<target>: seed TARGET NAME TEXT...
 # (the TEXT parts are joined without separator, backslash escapes interpreted).
@@ -90,6 +92,12 @@ seed fuzz_plan plan '{"code": 0, "retryInterval": 30, "plan": {"url": "http://12
     '"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", ' \
     '"targetVersion": "2.0", "componentNo": "FW"}}'
 seed fuzz_plan none '{"code": 10700}'
+# point bytes: id, table | type << 2, orders | access << 2 | report << 5 | scale << 6, count,
+# address (2), then the registers
+seed fuzz_modbus float32_cdab '\x01\x1e\x09\x00\x00\x10\x00\x00\x41\x48'
+seed fuzz_modbus string '\x02\x26\x00\x04\x00\x20QTD-01\x00\x00'
+seed fuzz_modbus coil '\x03\x00\x08\x00\x00\x00\x01'
+seed fuzz_modbus scaled_s16 '\x04\x0a\x48\x00\x00\x24\xff\x9c'
 
 run() {
     (cd "$out" && "./$1" -max_total_time="$2" -print_final_stats=1 "corpus-$1" \
@@ -104,6 +112,7 @@ for t in fuzz_frame fuzz_ttlv; do
         >"$out/corpus-$t/vector2"
     run "$t" "$codec_secs"
 done
-for t in fuzz_modem fuzz_simjson fuzz_registry fuzz_config fuzz_lua_value fuzz_ota fuzz_plan; do
+for t in fuzz_modem fuzz_simjson fuzz_registry fuzz_config fuzz_lua_value fuzz_ota fuzz_plan \
+    fuzz_modbus; do
     run "$t" "$secs"
 done

@@ -189,6 +189,11 @@ start_agent() {
         ota_plugin=', { file = "httpota", required = true }'
         ota_section="httpota = { $HTTPOTA }"
     fi
+    if [ -n "${MODBUS+set}" ]; then
+        ota_plugin="$ota_plugin"', { file = "modbus", required = true }'
+        ota_section="$ota_section
+modbus = { $MODBUS }"
+    fi
     cat >"$WORK/$name/agent.lua" <<CFG
 agent = { data_dir = "$WORK/$name/data", plugin_dir = "$QTD_PLUGIN_DIR" }
 lua = { script = "${AGENT_SCRIPT:-$QTD_SOURCE_DIR/tests/lua/cloud_it.lua}", lib_path = "$WORK/$name" }
@@ -262,6 +267,26 @@ stop_checked() {
     ! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$WORK/$2.log" \
         || fail "$2: sanitizer report in $WORK/$2.log"
     forget_pid "$1"
+}
+
+# start_mb_peer NAME ARGS...: a Modbus slave not written here (Debian's pymodbus, through
+# tests/peers/modbus_peer.py serve ARGS --control <port>) logging to $WORK/NAME.log; sets
+# MB_PEER (its PID) and MB_CTL_<NAME> (its control port). mb_ctl NAME JSON: one control
+# request (fails the test when the answer is not ok), its answer on stdout.
+start_mb_peer() {
+    local name=$1; shift
+    local ctl
+    ctl=$(free_port)
+    start_bg "$name" /usr/bin/python3 -u "$QTD_SOURCE_DIR/tests/peers/modbus_peer.py" serve "$@" \
+        --control "$ctl"
+    MB_PEER=$LAST_PID
+    printf -v "MB_CTL_$name" '%s' "$ctl"
+    wait_for "$WORK/$name.log" '^ready' 15
+}
+mb_ctl() {
+    local var="MB_CTL_$1"
+    /usr/bin/python3 "$QTD_SOURCE_DIR/tests/peers/modbus_peer.py" ctl "${!var}" "$2" \
+        || fail "modbus peer $1: $2 refused"
 }
 
 # start_witness DK [TYPE]: the delivery witness of device DK (+: of every device). mosquitto_sub

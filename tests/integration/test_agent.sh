@@ -23,7 +23,7 @@ pass "command line"
 "$QTHINGD" --check -c "$SRC/config/agent.lua" --plugin-dir "$QTD_PLUGIN_DIR" >"$WORK/check.txt" \
     || fail "config/agent.lua does not pass --check"
 grep -q 'configuration OK (4 plugins)' "$WORK/check.txt" || fail "--check names 4 plugins"
-grep -q '^  modbus 0.1.0: Modbus (seed 3.10): not implemented yet' "$WORK/check.txt" \
+grep -q '^  modbus 0.2.0: Modbus (seed 3.10): libmodbus RTU and TCP masters' "$WORK/check.txt" \
     || fail "--check says what each plugin does today"
 pass "--check config/agent.lua"
 
@@ -60,7 +60,7 @@ modbus = { ports = { { name = "line1", mode = "rtu" } } }
 CFG
 rc=0; timeout 10 "$QTHINGD" -c "$WORK/fail.lua" 2>"$WORK/fail.log" || rc=$?
 [ $rc -eq 1 ] || fail "failed start-up exits 1 (got $rc)"
-grep -q 'modbus.ports\[1\] (line1): mode rtu needs device' "$WORK/fail.log" || fail "cause named"
+grep -q 'modbus.ports\[1\].device: mode rtu needs device' "$WORK/fail.log" || fail "cause named"
 ! grep -q 'handle still open' "$WORK/fail.log" || fail "handles left open after a failed start"
 pass "failed start-up: exit 1, nothing left open"
 

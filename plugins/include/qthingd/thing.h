@@ -164,12 +164,20 @@ typedef struct qtd_thing_api_s {
      * cut to its buffer. Returns: 0. */
     int (*identity)(void *self, char *dk, size_t dk_n, char *version, size_t version_n, char *mcu,
                     size_t mcu_n);
+
+    /* ---- Since the third version ---- */
+
+    /* A sub-device is alive (seed subDevHTB): one call within each keepalive keeps it
+     * logged in when it has nothing to send. Returns: 0, QTD_ENOENT (not connected in this
+     * run), QTD_ENOTCONN (not logged in now: connect it again). */
+    int (*subdev_heartbeat)(void *self, const char *pk, const char *dk);
 } qtd_thing_api_t;
 
 /* The members of the first version: ask for at least this much. */
 #define QTD_THING_API_V1_SIZE (offsetof(qtd_thing_api_t, work_state) + sizeof(void *))
-/* ... and of the second. */
+/* ... and of the second, and the third. */
 #define QTD_THING_API_V2_SIZE (offsetof(qtd_thing_api_t, identity) + sizeof(void *))
+#define QTD_THING_API_V3_SIZE (offsetof(qtd_thing_api_t, subdev_heartbeat) + sizeof(void *))
 
 #ifdef __cplusplus
 }

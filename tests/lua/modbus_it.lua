@@ -1,0 +1,76 @@
+-- Integration script for tests/integration/test_modbus.sh: a gateway (the cloud_it.lua
+-- identity parameters from it_params.lua: server, pk, ps, dk) whose Modbus slaves the
+-- modbus plugin brings on as sub-devices. It prints every sub-device event as
+-- "sub event <pk> <dk> <event>/<errcode> [value]" and every Modbus event as
+-- "mb event <pk> <dk> <event>/<errcode> [value]".
+-- More parameters:
+--   serial = "/dev/pts/N", uart = 7: the seed's path (quecIot.MBInit): the bytes of the
+--     script-driven line with that uart number are moved between sendFunc / MBDataRecv and
+--     the serial line (modbus.serialOpen); initCb's data is printed as "mb init <value>".
+-- Passthrough to the gateway: "write <dk> <id> <integer>" calls modbus.write, "values <dk>"
+-- prints modbus.values, "send <id> <integer>" calls quecIot.MBDataSend.
+local P = require("it_params")
+
+local dump = require("it_dump")
+
+print("mb cb " .. tostring(modbus.setEventCB(function(ev)
+    local v = ev[3]
+    print("mb event " .. v[1] .. " " .. v[2] .. " " .. ev[1] .. "/" .. ev[2]
+        .. (v[3] ~= nil and (" " .. dump(v[3])) or ""))
+end)))
+
+quecIot.subDevSetEventCB(function(d)
+    print("sub event " .. d[1] .. " " .. d[2] .. " " .. d[3] .. "/" .. d[4]
+        .. (d[5] ~= nil and (" " .. dump(d[5])) or ""))
+end)
+
+local function command(text)
+    local dk, id, n = text:match("^write (%S+) (%d+) (%-?%d+)$")
+    if dk ~= nil then
+        print("mb write " .. tostring(modbus.write(dk, {[tonumber(id)] = tonumber(n)})))
+        return
+    end
+    dk = text:match("^values (%S+)$")
+    if dk ~= nil then
+        print("mb values " .. dk .. " " .. dump(modbus.values(dk)))
+        return
+    end
+    id, n = text:match("^send (%d+) (%-?%d+)$")
+    if id ~= nil then
+        print("mb send " .. tostring(quecIot.MBDataSend({[tonumber(id)] = tonumber(n)})))
+        return
+    end
+    print("mb command? " .. text)
+end
+
+if P.serial ~= nil then
+    local line
+    line = modbus.serialOpen(P.serial, 9600, function(bytes, why)
+        if bytes == nil then
+            print("mb serial closed " .. tostring(why))
+        elseif not quecIot.MBDataRecv(P.uart, bytes) then
+            print("mb recv refused")
+        end
+    end)
+    print("mb serial " .. tostring(line ~= nil))
+    print("mb init call " .. tostring(quecIot.MBInit({P.uart}, function(data)
+        if not modbus.serialWrite(line, data[2]) then
+            print("mb send refused " .. tostring(data[1]))
+        end
+    end, function(data)
+        print("mb init " .. dump(data))
+    end)))
+    print("mb init again refused " .. tostring(quecIot.MBInit({99}, print, print)))
+end
+
+quecIot.init()
+quecIot.setProductinfo(P.pk, P.ps)
+quecIot.setServer(1, P.server)
+quecIot.setDkDs(P.dk, "")
+quecIot.setEventCB(function(ev)
+    print("event " .. ev[1] .. "/" .. ev[2])
+    if ev[1] == 5 and ev[2] == 10200 then
+        command(ev[3])
+    end
+end)
+quecIot.setConnmode(1)
