@@ -380,7 +380,7 @@ static const mb_point_t *point_by_id(const mbp_slave_t *s, unsigned id, size_t *
     return NULL;
 }
 
-size_t mbp_write(mbp_t *m, mbp_slave_t *s, const qtd_value_t *values)
+size_t mbp_write(mbp_t *m, mbp_slave_t *s, const qtd_value_t *values, bool platform)
 {
     size_t queued = 0;
     mb_port_t *port = m->ports[s->port];
@@ -388,6 +388,9 @@ size_t mbp_write(mbp_t *m, mbp_slave_t *s, const qtd_value_t *values)
         const qtd_value_t *v = &values->u.list.items[k];
         size_t i = 0;
         const mb_point_t *p = point_by_id(s, v->id, &i);
+        if (platform && p != NULL && p->script) {
+            continue; /* the script's: it sees 5/10210 and writes with modbus.write */
+        }
         char why[160] = "";
         uint16_t regs[MB_MAX_POINT_REGS];
         uint8_t bit = 0;
@@ -474,7 +477,7 @@ static int modbus_on_event(void *self, const qtd_event_t *ev)
         return 0; /* another sub-device: the script's */
     }
     if (ev->errcode == QTD_CODE_TSL) {
-        mbp_write(m, s, &v->u.list.items[2]);
+        mbp_write(m, s, &v->u.list.items[2], true);
     } else if (ev->errcode == QTD_CODE_TSL_READ) {
         answer_read(m, s, &v->u.list.items[2]);
     }
@@ -490,8 +493,8 @@ static void on_beat(qtd_timer_t *t, void *arg)
     mbp_t *m = arg;
     for (size_t i = 0; i < m->n_slaves; i++) {
         mbp_slave_t *s = &m->slaves[i];
-        if (s->pk == NULL || s->down) {
-            continue;
+        if (s->pk == NULL || s->down || !mb_port_running(m->ports[s->port])) {
+            continue; /* a script-driven line before MBInit or after MBDeinit: offline */
         }
         if (m->thing->subdev_heartbeat(m->cloud, s->pk, s->dk) == QTD_ENOTCONN &&
             m->thing->work_state(m->cloud) == QTD_WS_SUBSCRIBED) {
@@ -727,6 +730,9 @@ static int modbus_start(void *self)
             continue;
         }
         beat_s = s->cfg->keepalive_s < beat_s ? s->cfg->keepalive_s : beat_s;
+        if (mb_port_line(m->ports[s->port])->mode == MB_LINE_SCRIPT) {
+            continue; /* connected when quecIot.MBInit opens its line */
+        }
         rc = m->thing->subdev_connect(m->cloud, s->pk, s->cfg->ps, s->dk, NULL, 0,
                                       (int)s->cfg->keepalive_s);
         if (rc < 0) {

@@ -249,7 +249,7 @@ static bool write_table(lua_State *L, mbp_t *m, mbp_slave_t *s, int idx, const c
         MBP_LOG(m, QTD_LOG_WARN, "%s: the values must be a table {id = value, ...}", fn);
         return false;
     }
-    size_t queued = mbp_write(m, s, v);
+    size_t queued = mbp_write(m, s, v, false);
     size_t asked = v->u.list.count;
     m->api->value_free(m->host, v);
     return queued == asked && asked > 0;

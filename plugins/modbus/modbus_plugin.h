@@ -75,8 +75,10 @@ typedef struct {
 mbp_slave_t *mbp_slave_find(mbp_t *m, const char *pk, const char *dk);
 /* Write values (a STRUCT of id -> value) to the points of slave s: each checked (mapped,
  * writable, in range for its type), refusals logged and answered (their current value
- * reported again, a 3/10300 event). Returns how many writes were queued. */
-size_t mbp_write(mbp_t *m, mbp_slave_t *s, const qtd_value_t *values);
+ * reported again, a 3/10300 event). A platform write leaves the points with script = true
+ * alone: the script gets it (5/10210) and writes what it makes of it with modbus.write.
+ * Returns how many writes were queued. */
+size_t mbp_write(mbp_t *m, mbp_slave_t *s, const qtd_value_t *values, bool platform);
 /* Publish a QTD_DOM_MODBUS event with value {pk, dk[, v]} for slave s. */
 void mbp_event(mbp_t *m, const mbp_slave_t *s, int event, int errcode, const qtd_value_t *v);
 

@@ -171,6 +171,24 @@ static int set_raw(int fd, int baud, char parity, int data_bits, int stop_bits)
     return tcsetattr(fd, TCSANOW, &t);
 }
 
+/* The sub-devices of the slaves on line `port` come online with it, and go with it. */
+static void connect_line(mbp_t *m, size_t port, bool on)
+{
+    for (size_t i = 0; i < m->n_slaves; i++) {
+        const mbp_slave_t *s = &m->slaves[i];
+        if (s->port != port || s->pk == NULL) {
+            continue;
+        }
+        int rc = on ? m->thing->subdev_connect(m->cloud, s->pk, s->cfg->ps, s->dk, NULL, 0,
+                                               (int)s->cfg->keepalive_s)
+                    : m->thing->subdev_disconnect(m->cloud, s->pk, s->dk);
+        if (rc < 0 && rc != QTD_EBUSY) {
+            MBP_LOG(m, QTD_LOG_WARN, "%s: sub-device %s/%s not %s: %s", s->path, s->pk, s->dk,
+                    on ? "connected" : "disconnected", m->api->strerror(rc));
+        }
+    }
+}
+
 int mbp_pty_line_open(mbp_t *m, size_t port)
 {
     const mbp_port_cfg_t *pc = (const mbp_port_cfg_t *)m->cfg->ports.items + port;
@@ -212,6 +230,7 @@ int mbp_pty_line_open(mbp_t *m, size_t port)
         return QTD_EIO;
     }
     MBP_LOG(m, QTD_LOG_INFO, "%s: the script moves its bytes", label);
+    connect_line(m, port, true);
     return 0;
 }
 
@@ -286,6 +305,9 @@ void mbp_pty_close_all(mbp_t *m, bool lines_only)
         mbp_pty_t *next = p->next;
         if (p->event == MBP_UART_SEND) {
             mb_port_stop(m->ports[p->port]); /* libmodbus off the pty before it goes */
+            if (m->started) {
+                connect_line(m, p->port, false);
+            }
             unlink_pty(m, p);
         } else if (!lines_only) {
             unlink_pty(m, p);

@@ -32,6 +32,7 @@ put() { # NAME UNIT DELTA: the slave's values
 }
 put tcpA 1 0
 put tcpA 2 0
+mb_ctl tcpA '{"op": "set", "unit": 4, "table": "hr", "addr": 0, "values": [21]}' >/dev/null
 put rtuB 3 0
 
 # the latest value of each id in the reports of sub-device DK (simulator or witness)
@@ -64,10 +65,12 @@ MODBUS="ports = { { name = \"plc\", mode = \"tcp\", host = \"127.0.0.1\", port =
   timeout_ms = 300, retries = 1,
   slaves = { $("$PTS" map mb1:plc:1 mb2:plc:2 mb3:line1:3),
     { port = \"plc\", unit = 4, pk = \"psub01\", ps = \"c3ViZGV2aWNlc2VjcmV0\", dk = \"mbx\",
-      points = { { id = 1, address = 20000 } } },
+      points = { { id = 1, address = 20000 },
+        { id = 2, address = 0, access = \"rw\", script = true } } },
     { port = \"plc\", unit = 9, pk = \"psub01\", ps = \"c3ViZGV2aWNlc2VjcmV0\", dk = \"mby\",
       points = { { id = 1, address = 0 } } } }" \
-    AGENT_SCRIPT=$QTD_SOURCE_DIR/tests/lua/modbus_it.lua start_agent g 'dk = "gw1"'
+    AGENT_SCRIPT=$QTD_SOURCE_DIR/tests/lua/modbus_it.lua start_agent g 'dk = "gw1"' \
+    'hook_dk = "mbx"'
 G=$AGENT
 wait_for "$WORK/g.log" 'modbus: 5 slaves on 2 lines' 10
 wait_for "$WORK/g.log" 'lua: mb cb true' 5
@@ -96,6 +99,19 @@ sleep 1
     || fail "the exception was logged more than once"
 ! grep -q 'modbus.slaves\[4\].*not answering' "$WORK/g.log" || fail "an exception took mbx down"
 pass "exception 02 logged once (slave up); a silent unit id: 1/10300"
+
+# --- a point with script = true: its value goes to the script (event 2), which reports
+# what it makes of it; a platform write of it goes to the script, which writes its own value
+wait_for "$WORK/g.log" 'lua: mb event psub01 mbx 2/10200 \{2=21\}' 10
+wait_for "$WORK/g.log" 'lua: mb hook report true' 5
+wait_for "$WORK/sim.jsonl" '"dk": ?"mbx".*"cmd_name": ?"TSL_EVENT".*"data": ?\{"102": ?42\}' 10
+! sim_frames mbx TSL_EVENT | grep -q '"2":' || fail "a script point's raw value reached the platform"
+sim_ctl '{"cmd": "tsl_write", "pk": "psub01", "dk": "mbx", "data": {"2": 5}}' >/dev/null
+wait_for "$WORK/g.log" 'lua: mb hook write true' 10
+wait_for "$WORK/g.log" 'lua: mb event psub01 mbx 3/10200 \{2=15\}' 10
+[ "$(mb_ctl tcpA '{"op": "get", "unit": 4, "table": "hr", "addr": 0, "count": 1}')" = \
+    '{"ok": true, "values": [15]}' ] || fail "the script's write (5 * 3) did not reach unit 4"
+pass "script points: values to the script (2/10200) and reported as it says; writes via the script"
 
 # --- a value changed on a slave is reported (report on change), by the right sub-device
 put tcpA 2 5
