@@ -280,6 +280,15 @@ static int configure(runtime_t *rt, const qtd_agent_opts_t *opts)
         tail = &p->next;
     }
     qtd__config_check_unknown(cfg);
+    /* What the key tables cannot say: each plugin's own checks, on a config that passed. */
+    for (qtd_plugin_t *p = rt->a.plugins; p != NULL && qtd__config_error_count(cfg) == 0;
+         p = p->next) {
+        const qtd_plugin_ops_t *ops = p->desc->ops;
+        if (ops->size >= offsetof(qtd_plugin_ops_t, check) + sizeof(ops->check) &&
+            ops->check != NULL && ops->check(qtd__host_api(), &p->host, p->config) != 0) {
+            qtd__config_error(cfg, "%s: the section has the errors logged above", p->desc->name);
+        }
+    }
 
     /* The script must at least compile. */
     const char *script = qtd__config_resolve(cfg, rt->core.lua.script);

@@ -78,7 +78,7 @@ int qtd__plugin_open(const char *path, qtd_plugin_t **out)
         why = "descriptor smaller than ABI 1.0 requires (struct_size)";
     } else if (desc->name == NULL || desc->name[0] == '\0') {
         why = "descriptor has no name";
-    } else if (desc->ops == NULL || desc->ops->size < sizeof(qtd_plugin_ops_t) ||
+    } else if (desc->ops == NULL || desc->ops->size < QTD_PLUGIN_OPS_V1_SIZE ||
                desc->ops->create == NULL || desc->ops->destroy == NULL) {
         why = "descriptor has no ops table with create and destroy";
     } else if (desc->config_size > 0 && desc->config_map == NULL) {

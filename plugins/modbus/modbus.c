@@ -44,8 +44,8 @@ static const qtd_cfg_key_t port_keys[] = {
 };
 
 static const qtd_cfg_key_t point_keys[] = {
-    {QTD_CFG_INT, "id", NULL, offsetof(mb_point_cfg_t, id), "thing-model id of the point", 1, 65535,
-     NULL, NULL, 0},
+    {QTD_CFG_INT, "id", NULL, offsetof(mb_point_cfg_t, id),
+     "thing-model id of the point (the wire carries 1..8191)", 1, 8191, NULL, NULL, 0},
     {QTD_CFG_STRING, "table", "holding", offsetof(mb_point_cfg_t, table),
      "Modbus table (the spec's primary tables): coil, discrete (input), holding (register), input "
      "(register)",
@@ -637,10 +637,11 @@ static int set_up_slave(mbp_t *m, size_t i)
     return 0;
 }
 
-static int modbus_create(const qtd_host_api_t *api, qtd_host_t *host, const void *config,
-                         void **self)
+/* The instance for a config, its lines and slaves checked and set up, nothing started:
+ * what create() and check() share. Returns: 0 (*out set), QTD_ECONFIG (logged),
+ * QTD_ENOMEM. */
+static int build(const qtd_host_api_t *api, qtd_host_t *host, const mbp_cfg_t *cfg, mbp_t **out)
 {
-    const mbp_cfg_t *cfg = config;
     const mbp_port_cfg_t *ports = cfg->ports.items;
     for (size_t i = 0; i < cfg->ports.count; i++) {
         if (ports[i].mode[0] == 'r' && ports[i].device[0] == '\0') {
@@ -692,6 +693,29 @@ static int modbus_create(const qtd_host_api_t *api, qtd_host_t *host, const void
                                    &s->map);
         }
     }
+    if (rc != 0) {
+        modbus_destroy(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+static int modbus_check(const qtd_host_api_t *api, qtd_host_t *host, const void *config)
+{
+    mbp_t *m = NULL;
+    int rc = build(api, host, config, &m);
+    if (rc == 0) {
+        modbus_destroy(m);
+    }
+    return rc;
+}
+
+static int modbus_create(const qtd_host_api_t *api, qtd_host_t *host, const void *config,
+                         void **self)
+{
+    mbp_t *m = NULL;
+    int rc = build(api, host, config, &m);
     if (rc == 0 && m->n_slaves > 0) {
         rc = api->subscribe(host, QTD_DOM_SUBDEV, QTD_EVT_RECV);
     }
@@ -790,6 +814,7 @@ static const qtd_plugin_ops_t modbus_ops = {
     .start = modbus_start,
     .stop = modbus_stop,
     .on_event = modbus_on_event,
+    .check = modbus_check,
 };
 
 QTD_PLUGIN_EXPORT const qtd_plugin_desc_t qtd_plugin_desc = {

@@ -396,9 +396,10 @@ static int l_serialOpen(lua_State *L)
 {
     mbp_t *m = self_of(L);
     const char *dev = lua_type(L, 1) == LUA_TSTRING ? lua_tostring(L, 1) : NULL;
-    const char *parity = luaL_optstring(L, 4, "N");
-    if (dev == NULL || !lua_isinteger(L, 2) || !lua_isfunction(L, 3) ||
-        strchr("NEO", parity[0]) == NULL || parity[0] == '\0') {
+    const char *parity = lua_type(L, 4) == LUA_TSTRING ? lua_tostring(L, 4) : "N";
+    if (dev == NULL || !lua_isinteger(L, 2) || !lua_isfunction(L, 3) || strlen(parity) != 1 ||
+        (!lua_isnoneornil(L, 5) && !lua_isinteger(L, 5)) ||
+        (!lua_isnoneornil(L, 6) && !lua_isinteger(L, 6))) {
         MBP_LOG(m, QTD_LOG_WARN,
                 "modbus.serialOpen: takes (device, baud, onData [, parity "
                 "\"N\"|\"E\"|\"O\", data_bits, stop_bits])");
@@ -437,7 +438,16 @@ static int l_serialWrite(lua_State *L)
 static int l_serialClose(lua_State *L)
 {
     mbp_t *m = self_of(L);
-    lua_pushboolean(L, lua_isinteger(L, 1) && mbp_serial_close(m, (int)lua_tointeger(L, 1)) == 0);
+    bool ok = lua_isinteger(L, 1) && mbp_serial_close(m, (int)lua_tointeger(L, 1)) == 0;
+    if (ok) {
+        push_reg(L); /* its callback goes too */
+        if (lua_getfield(L, -1, "serial") == LUA_TTABLE) {
+            lua_pushnil(L);
+            lua_rawseti(L, -2, lua_tointeger(L, 1));
+        }
+        lua_pop(L, 2);
+    }
+    lua_pushboolean(L, ok);
     return 1;
 }
 

@@ -266,6 +266,21 @@ int mbp_serial_open(mbp_t *m, const char *device, int baud, char parity, int dat
         MBP_LOG(m, QTD_LOG_WARN, "modbus.serialOpen: %d baud is not a serial speed", baud);
         return QTD_EINVAL;
     }
+    if (data_bits < 5 || data_bits > 8 || stop_bits < 1 || stop_bits > 2 ||
+        strchr("NEO", parity) == NULL || parity == '\0') {
+        MBP_LOG(m, QTD_LOG_WARN,
+                "modbus.serialOpen: parity \"N\", \"E\" or \"O\", data bits 5..8, stop bits 1..2");
+        return QTD_EINVAL;
+    }
+    for (mbp_pty_t *p = m->ptys; p != NULL; p = p->next) {
+        if (p->event == MBP_UART_SERIAL && strcmp(p->name, device) == 0) {
+            /* a reloaded script opens its line again: one reader per line */
+            MBP_LOG(m, QTD_LOG_INFO, "modbus.serialOpen: %s was open (handle %d): closed first",
+                    device, p->id);
+            unlink_pty(m, p);
+            break;
+        }
+    }
     int fd = open(device, O_RDWR | O_NOCTTY | O_NONBLOCK);
     if (fd < 0 || set_raw(fd, baud, parity, data_bits, stop_bits) != 0) {
         MBP_LOG(m, QTD_LOG_WARN, "modbus.serialOpen: cannot open %s: %s", device, strerror(errno));

@@ -55,12 +55,12 @@ pass "required plugin refused"
 # --- a required plugin whose create() fails: exit 1, every handle closed (no hang)
 cat >"$WORK/fail.lua" <<CFG
 agent = { data_dir = "$WORK/fail-data", plugin_dir = "$QTD_PLUGIN_DIR" }
-plugins = { { file = "cloud" }, { file = "modbus", required = true } }
-modbus = { ports = { { name = "line1", mode = "rtu" } } }
+plugins = { { file = "cloud" }, { file = "probe", required = true } }
+probe = { marker = 999 }
 CFG
 rc=0; timeout 10 "$QTHINGD" -c "$WORK/fail.lua" 2>"$WORK/fail.log" || rc=$?
 [ $rc -eq 1 ] || fail "failed start-up exits 1 (got $rc)"
-grep -q 'modbus.ports\[1\].device: mode rtu needs device' "$WORK/fail.log" || fail "cause named"
+grep -q 'marker 999: create() fails on purpose' "$WORK/fail.log" || fail "cause named"
 ! grep -q 'handle still open' "$WORK/fail.log" || fail "handles left open after a failed start"
 pass "failed start-up: exit 1, nothing left open"
 

@@ -30,8 +30,8 @@ typedef struct {
 } probe_t;
 
 static const qtd_cfg_key_t probe_keys[] = {
-    {QTD_CFG_INT, "marker", "7", offsetof(probe_cfg_t, marker), "a number logged at start", 0, 1000,
-     NULL, NULL, 0},
+    {QTD_CFG_INT, "marker", "7", offsetof(probe_cfg_t, marker),
+     "a number logged at start (999: create() fails)", 0, 1000, NULL, NULL, 0},
     {.type = QTD_CFG_END},
 };
 
@@ -143,6 +143,10 @@ static int probe_create(const qtd_host_api_t *api, qtd_host_t *host, const void 
                         void **self)
 {
     const probe_cfg_t *cfg = config;
+    if (cfg->marker == 999) {
+        api->log(host, QTD_LOG_ERROR, "marker 999: create() fails on purpose");
+        return QTD_ECONFIG;
+    }
     probe_t *p = api->calloc(host, 1, sizeof(*p));
     if (p == NULL) {
         return QTD_ENOMEM;

@@ -244,7 +244,20 @@ typedef struct qtd_plugin_ops_s {
     void (*stop)(void *self);
     /* Events this instance subscribed to. */
     int (*on_event)(void *self, const qtd_event_t *ev);
+
+    /* ---- Optional; the host calls it only when `size` covers it (a table of ABI 1.2 and
+     * before ends at on_event) ---- */
+
+    /* Check the validated config for what the key table cannot say (a name that refers to
+     * nothing, two things in one place, ...) without creating anything: `qthingd --check`
+     * calls it, so that such errors are found before a start. Log each error with
+     * api->log (the key path and the fix) and return QTD_ECONFIG; 0 when the config is
+     * good. Only api->log, api->vlog, api->strerror and the memory functions may be used. */
+    int (*check)(const qtd_host_api_t *api, qtd_host_t *host, const void *config);
 } qtd_plugin_ops_t;
+
+/* The size of the ops table of ABI 1.0-1.2 (before check). */
+#define QTD_PLUGIN_OPS_V1_SIZE (offsetof(qtd_plugin_ops_t, on_event) + sizeof(void *))
 
 typedef struct qtd_plugin_desc_s {
     uint32_t abi_major; /* fixed forever: the first three fields */
