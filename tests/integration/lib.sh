@@ -289,6 +289,40 @@ mb_ctl() {
         || fail "modbus peer $1: $2 refused"
 }
 
+# mb_wait_reg NAME JSON_GET EXPECT: until peer NAME answers the get request with EXPECT (5 s).
+mb_wait_reg() {
+    local _
+    for _ in $(seq 50); do
+        [ "$(mb_ctl "$1" "$2")" = "$3" ] && return 0
+        sleep 0.1
+    done
+    fail "modbus peer $1: $2 answers $(mb_ctl "$1" "$2"), not $3"
+}
+
+# mb_values DK: the latest value of each id in the TSL reports of device DK the simulator
+# logged (a JSON object). mb_wait_values DK UNIT DELTA [SECONDS]: until they hold the values
+# tests/integration/mb_points.py gives slave UNIT (+ DELTA).
+mb_values() {
+    sim_frames "$1" TSL_EVENT | /usr/bin/python3 -c '
+import json, sys
+m = {}
+for line in sys.stdin:
+    if line.strip():
+        m.update(json.loads(line))
+print(json.dumps(m, sort_keys=True))'
+}
+mb_wait_values() {
+    local pts="$QTD_SOURCE_DIR/tests/integration/mb_points.py" want end
+    want=$("$pts" expect "$2" "$3")
+    end=$((SECONDS + ${4:-15}))
+    while [ $SECONDS -le $end ]; do
+        "$pts" check "$want" "$(mb_values "$1")" >/dev/null && return 0
+        sleep 0.2
+    done
+    "$pts" check "$want" "$(mb_values "$1")" || true
+    fail "$1: the reports do not hold slave $2's values (+$3)"
+}
+
 # start_witness DK [TYPE]: the delivery witness of device DK (+: of every device). mosquitto_sub
 # as the platform user with a persistent session (clean session off, fixed client id, QoS 1)
 # on the device's uplink topic q/2/d/qd<PK><DK>/TYPE (default bus; ota for OTA_EVENT and

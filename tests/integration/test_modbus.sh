@@ -35,7 +35,7 @@ put tcpA 2 0
 mb_ctl tcpA '{"op": "set", "unit": 4, "table": "hr", "addr": 0, "values": [21]}' >/dev/null
 put rtuB 3 0
 
-# the latest value of each id in the reports of sub-device DK (simulator or witness)
+# the latest value of each id in JSON lines (the witness's frames)
 merged() {
     /usr/bin/python3 -c '
 import json, sys
@@ -44,20 +44,6 @@ for line in sys.stdin:
     if line.strip():
         m.update(json.loads(line))
 print(json.dumps(m, sort_keys=True))'
-}
-sim_values() { sim_frames "$1" TSL_EVENT | merged; }
-# until sub-device DK's reports hold the values of slave UNIT + DELTA
-wait_values() {
-    local dk=$1 unit=$2 delta=$3 secs=${4:-15} end
-    local want
-    want=$("$PTS" expect "$unit" "$delta")
-    end=$((SECONDS + secs))
-    while [ $SECONDS -le $end ]; do
-        "$PTS" check "$want" "$(sim_values "$dk")" >/dev/null && return 0
-        sleep 0.2
-    done
-    "$PTS" check "$want" "$(sim_values "$dk")" || true
-    fail "sub-device $dk: the reports do not hold slave $unit's values (+$delta)"
 }
 
 MODBUS="ports = { { name = \"plc\", mode = \"tcp\", host = \"127.0.0.1\", port = $MB_TCP },
@@ -77,9 +63,9 @@ wait_for "$WORK/g.log" 'lua: mb cb true' 5
 for dk in mb1 mb2 mb3; do
     wait_for "$WORK/g.log" "lua: sub event psub01 $dk 3/10200" 15
 done
-wait_values mb1 1 0
-wait_values mb2 2 0
-wait_values mb3 3 0
+mb_wait_values mb1 1 0
+mb_wait_values mb2 2 0
+mb_wait_values mb3 3 0
 # each sub-device's frames went out under its own topic, and the witness has them all
 for dk in mb1 mb2 mb3; do
     unit=${dk#mb}
@@ -115,20 +101,15 @@ pass "script points: values to the script (2/10200) and reported as it says; wri
 
 # --- a value changed on a slave is reported (report on change), by the right sub-device
 put tcpA 2 5
-wait_values mb2 2 5
-wait_values mb1 1 0 2
+mb_wait_values mb2 2 5
+mb_wait_values mb1 1 0 2
 pass "values changed on slave 2 reported by mb2 only"
 
 # --- platform writes: a 32-bit value in CDAB order (write multiple), a coil, a scaled value
 writes0=$(mb_ctl tcpA '{"op": "writes"}' | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["writes"])')
 sim_ctl '{"cmd": "tsl_write", "pk": "psub01", "dk": "mb1", "data": {"4": 305419896, "16": false, "15": 20.5}}' >/dev/null
-for _ in $(seq 50); do
-    [ "$(mb_ctl tcpA '{"op": "get", "unit": 1, "table": "hr", "addr": 4, "count": 2}')" = \
-        '{"ok": true, "values": [22136, 4660]}' ] && break
-    sleep 0.1
-done
-[ "$(mb_ctl tcpA '{"op": "get", "unit": 1, "table": "hr", "addr": 4, "count": 2}')" = \
-    '{"ok": true, "values": [22136, 4660]}' ] || fail "0x12345678 not written as CDAB"
+mb_wait_reg tcpA '{"op": "get", "unit": 1, "table": "hr", "addr": 4, "count": 2}' \
+    '{"ok": true, "values": [22136, 4660]}' # 0x12345678 as CDAB
 [ "$(mb_ctl tcpA '{"op": "get", "unit": 1, "table": "co", "addr": 0, "count": 1}')" = \
     '{"ok": true, "values": [0]}' ] || fail "the coil was not written"
 [ "$(mb_ctl tcpA '{"op": "get", "unit": 1, "table": "hr", "addr": 36, "count": 1}')" = \
@@ -136,12 +117,12 @@ done
 wait_for "$WORK/g.log" 'lua: mb event psub01 mb1 3/10200 \{4=305419896\}' 10
 wait_for "$WORK/g.log" 'lua: mb event psub01 mb1 3/10200 \{16=false\}' 10
 for _ in $(seq 50); do
-    sim_values mb1 | grep -q '"16": false' && sim_values mb1 | grep -q '"4": 305419896' && break
+    mb_values mb1 | grep -q '"16": false' && mb_values mb1 | grep -q '"4": 305419896' && break
     sleep 0.1
 done
-sim_values mb1 | grep -q '"4": 305419896' || fail "the read-back of id 4 was not reported"
-sim_values mb1 | grep -q '"16": false' || fail "the read-back of the coil was not reported"
-sim_values mb1 | grep -qE '"15": 20\.5[,}]' || fail "the read-back of id 15 was not reported"
+mb_values mb1 | grep -q '"4": 305419896' || fail "the read-back of id 4 was not reported"
+mb_values mb1 | grep -q '"16": false' || fail "the read-back of the coil was not reported"
+mb_values mb1 | grep -qE '"15": 20\.5[,}]' || fail "the read-back of id 15 was not reported"
 writes1=$(mb_ctl tcpA '{"op": "writes"}' | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["writes"])')
 [ $((writes1 - writes0)) -eq 3 ] || fail "3 writes expected at the slave, $((writes1 - writes0)) seen"
 pass "platform writes: u32 CDAB (write multiple), coil, scaled u16; read back and reported"
@@ -186,13 +167,13 @@ forget_pid "$RTUB"
 wait_for "$WORK/g.log" 'modbus.slaves\[3\] \(mb3, line1 unit 3\): not answering' 10
 wait_for "$WORK/g.log" 'lua: mb event psub01 mb3 1/10300' 5
 put tcpA 1 7
-wait_values mb1 1 7 5
+mb_wait_values mb1 1 7 5
 pass "slave 3 stopped: 1/10300; slave 1's change still reported within its period"
 start_mb_peer rtuB --rtu "$WORK/rtu-slave" --baud 19200 --units 3
 put rtuB 3 9
 wait_for "$WORK/g.log" 'modbus.slaves\[3\] \(mb3, line1 unit 3\): answering again' 20
 wait_for "$WORK/g.log" 'lua: mb event psub01 mb3 1/10200' 5
-wait_values mb3 3 9
+mb_wait_values mb3 3 9
 pass "slave 3 back: 1/10200, its new values reported"
 
 grep -q 'not answering' <(grep -E 'slaves\[[12]\]' "$WORK/g.log") \

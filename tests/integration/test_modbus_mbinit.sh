@@ -23,26 +23,6 @@ start_mb_peer rtu --rtu "$WORK/rtu-slave" --baud 9600 --units 5,6
 for unit in 5 6; do
     "$PTS" set "$unit" 0 | while read -r req; do mb_ctl rtu "$req" >/dev/null; done
 done
-sim_values() {
-    sim_frames "$1" TSL_EVENT | /usr/bin/python3 -c '
-import json, sys
-m = {}
-for line in sys.stdin:
-    if line.strip():
-        m.update(json.loads(line))
-print(json.dumps(m, sort_keys=True))'
-}
-wait_values() { # DK UNIT: until DK's reports hold slave UNIT's values
-    local want end=$((SECONDS + 20))
-    want=$("$PTS" expect "$2" 0)
-    while [ $SECONDS -le $end ]; do
-        "$PTS" check "$want" "$(sim_values "$1")" >/dev/null && return 0
-        sleep 0.2
-    done
-    "$PTS" check "$want" "$(sim_values "$1")" || true
-    fail "$1: the reports do not hold slave $2's values"
-}
-
 MODBUS="ports = { { name = \"uart1\", mode = \"script\", uart = 7, baud = 9600 } },
   timeout_ms = 500, slaves = { $("$PTS" map mb5:uart1:5 -:uart1:6) }" \
     AGENT_SCRIPT=$QTD_SOURCE_DIR/tests/lua/modbus_it.lua start_agent g 'dk = "gw1"' \
@@ -57,20 +37,15 @@ wait_for "$WORK/g.log" 'lua: mb init \{product=\{pk="psub01",ps="c3ViZGV2aWNlc2V
 pass "MBInit: the serial line open, initCb got the seed's {product, uart} (8N1 as 3, 0, 0)"
 
 wait_for "$WORK/g.log" 'lua: sub event psub01 mb5 3/10200' 15
-wait_values mb5 5
-wait_values gw1 6
+mb_wait_values mb5 5 0 20
+mb_wait_values gw1 6 0 20
 pass "through sendFunc / MBDataRecv: unit 5 reported as sub-device mb5, unit 6 as the device"
 
 # --- quecIot.MBDataSend writes the device's own points; an id it does not map is refused
 sim_ctl '{"cmd": "pass_write", "dk": "gw1", "text": "send 1 4321"}' >/dev/null
 wait_for "$WORK/g.log" 'lua: mb send true' 10
-for _ in $(seq 50); do
-    [ "$(mb_ctl rtu '{"op": "get", "unit": 6, "table": "hr", "addr": 0, "count": 1}')" = \
-        '{"ok": true, "values": [4321]}' ] && break
-    sleep 0.1
-done
-[ "$(mb_ctl rtu '{"op": "get", "unit": 6, "table": "hr", "addr": 0, "count": 1}')" = \
-    '{"ok": true, "values": [4321]}' ] || fail "MBDataSend did not write unit 6's register"
+mb_wait_reg rtu '{"op": "get", "unit": 6, "table": "hr", "addr": 0, "count": 1}' \
+    '{"ok": true, "values": [4321]}' 
 wait_for "$WORK/sim.jsonl" '"dk": ?"gw1".*"cmd_name": ?"TSL_EVENT".*"data": ?\{"1": ?4321\}' 10
 sim_ctl '{"cmd": "pass_write", "dk": "gw1", "text": "send 99 1"}' >/dev/null
 wait_for "$WORK/g.log" 'lua: mb send false' 10
@@ -78,13 +53,8 @@ pass "MBDataSend: unit 6 written and read back; an unmapped id refused"
 
 # --- a platform write to the sub-device goes through the script's line too
 sim_ctl '{"cmd": "tsl_write", "pk": "psub01", "dk": "mb5", "data": {"3": 7}}' >/dev/null
-for _ in $(seq 50); do
-    [ "$(mb_ctl rtu '{"op": "get", "unit": 5, "table": "hr", "addr": 2, "count": 2}')" = \
-        '{"ok": true, "values": [0, 7]}' ] && break
-    sleep 0.1
-done
-[ "$(mb_ctl rtu '{"op": "get", "unit": 5, "table": "hr", "addr": 2, "count": 2}')" = \
-    '{"ok": true, "values": [0, 7]}' ] || fail "the platform's write did not reach unit 5"
+mb_wait_reg rtu '{"op": "get", "unit": 5, "table": "hr", "addr": 2, "count": 2}' \
+    '{"ok": true, "values": [0, 7]}' 
 wait_for "$WORK/g.log" 'lua: mb event psub01 mb5 3/10200 \{3=7\}' 10
 pass "a platform write to mb5 reached unit 5 through the script's line"
 
