@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+
+#include "qtd_serial.h"
 #include <time.h>
 #include <unistd.h>
 
@@ -179,28 +181,6 @@ bool qtd_modem_parse_qeng(const char *resp, qtd_modem_info_t *m)
     return true;
 }
 
-static speed_t speed_of(int baud)
-{
-    switch (baud) {
-    case 9600:
-        return B9600;
-    case 19200:
-        return B19200;
-    case 38400:
-        return B38400;
-    case 57600:
-        return B57600;
-    case 230400:
-        return B230400;
-    case 460800:
-        return B460800;
-    case 921600:
-        return B921600;
-    default:
-        return B115200;
-    }
-}
-
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -255,14 +235,7 @@ static int open_port(const char *port, int baud, int timeout_ms)
     if (fd < 0) {
         return -1;
     }
-    struct termios t;
-    if (tcgetattr(fd, &t) == 0) {
-        cfmakeraw(&t);
-        cfsetispeed(&t, speed_of(baud));
-        cfsetospeed(&t, speed_of(baud));
-        t.c_cflag |= CLOCAL | CREAD;
-        tcsetattr(fd, TCSANOW, &t);
-    }
+    (void)qtd_serial_setup(fd, qtd_serial_baud_ok(baud) ? baud : 115200, 'N', 8, 1);
     char resp[128];
     ask(fd, "ATE0", resp, sizeof(resp), timeout_ms); /* no echo: answers are easier to read */
     return fd;

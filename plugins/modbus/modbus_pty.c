@@ -14,8 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
 #include <unistd.h>
+
+#include "qtd_serial.h"
 
 struct mbp_pty_s {
     struct mbp_pty_s *next;
@@ -124,53 +125,6 @@ static mbp_pty_t *find(mbp_t *m, int event, int id)
     return NULL;
 }
 
-static speed_t speed_of(int baud)
-{
-    switch (baud) {
-    case 1200:
-        return B1200;
-    case 2400:
-        return B2400;
-    case 4800:
-        return B4800;
-    case 9600:
-        return B9600;
-    case 19200:
-        return B19200;
-    case 38400:
-        return B38400;
-    case 57600:
-        return B57600;
-    case 115200:
-        return B115200;
-    case 230400:
-        return B230400;
-    default:
-        return 0;
-    }
-}
-
-/* Raw 8N1-style settings on fd. Returns: 0, -1 (errno). */
-static int set_raw(int fd, int baud, char parity, int data_bits, int stop_bits)
-{
-    struct termios t;
-    if (tcgetattr(fd, &t) != 0) {
-        return -1;
-    }
-    cfmakeraw(&t);
-    t.c_cflag |= CLOCAL | CREAD;
-    t.c_cflag &= ~(tcflag_t)(CSIZE | PARENB | PARODD | CSTOPB);
-    t.c_cflag |= data_bits == 5 ? CS5 : data_bits == 6 ? CS6 : data_bits == 7 ? CS7 : CS8;
-    t.c_cflag |= parity == 'E' ? PARENB : parity == 'O' ? (PARENB | PARODD) : 0;
-    t.c_cflag |= stop_bits == 2 ? CSTOPB : 0;
-    speed_t sp = speed_of(baud);
-    if (sp != 0) {
-        cfsetispeed(&t, sp);
-        cfsetospeed(&t, sp);
-    }
-    return tcsetattr(fd, TCSANOW, &t);
-}
-
 /* The sub-devices of the slaves on line `port` come online with it, and go with it. */
 static void connect_line(mbp_t *m, size_t port, bool on)
 {
@@ -200,7 +154,7 @@ int mbp_pty_line_open(mbp_t *m, size_t port)
     int keep = -1;
     if (fd < 0 || grantpt(fd) != 0 || unlockpt(fd) != 0 || ptsname_r(fd, name, sizeof(name)) != 0 ||
         (keep = open(name, O_RDWR | O_NOCTTY | O_NONBLOCK)) < 0 ||
-        set_raw(keep, (int)pc->baud, 'N', 8, 1) != 0) { /* a pty has no parity bit */
+        qtd_serial_setup(keep, (int)pc->baud, 'N', 8, 1) != 0) { /* a pty has no parity bit */
         MBP_LOG(m, QTD_LOG_ERROR, "modbus.ports[%zu] (%s): no pseudo-terminal: %s", port + 1,
                 pc->name, strerror(errno));
         if (fd >= 0) {
@@ -262,16 +216,6 @@ int mbp_pty_line_write(mbp_t *m, int uart, const void *data, size_t len)
 int mbp_serial_open(mbp_t *m, const char *device, int baud, char parity, int data_bits,
                     int stop_bits)
 {
-    if (speed_of(baud) == 0) {
-        MBP_LOG(m, QTD_LOG_WARN, "modbus.serialOpen: %d baud is not a serial speed", baud);
-        return QTD_EINVAL;
-    }
-    if (data_bits < 5 || data_bits > 8 || stop_bits < 1 || stop_bits > 2 ||
-        strchr("NEO", parity) == NULL || parity == '\0') {
-        MBP_LOG(m, QTD_LOG_WARN,
-                "modbus.serialOpen: parity \"N\", \"E\" or \"O\", data bits 5..8, stop bits 1..2");
-        return QTD_EINVAL;
-    }
     for (mbp_pty_t *p = m->ptys; p != NULL; p = p->next) {
         if (p->event == MBP_UART_SERIAL && strcmp(p->name, device) == 0) {
             /* a reloaded script opens its line again: one reader per line */
@@ -281,13 +225,12 @@ int mbp_serial_open(mbp_t *m, const char *device, int baud, char parity, int dat
             break;
         }
     }
-    int fd = open(device, O_RDWR | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0 || set_raw(fd, baud, parity, data_bits, stop_bits) != 0) {
-        MBP_LOG(m, QTD_LOG_WARN, "modbus.serialOpen: cannot open %s: %s", device, strerror(errno));
-        if (fd >= 0) {
-            close(fd);
-        }
-        return QTD_EIO;
+    int fd = qtd_serial_open(device, baud, parity, data_bits, stop_bits);
+    if (fd < 0) {
+        MBP_LOG(m, QTD_LOG_WARN, "modbus.serialOpen: cannot open %s: %s", device,
+                fd == -EINVAL ? "a speed, parity, data or stop bits the lines do not take"
+                              : strerror(-fd));
+        return fd == -EINVAL ? QTD_EINVAL : QTD_EIO;
     }
     int id = next_handle++;
     if (add(m, fd, MBP_UART_SERIAL, id, device) == NULL) {

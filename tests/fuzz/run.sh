@@ -21,8 +21,8 @@ clang "${flags[@]}" "$src/tests/fuzz/fuzz_frame.c" "$src/plugins/cloud/cloud_fra
     -o "$out/fuzz_frame"
 clang "${flags[@]}" "$src/tests/fuzz/fuzz_ttlv.c" "$src/plugins/cloud/cloud_ttlv.c" \
     -o "$out/fuzz_ttlv"
-clang "${flags[@]}" "$src/tests/fuzz/fuzz_modem.c" "$src/plugins/cloud/cloud_modem.c" \
-    -o "$out/fuzz_modem"
+clang "${flags[@]}" -I"$src/plugins/common" "$src/tests/fuzz/fuzz_modem.c" \
+    "$src/plugins/cloud/cloud_modem.c" "$src/plugins/common/qtd_serial.c" -o "$out/fuzz_modem"
 clang "${flags[@]}" -I"$src/sim" -I/usr/include/cjson "$src/tests/fuzz/fuzz_simjson.c" \
     "$src/sim/sim_json.c" "$src/plugins/cloud/cloud_ttlv.c" "$src/plugins/cloud/cloud_frame.c" \
     -lcjson -lm -o "$out/fuzz_simjson"
