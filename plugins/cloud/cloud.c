@@ -173,6 +173,7 @@ static int cloud_on_event(void *self, const qtd_event_t *ev)
 static int cloud_start(void *self)
 {
     qtd_cloud_ota_start(self);
+    qtd_cloud_loc_start(self);
     qtd_cloud_subdev_open(self);
     return 0;
 }

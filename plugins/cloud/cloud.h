@@ -23,6 +23,7 @@
 #include "cloud_modem.h"
 #include "cloud_ota.h"
 #include "cloud_subdev.h"
+#include "qthingd/location.h"
 #include "qthingd/modem.h"
 #include "qthingd/plugin.h"
 #include "qthingd/thing.h"
@@ -213,7 +214,9 @@ struct cloud_s {
     uint64_t malformed_at; /* rate limit of the malformed downlink lines: window start */
     unsigned malformed_lines;
     uint64_t malformed_quiet;
-    cloud_ota_t ota;         /* the MQTT OTA task (cloud_ota.h) */
+    cloud_ota_t ota;               /* the MQTT OTA task (cloud_ota.h) */
+    const qtd_location_api_t *loc; /* the location service, or NULL (cloud_loc.c) */
+    void *loc_self;
     cloud_subdevs_t subs;    /* gateway sub-devices (cloud_subdev.h) */
     int sub_token;           /* of the gateway's own subscription */
     double script_status[8]; /* status ids 1..7 the script supplies (cloud.setDevStatus) */
@@ -328,6 +331,12 @@ extern const cloud_downlink_t qtd_cloud_tsl_downlinks[];    /* cloud_tsl.c, ends
 extern const cloud_downlink_t qtd_cloud_sys_downlinks[];    /* cloud_sys.c, ends with cmd 0 */
 extern const cloud_downlink_t qtd_cloud_ota_downlinks[];    /* cloud_ota.c, ends with cmd 0 */
 extern const cloud_downlink_t qtd_cloud_subdev_downlinks[]; /* cloud_subdev.c, ditto */
+extern const cloud_downlink_t qtd_cloud_loc_downlinks[];    /* cloud_loc.c, ditto */
+
+/* cloud_loc.c: the location service, looked up at start (optional), and the support list
+ * of info id 12 from it ("" without one). */
+void qtd_cloud_loc_start(cloud_t *c);
+void qtd_cloud_loc_support(cloud_t *c, char *buf, size_t n);
 
 /* cloud_sys.c: a session key (TTLV id 6: 16 raw bytes, or encrypted with the DS as
  * PROTOCOL.md says) into out; who names it in the log. Returns whether there is one. */

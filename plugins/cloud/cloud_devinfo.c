@@ -304,7 +304,9 @@ int qtd_cloud_info_value(cloud_t *c, const uint16_t *ids, size_t n, qtd_value_t 
         add_text(&b, 11, text);
     }
     if (wanted(ids, n, 12)) {
-        add_text(&b, 12, ""); /* no location source yet (GNSS plugin) */
+        char sup[256];
+        qtd_cloud_loc_support(c, sup, sizeof(sup)); /* the GNSS plugin's, "" without it */
+        add_text(&b, 12, sup);
     }
     if (wanted(ids, n, 13)) {
         add_text(&b, 13, "1.3.0");

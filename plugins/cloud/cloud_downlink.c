@@ -20,8 +20,8 @@
 
 /* The feature areas, each a table ending with cmd 0. */
 static const cloud_downlink_t *const areas[] = {qtd_cloud_tsl_downlinks, qtd_cloud_sys_downlinks,
-                                                qtd_cloud_ota_downlinks,
-                                                qtd_cloud_subdev_downlinks};
+                                                qtd_cloud_ota_downlinks, qtd_cloud_subdev_downlinks,
+                                                qtd_cloud_loc_downlinks};
 
 void qtd_cloud_send_exce(cloud_t *c, int reason, uint16_t pkgid)
 {

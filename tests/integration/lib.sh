@@ -173,7 +173,8 @@ sim_ctl() { # JSON -> prints the reply
 # mqtt://127.0.0.1:$PORT); CLOUD_EXTRA, more keys for the agent's cloud = {...} section
 # (e.g. 'ca_file = "/path/ca.pem"'); AGENT_SCRIPT, the script to run instead of
 # tests/lua/cloud_it.lua; HTTPOTA, keys for an httpota = {...} section, which also loads the
-# httpota plugin (the download and firmware services).
+# httpota plugin (the download and firmware services); MODBUS and GNSS the same for the
+# modbus and gnss plugins.
 start_agent() {
     local name=$1; shift
     mkdir -p "$WORK/$name"
@@ -193,6 +194,11 @@ start_agent() {
         ota_plugin="$ota_plugin"', { file = "modbus", required = true }'
         ota_section="$ota_section
 modbus = { $MODBUS }"
+    fi
+    if [ -n "${GNSS+set}" ]; then
+        ota_plugin="$ota_plugin"', { file = "gnss", required = true }'
+        ota_section="$ota_section
+gnss = { $GNSS }"
     fi
     cat >"$WORK/$name/agent.lua" <<CFG
 agent = { data_dir = "$WORK/$name/data", plugin_dir = "$QTD_PLUGIN_DIR" }
