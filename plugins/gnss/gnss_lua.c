@@ -160,9 +160,9 @@ static int l_locReportOutside(lua_State *L)
         int talker, type;
         nmea_err_t e = nmea_check(list[i], len, &talker, &type);
         char why[160];
-        if (e != NMEA_OK || memchr(list[i], ';', len) != NULL) {
+        if (e != NMEA_OK) {
             snprintf(why, sizeof(why), "sentence %d is not valid NMEA (%s)", i + 1,
-                     e != NMEA_OK ? nmea_strerror(e) : "';' separates sentences");
+                     nmea_strerror(e));
             return refuse(L, "locReportOutside", why, list[i]);
         }
         if (used + len + 2 > sizeof(out)) {

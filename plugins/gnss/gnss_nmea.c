@@ -20,7 +20,7 @@ const char *nmea_strerror(nmea_err_t e)
     case NMEA_E_LENGTH:
         return "empty or longer than 82 characters";
     case NMEA_E_CHAR:
-        return "a character that is not printable ASCII";
+        return "a character that is not printable ASCII (or a ';')";
     case NMEA_E_CHECKSUM:
         return "no checksum, or a wrong one";
     default:
@@ -46,8 +46,8 @@ nmea_err_t nmea_check(const char *s, size_t n, int *talker, int *type)
         return NMEA_E_START;
     }
     for (size_t i = 0; i < n; i++) {
-        if (s[i] < 0x20 || s[i] > 0x7e) {
-            return NMEA_E_CHAR;
+        if (s[i] < 0x20 || s[i] > 0x7e || s[i] == ';') {
+            return NMEA_E_CHAR; /* ';' separates sentences on the wire */
         }
     }
     if (n < 4 || s[n - 3] != '*') {
@@ -186,13 +186,19 @@ static bool utc_time(const char *s, int i, char *out, size_t n)
     return true;
 }
 
+/* An integer field (quality, satellites) that fits: 0..999, else -1. */
+static int small_int(double v)
+{
+    return v >= 0 && v <= 999 ? (int)v : -1;
+}
+
 static void put_fix(nmea_store_t *st, const char *s, int type)
 {
     nmea_fix_t *fx = &st->fix;
     double lat, lon, v;
     char tm[20], st_f[4], date[8];
     if (type == NMEA_GGA) {
-        int q = number(s, 6, &v) ? (int)v : 0;
+        int q = number(s, 6, &v) ? small_int(v) : 0;
         if (q <= 0 || !coordinate(s, 2, &lat, 90) || !coordinate(s, 4, &lon, 180)) {
             fx->valid = false;
             fx->quality = 0;
@@ -202,7 +208,7 @@ static void put_fix(nmea_store_t *st, const char *s, int type)
         fx->quality = q;
         fx->lat = lat;
         fx->lon = lon;
-        fx->satellites = number(s, 7, &v) ? (int)v : 0;
+        fx->satellites = number(s, 7, &v) && small_int(v) >= 0 ? small_int(v) : 0;
         fx->hdop = number(s, 8, &v) ? v : 0;
         fx->has_alt = number(s, 9, &fx->alt);
         if (utc_time(s, 1, tm, sizeof(tm)) && strchr(fx->utc, 'T') == NULL) {

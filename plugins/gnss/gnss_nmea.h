@@ -27,7 +27,7 @@ typedef enum {
     NMEA_OK = 0,
     NMEA_E_START,    /* does not begin with '$' */
     NMEA_E_LENGTH,   /* longer than 82 characters with CR LF, or empty */
-    NMEA_E_CHAR,     /* a character that is not printable ASCII */
+    NMEA_E_CHAR,     /* a character that is not printable ASCII, or ';' (the wire's separator) */
     NMEA_E_CHECKSUM, /* no "*hh" at the end, or hh not the XOR of the sentence */
     NMEA_E_ADDRESS   /* no talker + type address ("$GPGGA,") */
 } nmea_err_t;

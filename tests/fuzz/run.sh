@@ -43,6 +43,8 @@ clang "${flags[@]}" -I"$src/plugins/httpota" -I/usr/include/cjson "$src/tests/fu
     "$src/plugins/httpota/httpota_plan_json.c" -lcjson -o "$out/fuzz_plan"
 clang "${flags[@]}" -I"$src/plugins/modbus" "$src/tests/fuzz/fuzz_modbus.c" \
     "$src/plugins/modbus/modbus_map.c" -lm -o "$out/fuzz_modbus"
+clang "${flags[@]}" -I"$src/plugins/gnss" "$src/tests/fuzz/fuzz_nmea.c" \
+    "$src/plugins/gnss/gnss_nmea.c" -lm -o "$out/fuzz_nmea"
 
 # Seeds: realistic inputs, one file each, in OUT_DIR/corpus-<target>: seed TARGET NAME TEXT...
 # (the TEXT parts are joined without separator, backslash escapes interpreted).
@@ -97,6 +99,12 @@ seed fuzz_plan none '{"code": 10700}'
 seed fuzz_modbus float32_cdab '\x01\x1e\x09\x00\x00\x10\x00\x00\x41\x48'
 seed fuzz_modbus string '\x02\x26\x00\x04\x00\x20QTD-01\x00\x00'
 seed fuzz_modbus coil '\x03\x00\x08\x00\x00\x00\x01'
+seed fuzz_nmea cycle '$GPGGA,092204.999,4250.5589,S,14718.5084,E,1,04,24.4,19.7,M,,,,0000*1F\r\n' \
+    '$GPGSV,2,1,05,01,40,083,46,02,17,308,41,03,07,344,39,04,22,228,45*7D\r\n' \
+    '$GPGSV,2,2,05,05,60,115,47*43\r\n$GNRMC,090000.00,A,3113.8240,N,12128.4220,E,19.4,45.0,' \
+    '301126,,,A*41\r\n'
+seed fuzz_nmea qeng '+QENG: "servingcell","NOCONN","LTE","FDD",460,00,1A2B3C4,123,1300,3,5,5,' \
+    '5F2,-95,-10,-65,15,35\r\n+QENG: "neighbourcell","GSM",460,01,550A,2BC5,20,62,-80,1,1\r\n'
 seed fuzz_modbus scaled_s16 '\x04\x0a\x48\x00\x00\x24\xff\x9c'
 
 run() {
@@ -113,6 +121,6 @@ for t in fuzz_frame fuzz_ttlv; do
     run "$t" "$codec_secs"
 done
 for t in fuzz_modem fuzz_simjson fuzz_registry fuzz_config fuzz_lua_value fuzz_ota fuzz_plan \
-    fuzz_modbus; do
+    fuzz_modbus fuzz_nmea; do
     run "$t" "$secs"
 done
