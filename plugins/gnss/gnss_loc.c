@@ -289,12 +289,16 @@ void gnss_policy(gnss_t *g)
         return;
     }
     const nmea_fix_t *fx = &g->store.fix;
-    if (!fx->valid || since < (uint64_t)c->report_min_interval_s * 1000) {
+    if (!fx->valid || since < (uint64_t)c->report_min_interval_s * 1000 ||
+        (c->report_distance_m <= 0 && c->report_heading_deg <= 0)) {
+        return;
+    }
+    if (!g->reported_once) {
+        report(g, "first fix"); /* where distance and heading are measured from */
         return;
     }
     if (c->report_distance_m > 0 &&
-        (!g->reported_once ||
-         distance_m(g->last_lat, g->last_lon, fx->lat, fx->lon) >= c->report_distance_m)) {
+        distance_m(g->last_lat, g->last_lon, fx->lat, fx->lon) >= c->report_distance_m) {
         report(g, "distance");
         return;
     }

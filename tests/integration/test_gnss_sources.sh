@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # The GNSS plugin's other sources and its report policies: a real gpsd (gpsfake replaying a
 # track, so any receiver gpsd supports works the same) in raw NMEA watch mode, with a report
-# every second; and a file replayed at 20 lines/s to its end, with a report each time the
-# fix has moved 50 m. Every report holds sentences of the track, as fed.
+# every second; a file replayed at 20 lines/s to its end, with a report each time the fix
+# has moved 50 m; and a track that turns 90 degrees every 10 cycles, with a report on each
+# turn of 60 degrees or more. Every report holds sentences of the track, as fed.
 source "$(dirname "$0")/lib.sh"
 command -v gpsfake >/dev/null || fail "gpsfake not installed (gpsd-clients)"
 auto_registry
@@ -79,3 +80,17 @@ PY
 all_fed trkB || fail "file: a reported sentence is not in the track"
 stop_checked "$B" b
 pass "file replayed to its end; reports each 50 m moved"
+
+# --- a report on each turn
+/usr/bin/python3 "$FEED" file "$WORK/turns.nmea" 40 --turn
+GNSS="source = \"file\", device = \"$WORK/turns.nmea\", rate = 50, loop = false,
+  report_heading_deg = 60, report_types = \"RMC\"" \
+    AGENT_SCRIPT=$QTD_SOURCE_DIR/tests/lua/gnss_it.lua start_agent c 'dk = "trkC"'
+C=$AGENT
+wait_for "$WORK/c.log" 'gnss: .*turns.nmea: replayed to its end' 40
+sleep 1
+courses=$(reports trkC | cut -d, -f9 | tr '\n' ' ')
+# the first fix, then the turns at cycles 10, 20 and 30
+[ "$courses" = "45.0 135.0 45.0 135.0 " ] || fail "heading reports: $courses"
+stop_checked "$C" c
+pass "heading: a report at the first fix and at each of the 3 turns (courses $courses)"

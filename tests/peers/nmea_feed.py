@@ -9,8 +9,9 @@
         sentence with a wrong checksum, a truncated one, one over 82 characters, binary
         noise and one without '$' (none of these go to LOG). --stop-after N: go silent
         (write nothing, stay open) after N cycles.
-    nmea_feed.py file PATH CYCLES
-        the same valid cycles, CYCLES of them, into the file PATH.
+    nmea_feed.py file PATH CYCLES [--turn]
+        the same valid cycles, CYCLES of them, into the file PATH; --turn: the course
+        turns from 45 to 135 degrees and back every 10 cycles.
     nmea_feed.py lbs MCC MNC LAC CELLID RSSI
         the $LBS line of that cell (checksum in decimal, as the SDK prints it).
     nmea_feed.py check SENTENCE
@@ -40,15 +41,16 @@ def ddmm(v, pos, neg, width):
     return f"{d:0{width}d}{m:07.4f}", h
 
 
-def cycle(k):
+def cycle(k, turn=False):
     """The sentences of cycle k: a receiver moving north-east at ~36 km/h."""
+    course = 135.0 if turn and (k // 10) % 2 == 1 else 45.0
     lat, lon = 31.2304 + k * 0.0001, 121.4737 + k * 0.0001
     t = f"{(9 + k // 3600) % 24:02d}{(k // 60) % 60:02d}{k % 60:02d}.00"
     la, lah = ddmm(lat, "N", "S", 2)
     lo, loh = ddmm(lon, "E", "W", 3)
     out = [
         sentence(f"GPGGA,{t},{la},{lah},{lo},{loh},1,08,0.9,12.5,M,9.1,M,,"),
-        sentence(f"GPRMC,{t},A,{la},{lah},{lo},{loh},19.4,45.0,301126,,,A"),
+        sentence(f"GPRMC,{t},A,{la},{lah},{lo},{loh},19.4,{course:.1f},301126,,,A"),
         sentence("GNGSA,A,3,01,02,03,04,05,06,07,08,,,,,1.5,0.9,1.2"),
         sentence("GPGSV,3,1,10,01,40,083,46,02,17,308,41,03,07,344,39,04,22,228,45"),
         sentence("GPGSV,3,2,10,05,60,115,47,06,33,005,44,07,12,155,38,08,50,270,48"),
@@ -115,8 +117,9 @@ def main():
         serial_feed(sys.argv[2:])
     elif what == "file":
         with open(sys.argv[2], "w") as f:
+            turn = "--turn" in sys.argv[4:]
             for k in range(int(sys.argv[3])):
-                for s in cycle(k):
+                for s in cycle(k, turn):
                     f.write(s + "\r\n")
     elif what == "lbs":
         mcc, mnc, lac, cell, rssi = (int(x) for x in sys.argv[2:7])
