@@ -3,11 +3,10 @@
 -- gateway on the platform. Same shape as agent.lua; the Modbus keys are described in
 -- docs/operations.md ("Modbus") and by `qthingd --help-plugin modbus`.
 --
--- Check it (keys, types, ranges, choices):
+-- Check it (keys, types, ranges, choices, and the register map itself: a type that does
+-- not fit its table, an id used twice, a slave naming a line that does not exist):
 --   qthingd --check -c /etc/qthingd/modbus-meter.lua
--- The register map itself (a type that does not fit its table, an id used twice, a slave
--- naming a line that does not exist) is checked when the agent starts: a mistake there
--- stops the start with exit status 1 and names the key, e.g.
+-- A mistake stops the check (and any start) with exit status 2 and names the key, e.g.
 --   ERROR modbus: modbus.slaves[1].points[11].type: a coil holds one bit: use type = "bool" (or table = "holding" for a u16)
 --
 -- The addresses below are an example layout: take yours from the meter's manual.

@@ -95,8 +95,8 @@ static void bad_line(gnss_t *g, const char *why, const char *s, size_t n)
     GNSS_LOG(g, QTD_LOG_WARN, "a sentence dropped (%s): \"%s\"%s", why, text,
              g->bad_quiet > 0 ? " (and more since the last such line)" : "");
     if (g->bad_quiet > 0) {
-        GNSS_LOG(g, QTD_LOG_WARN, "%llu malformed sentences dropped in the last %d s",
-                 (unsigned long long)g->bad_quiet, BAD_LOG_MS / 1000);
+        GNSS_LOG(g, QTD_LOG_WARN, "%llu more malformed sentences dropped since the last such line",
+                 (unsigned long long)g->bad_quiet);
     }
     g->bad_quiet = 0;
     g->bad_logged_ms = now;
@@ -206,22 +206,22 @@ static void on_readable(uv_poll_t *h, int status, int events)
     }
     if (g->gps != NULL) {
         struct gps_data_t *gps = g->gps;
-        int n = gps_read(gps, buf, (int)sizeof(buf) - 1);
-        if (n < 0) {
-            GNSS_LOG(g, QTD_LOG_WARN, "gpsd %s: connection lost; again in %d s", g->cfg->device,
-                     RETRY_MS / 1000);
-            retry_later(g);
-            return;
-        }
-        if (n > 0) {
-            size_t len = strnlen(buf, (size_t)n);
+        do { /* libgps keeps what one read brought beyond a line: take it all */
+            int n = gps_read(gps, buf, (int)sizeof(buf) - 1);
+            if (n < 0) {
+                GNSS_LOG(g, QTD_LOG_WARN, "gpsd %s: connection lost; again in %d s", g->cfg->device,
+                         RETRY_MS / 1000);
+                retry_later(g);
+                return;
+            }
+            size_t len = n > 0 ? strnlen(buf, (size_t)n) : 0;
             if (len > 0 && buf[0] == '$') { /* NMEA; gpsd's own JSON lines are not */
                 gnss_bytes(g, buf, len);
                 if (buf[len - 1] != '\n') {
                     gnss_bytes(g, "\n", 1);
                 }
             }
-        }
+        } while (gps_waiting(gps, 0));
         return;
     }
     ssize_t n = read(g->fd, buf, sizeof(buf));
@@ -234,26 +234,36 @@ static void on_readable(uv_poll_t *h, int status, int events)
     }
 }
 
-static void on_replay(uv_timer_t *t)
+/* One line of the file into the framer. Returns false at its end (the timer stopped). */
+static bool replay_line(gnss_t *g, uv_timer_t *t)
 {
-    gnss_t *g = t->data;
     char line[256];
     if (g->file == NULL) {
-        return;
+        return false;
     }
     if (fgets(line, sizeof(line), g->file) == NULL) {
         if (!g->cfg->loop) {
             GNSS_LOG(g, QTD_LOG_INFO, "%s: replayed to its end", g->cfg->device);
             uv_timer_stop(t);
-            return;
+            return false;
         }
         rewind(g->file);
         if (fgets(line, sizeof(line), g->file) == NULL) {
             uv_timer_stop(t);
-            return;
+            return false;
         }
     }
     gnss_bytes(g, line, strlen(line)); /* a longer line comes in pieces: the framer cuts it */
+    return true;
+}
+
+/* Every tick one line, or rate / 1000 lines at a rate above 1000 lines/s (1 ms ticks). */
+static void on_replay(uv_timer_t *t)
+{
+    gnss_t *g = t->data;
+    int lines = g->cfg->rate > 1000 ? (int)(g->cfg->rate / 1000) : 1;
+    for (int k = 0; k < lines && replay_line(g, t); k++) {
+    }
 }
 
 static int start_poll(gnss_t *g, int fd)
@@ -267,6 +277,18 @@ static int start_poll(gnss_t *g, int fd)
     return uv_poll_start(&g->poll, UV_READABLE | UV_DISCONNECT, on_readable);
 }
 
+/* The source does not open: logged the first time (until it opens), tried again later. */
+static void open_failed(gnss_t *g, const char *why)
+{
+    if (!g->open_failed) {
+        GNSS_LOG(g, QTD_LOG_WARN, "%s%s: cannot open: %s; tried again every %d s",
+                 strcmp(g->cfg->source, "gpsd") == 0 ? "gpsd " : "", g->cfg->device, why,
+                 RETRY_MS / 1000);
+    }
+    g->open_failed = true;
+    retry_later(g);
+}
+
 static void open_source(gnss_t *g)
 {
     const gnss_cfg_t *c = g->cfg;
@@ -275,9 +297,7 @@ static void open_source(gnss_t *g)
     if (strcmp(c->source, "serial") == 0) {
         int fd = qtd_serial_open(c->device, (int)c->baud, 'N', 8, 1);
         if (fd < 0) {
-            GNSS_LOG(g, QTD_LOG_WARN, "%s: cannot open: %s; again in %d s", c->device,
-                     strerror(-fd), RETRY_MS / 1000);
-            retry_later(g);
+            open_failed(g, strerror(-fd));
             return;
         }
         g->fd = fd;
@@ -285,6 +305,7 @@ static void open_source(gnss_t *g)
             retry_later(g);
             return;
         }
+        g->open_failed = false;
         GNSS_LOG(g, QTD_LOG_INFO, "receiver on %s at %lld baud", c->device, (long long)c->baud);
     } else if (strcmp(c->source, "gpsd") == 0) {
         char host[256];
@@ -297,10 +318,8 @@ static void open_source(gnss_t *g)
         }
         struct gps_data_t *gps = calloc(1, sizeof(*gps));
         if (gps == NULL || gps_open(host, port, gps) != 0) {
-            GNSS_LOG(g, QTD_LOG_WARN, "gpsd %s: cannot connect: %s; again in %d s", c->device,
-                     gps != NULL ? gps_errstr(errno) : "out of memory", RETRY_MS / 1000);
+            open_failed(g, gps != NULL ? gps_errstr(errno) : "out of memory");
             free(gps);
-            retry_later(g);
             return;
         }
         g->gps = gps;
@@ -309,17 +328,17 @@ static void open_source(gnss_t *g)
             retry_later(g);
             return;
         }
+        g->open_failed = false;
         GNSS_LOG(g, QTD_LOG_INFO, "gpsd %s: watching NMEA", c->device);
     } else if (strcmp(c->source, "file") == 0) {
         g->file = fopen(c->device, "r");
         if (g->file == NULL) {
-            GNSS_LOG(g, QTD_LOG_WARN, "%s: cannot open: %s; again in %d s", c->device,
-                     strerror(errno), RETRY_MS / 1000);
-            retry_later(g);
+            open_failed(g, strerror(errno));
             return;
         }
-        uint64_t every = (uint64_t)(1000.0 / c->rate);
-        uv_timer_start(&g->timer, on_replay, 0, every > 0 ? every : 1);
+        uint64_t every = c->rate >= 1000 ? 1 : (uint64_t)(1000.0 / c->rate);
+        uv_timer_start(&g->timer, on_replay, 0, every);
+        g->open_failed = false;
         GNSS_LOG(g, QTD_LOG_INFO, "replaying %s at %g lines/s", c->device, c->rate);
     }
 }
@@ -354,17 +373,20 @@ static int gnss_check(const qtd_host_api_t *api, qtd_host_t *host, const void *c
         return QTD_ECONFIG;
     }
     const char *bad = NULL;
+    int named = 0;
     char types[256];
     snprintf(types, sizeof(types), "%s", cfg->report_types);
     for (char *save = NULL, *t = strtok_r(types, ";", &save); t != NULL;
          t = strtok_r(NULL, ";", &save)) {
         int talker, type;
-        if (!nmea_type_of(t, &talker, &type) && strcmp(t, "AUTO") != 0 && strcmp(t, "LBS") != 0) {
+        named++;
+        if (!nmea_type_of(t, &talker, &type) && strcmp(t, "AUTO") != 0 && strcmp(t, "LBS") != 0 &&
+            strcmp(t, "NONE") != 0) {
             bad = t;
             break;
         }
     }
-    if (bad != NULL || cfg->report_types[0] == '\0') {
+    if (bad != NULL || named == 0) {
         api->log(host, QTD_LOG_ERROR,
                  "gnss.report_types: \"%s\" is not a type of table 2: use AUTO, LBS, GGA, RMC, "
                  "GSV, GSA, VTG or one with its talker (GPGGA, BDRMC, ...), ';'-separated",

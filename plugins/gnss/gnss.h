@@ -79,6 +79,8 @@ typedef struct gnss_s {
     uint64_t last_report_ms;
     double last_lat, last_lon, last_course;
     bool reported_once;
+    bool course_ref;  /* last_course holds a course */
+    bool open_failed; /* the source's last open failed (logged once) */
     bool stopping;
 } gnss_t;
 

@@ -273,7 +273,10 @@ static void report(gnss_t *g, const char *why)
     if (fx->valid) {
         g->last_lat = fx->lat;
         g->last_lon = fx->lon;
+    }
+    if (fx->valid && fx->has_course) {
         g->last_course = fx->course;
+        g->course_ref = true;
     }
     GNSS_LOG(g, QTD_LOG_DEBUG, "location reported (%s)", why);
 }
@@ -302,7 +305,12 @@ void gnss_policy(gnss_t *g)
         report(g, "distance");
         return;
     }
-    if (c->report_heading_deg > 0 && g->reported_once && fx->has_course && fx->speed_kmh >= 5.0) {
+    if (c->report_heading_deg > 0 && fx->has_course && !g->course_ref) {
+        g->last_course = fx->course; /* the first course seen: turns count from it */
+        g->course_ref = true;
+        return;
+    }
+    if (c->report_heading_deg > 0 && fx->has_course && fx->speed_kmh >= 5.0) {
         double turn = fabs(fx->course - g->last_course);
         turn = turn > 180 ? 360 - turn : turn;
         if (turn >= c->report_heading_deg) {

@@ -93,7 +93,7 @@ static int l_getLocData(lua_State *L)
     if (rc != 0) {
         GNSS_LOG(g, QTD_LOG_WARN, "quecIot.getLocData: %s%s",
                  rc == QTD_EMSGSIZE ? "more sentences than a report holds"
-                                    : "not a type the sources provide (getLocSupList): ",
+                                    : "not a name of table 2 (or LBS without the modem's cells): ",
                  rc == QTD_EMSGSIZE ? "" : bad);
         lua_pushnil(L);
         return 1;
@@ -130,7 +130,8 @@ static int l_locReportInside(lua_State *L)
     }
     int rc = gnss_collect(g, list, (size_t)n, out, sizeof(out), &bad);
     if (rc == QTD_EINVAL) {
-        return refuse(L, "locReportInside", "not a type the sources provide", bad);
+        return refuse(L, "locReportInside",
+                      "not a name of table 2 (or LBS without the modem's cells)", bad);
     }
     if (rc != 0 || out[0] == '\0') {
         return refuse(L, "locReportInside",

@@ -64,8 +64,12 @@ nmea_err_t nmea_check(const char *s, size_t n, int *talker, int *type)
     if (hi < 0 || lo < 0 || (unsigned)(hi << 4 | lo) != sum) {
         return NMEA_E_CHECKSUM;
     }
+    /* "$P<maker>...": proprietary (valid, not of table 2) */
+    if (s[1] == 'P' && n > 5 && s[2] >= 'A' && s[2] <= 'Z') {
+        return NMEA_OK;
+    }
     /* "$TTSSS," (or "$TTSSS*" with no field) */
-    if (n < 7 + 3 || (s[6] != ',' && s[6] != '*')) {
+    if (n < 9 || (s[6] != ',' && s[6] != '*')) {
         return NMEA_E_ADDRESS;
     }
     for (int i = 1; i < 6; i++) {

@@ -19,6 +19,10 @@
 /* The SDK's sample sentence (qhal_property.c) */
 #define SDK_GGA "$GPGGA,092204.999,4250.5589,S,14718.5084,E,1,04,24.4,19.7,M,,,,0000*1F"
 
+/* checksums of "PQTMVER,MODULE_L76K" and "GPGGA" (XOR, tests/peers/nmea_feed.py) */
+#define PQTM_CS "36"
+#define GPGGA_CS "56"
+
 static nmea_err_t check(const char *s)
 {
     int talker, type;
@@ -46,9 +50,11 @@ static void test_checks(void **state)
         NMEA_E_CHECKSUM);
     assert_int_equal(check("$GP*GA,1*00"), NMEA_E_CHECKSUM);
     assert_int_equal(check("$G*47"), NMEA_E_ADDRESS);
-    /* valid, but not a talker or type of table 2 */
-    const char *txt = "$PQTMVER,MODULE_L76K*13";
-    (void)txt;
+    /* valid, but not a talker or type of table 2: proprietary, a bare address */
+    const char *txt = "$PQTMVER,MODULE_L76K*" PQTM_CS;
+    assert_int_equal(nmea_check(txt, strlen(txt), &talker, &type), NMEA_OK);
+    assert_int_equal(talker, -1);
+    assert_int_equal(check("$GPGGA*" GPGGA_CS), NMEA_OK);
     const char *gb = "$GBGSA,A,1,,,,,,,,,,,,,,,*0C";
     assert_int_equal(nmea_check(gb, strlen(gb), &talker, &type), NMEA_OK);
     assert_int_equal(talker, NMEA_BD);
