@@ -73,28 +73,33 @@ static int l_getLocSupList(lua_State *L)
     return 1;
 }
 
-/* quecIot.getLocData(types) -> {"$GPGGA,...*47", ...} or nil (seed 3.7.2; also locDataGet) */
-static int l_getLocData(lua_State *L)
+/* The sentences of the types listed at idx 1 into out. Returns true, or false with a
+ * warning naming the function and the reason. */
+static bool collect_arg(lua_State *L, const char *fn, char *out, size_t n)
 {
     gnss_t *g = self_of(L);
     const char *list[MAX_TYPES];
     const char *bad = NULL;
-    char out[GNSS_REPORT_MAX];
-    int n = string_list(L, 1, list);
-    if (n < 0) {
-        GNSS_LOG(g, QTD_LOG_WARN,
-                 "quecIot.getLocData: types must be a list of 1..%d names of "
-                 "table 2 ({\"GGA\", \"RMC\"})",
-                 MAX_TYPES);
-        lua_pushnil(L);
-        return 1;
-    }
-    int rc = gnss_collect(g, list, (size_t)n, out, sizeof(out), &bad);
+    int count = string_list(L, 1, list);
+    int rc = count < 0 ? QTD_EINVAL : gnss_collect(g, list, (size_t)count, out, n, &bad);
     if (rc != 0) {
-        GNSS_LOG(g, QTD_LOG_WARN, "quecIot.getLocData: %s%s",
-                 rc == QTD_EMSGSIZE ? "more sentences than a report holds"
-                                    : "not a name of table 2 (or LBS without the modem's cells): ",
-                 rc == QTD_EMSGSIZE ? "" : bad);
+        GNSS_LOG(g, QTD_LOG_WARN, "quecIot.%s: %s%s", fn,
+                 count < 0 ? "types must be a list of 1..32 names of table 2 "
+                             "({\"GGA\", \"RMC\"})"
+                 : rc == QTD_EMSGSIZE
+                     ? "more sentences than a report holds"
+                     : "not a name of table 2 (or LBS without the modem's cells): ",
+                 count < 0 || rc == QTD_EMSGSIZE ? "" : bad);
+        return false;
+    }
+    return true;
+}
+
+/* quecIot.getLocData(types) -> {"$GPGGA,...*47", ...} or nil (seed 3.7.2; also locDataGet) */
+static int l_getLocData(lua_State *L)
+{
+    char out[GNSS_REPORT_MAX];
+    if (!collect_arg(L, "getLocData", out, sizeof(out))) {
         lua_pushnil(L);
         return 1;
     }
@@ -120,23 +125,13 @@ static int report(lua_State *L, const char *fn, const char *sentences)
  * sentences; 4/10220 when the platform has it. */
 static int l_locReportInside(lua_State *L)
 {
-    gnss_t *g = self_of(L);
-    const char *list[MAX_TYPES];
-    const char *bad = NULL;
     char out[GNSS_REPORT_MAX];
-    int n = string_list(L, 1, list);
-    if (n < 0) {
-        return refuse(L, "locReportInside", "types must be a list of names of table 2", NULL);
+    if (!collect_arg(L, "locReportInside", out, sizeof(out))) {
+        lua_pushboolean(L, 0);
+        return 1;
     }
-    int rc = gnss_collect(g, list, (size_t)n, out, sizeof(out), &bad);
-    if (rc == QTD_EINVAL) {
-        return refuse(L, "locReportInside",
-                      "not a name of table 2 (or LBS without the modem's cells)", bad);
-    }
-    if (rc != 0 || out[0] == '\0') {
-        return refuse(L, "locReportInside",
-                      rc != 0 ? "more sentences than a report holds"
-                              : "no sentence of these types yet (no receiver data)",
+    if (out[0] == '\0') {
+        return refuse(L, "locReportInside", "no sentence of these types yet (no receiver data)",
                       NULL);
     }
     return report(L, "locReportInside", out);

@@ -74,14 +74,4 @@ if P.serial ~= nil then
     print("mb init again refused " .. tostring(quecIot.MBInit({99}, print, print)))
 end
 
-quecIot.init()
-quecIot.setProductinfo(P.pk, P.ps)
-quecIot.setServer(1, P.server)
-quecIot.setDkDs(P.dk, "")
-quecIot.setEventCB(function(ev)
-    print("event " .. ev[1] .. "/" .. ev[2])
-    if ev[1] == 5 and ev[2] == 10200 then
-        command(ev[3])
-    end
-end)
-quecIot.setConnmode(1)
+require("it_device")(command)
