@@ -21,6 +21,7 @@
 
 #include "agent/alloc.h"
 #include "agent/config.h"
+#include "agent/paths.h"
 #include "agent/log.h"
 #include "agent/watchdog.h"
 #include "lua/luahost.h"
@@ -56,14 +57,16 @@ typedef struct {
     qtd_cfg_array_t plugins;
 } core_cfg_t;
 
-static const qtd_cfg_key_t agent_keys[] = {
+/* data_dir and plugin_dir default to where this binary finds them (paths.c): set by
+ * core_defaults() before the table is used. */
+static qtd_cfg_key_t agent_keys[] = {
     {QTD_CFG_STRING, "log_level", "info", offsetof(agent_cfg_t, log_level),
      "least severe level logged", 0, 0, "error|warn|info|debug", NULL, 0},
     {QTD_CFG_BOOL, "syslog", "false", offsetof(agent_cfg_t, syslog),
      "log to syslog (facility daemon) instead of stderr", 0, 0, NULL, NULL, 0},
-    {QTD_CFG_STRING, "data_dir", QTD_STATE_DIR, offsetof(agent_cfg_t, data_dir),
+    {QTD_CFG_STRING, "data_dir", NULL, offsetof(agent_cfg_t, data_dir),
      "directory of the database (identity, settings, outbox); created 0700", 0, 0, NULL, NULL, 0},
-    {QTD_CFG_STRING, "plugin_dir", QTD_PLUGIN_DIR, offsetof(agent_cfg_t, plugin_dir),
+    {QTD_CFG_STRING, "plugin_dir", NULL, offsetof(agent_cfg_t, plugin_dir),
      "where plugins named without a '/' are found (as qtd_<name>.so)", 0, 0, NULL, NULL, 0},
     {QTD_CFG_INT, "watchdog_s", "10", offsetof(agent_cfg_t, watchdog_s),
      "seconds one turn of the loop may run before the agent counts as hung and exits 3 for "
@@ -137,8 +140,20 @@ static void print_sections(void)
     qtd__config_print_keys(stdout, buf, plugin_item_keys);
 }
 
+static void core_defaults(void)
+{
+    for (qtd_cfg_key_t *k = agent_keys; k->type != QTD_CFG_END; k++) {
+        if (strcmp(k->name, "data_dir") == 0) {
+            k->def = qtd__path(QTD_PATH_STATE);
+        } else if (strcmp(k->name, "plugin_dir") == 0) {
+            k->def = qtd__path(QTD_PATH_PLUGINS);
+        }
+    }
+}
+
 void qtd__agent_print_core_keys(void)
 {
+    core_defaults();
     print_sections();
 }
 
@@ -196,6 +211,7 @@ static int mkdir_p(const char *dir)
 /* Read the config, load plugins and validate everything. Returns 0 or 2. */
 static int configure(runtime_t *rt, const qtd_agent_opts_t *opts)
 {
+    core_defaults();
     int rc = qtd__config_load(&rt->cfg, opts->config_path);
     if (rc < 0) {
         qtd_log_error("core", "cannot read config: %s", qtd_strerror(rc));

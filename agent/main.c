@@ -9,11 +9,10 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "agent/paths.h"
 #include "agent/alloc.h"
 #include "agent/config.h"
 #include "agent/log.h"
-
-#define DEFAULT_CONFIG QTD_SYSCONF_DIR "/agent.lua"
 
 static void usage(FILE *fp)
 {
@@ -32,12 +31,12 @@ static void usage(FILE *fp)
             "\n"
             "Options:\n"
             "  -c, --config FILE     the agent config, a Lua data file\n"
-            "                        (default " DEFAULT_CONFIG ")\n"
+            "                        (default %s)\n"
             "      --check           validate the config, the plugins it names and the syntax of\n"
             "                        the script, print the result and exit; starts nothing\n"
             "  -v, --verbose         log one level more (info -> debug); repeatable\n"
             "      --plugin-dir DIR  load plugins named without a '/' from DIR\n"
-            "                        (overrides agent.plugin_dir; default " QTD_PLUGIN_DIR ")\n"
+            "                        (overrides agent.plugin_dir; default %s)\n"
             "      --help-plugin NAME\n"
             "                        print the config keys of plugin NAME (its section in the\n"
             "                        config file) with types, defaults and ranges\n"
@@ -56,15 +55,19 @@ static void usage(FILE *fp)
             "  2  the config or the command line is invalid; nothing was started\n"
             "\n"
             "Files:\n"
-            "  " DEFAULT_CONFIG "   default config\n"
-            "  " QTD_STATE_DIR "/qthingd.db   identity, settings, outbox (mode 0600)\n"
+            "  %s   default config\n"
+            "  %s/qthingd.db   identity, settings, outbox (mode 0600)\n"
+            "The defaults are found from where this binary is: an installed tree moved\n"
+            "elsewhere, and the build tree, use their own files.\n"
             "\n"
-            "See docs/lua-api.md for the Lua API and docs/operations.md for operations.\n");
+            "See docs/lua-api.md for the Lua API and docs/operations.md for operations.\n",
+            qtd__path(QTD_PATH_CONFIG), qtd__path(QTD_PATH_PLUGINS), qtd__path(QTD_PATH_CONFIG),
+            qtd__path(QTD_PATH_STATE));
 }
 
 static int help_plugin(const char *name, const char *plugin_dir)
 {
-    const char *dir = plugin_dir != NULL ? plugin_dir : QTD_PLUGIN_DIR;
+    const char *dir = plugin_dir != NULL ? plugin_dir : qtd__path(QTD_PATH_PLUGINS);
     char *path = qtd__plugin_path(dir, name);
     qtd_plugin_t *p = NULL;
     int rc = path != NULL ? qtd__plugin_open(path, &p) : QTD_ENOMEM;
@@ -101,7 +104,7 @@ int main(int argc, char **argv)
         {"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
         {NULL, 0, NULL, 0},
     };
-    qtd_agent_opts_t opts = {.config_path = DEFAULT_CONFIG};
+    qtd_agent_opts_t opts = {.config_path = qtd__path(QTD_PATH_CONFIG)};
     const char *help_for = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "c:vVh", longopts, NULL)) != -1) {

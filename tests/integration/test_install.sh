@@ -12,15 +12,36 @@ prefix=$(sed -n 's/^prefix=//p' "$pc")
 for f in bin/qthingd include/qthingd/plugin.h include/qthingd/errors.h include/qthingd/events.h; do
     [ -e "$DEST$prefix/$f" ] || fail "$f not installed under $prefix"
 done
-conf=$("$QTHINGD" --help | grep -oE '\(default [^)]*agent.lua\)' | grep -oE '/[^)]*agent.lua')
-[ -f "$DEST$conf" ] || fail "agent.lua not installed where the binary looks ($conf)"
-plugdir=$(dirname "$(find "$DEST" -name qtd_cloud.so | head -1)")
-"$DEST$prefix/bin/qthingd" --check -c "$DEST$conf" --plugin-dir "$plugdir" \
-    | grep -q 'configuration OK (4 plugins)' || fail "installed config does not check"
-echo '-- edited' >>"$DEST$conf"
+# the installed binary looks for its config and plugins where they were installed
+conf=$("$DEST$prefix/bin/qthingd" --help | grep -oE '\(default [^)]*agent.lua\)' \
+    | grep -oE '/[^)]*agent.lua')
+[ "$conf" = "$DEST$prefix/etc/qthingd/agent.lua" ] && [ -f "$conf" ] \
+    || fail "agent.lua not installed where the binary looks ($conf)"
+"$DEST$prefix/bin/qthingd" --check | grep -q 'configuration OK (4 plugins)' \
+    || fail "installed config does not check"
+echo '-- edited' >>"$conf"
 DESTDIR=$DEST cmake --install "$QTD_BUILD_DIR" >"$WORK/install2.log" 2>&1
-tail -1 "$DEST$conf" | grep -q -- '-- edited' || fail "an edited agent.lua was overwritten"
+tail -1 "$conf" | grep -q -- '-- edited' || fail "an edited agent.lua was overwritten"
 pass "install layout; agent.lua kept on reinstall"
+
+# --- an installed tree works wherever it is: installed under a prefix, then moved
+cmake --install "$QTD_BUILD_DIR" --prefix "$WORK/opt" >"$WORK/install3.log" 2>&1 \
+    || fail "install --prefix failed"
+mv "$WORK/opt" "$WORK/moved"
+"$WORK/moved/bin/qthingd" --check >"$WORK/moved.txt" 2>&1 \
+    || { cat "$WORK/moved.txt"; fail "a moved install does not find its config and plugins"; }
+grep -q "^$WORK/moved/etc/qthingd/agent.lua: configuration OK (4 plugins)" "$WORK/moved.txt" \
+    || fail "a moved install: $(head -1 "$WORK/moved.txt")"
+"$WORK/moved/bin/qthingd" --help-plugin modbus | grep -q "from $WORK/moved/lib/qthingd/plugins/" \
+    || fail "--help-plugin of a moved install"
+"$WORK/moved/bin/qthingd" --help-config | grep -A1 'agent.data_dir' \
+    | grep -q "default \"$WORK/moved/var/lib/qthingd\"" || fail "data_dir of a moved install"
+# the build tree: its own plugins and the source tree's config, without options
+"$QTHINGD" --help-plugin modbus | grep -q "from $QTD_PLUGIN_DIR/qtd_modbus.so" \
+    || fail "--help-plugin from the build tree"
+"$QTHINGD" --check | grep -q "^$QTD_SOURCE_DIR/config/agent.lua: configuration OK" \
+    || fail "--check from the build tree"
+pass "an install moved elsewhere, and the build tree, find their own config and plugins"
 
 cat >"$WORK/mine.c" <<'C'
 #include <qthingd/plugin.h>
