@@ -17,8 +17,8 @@ conf=$("$DEST$prefix/bin/qthingd" --help | grep -oE '\(default [^)]*agent.lua\)'
     | grep -oE '/[^)]*agent.lua')
 [ "$conf" = "$DEST$prefix/etc/qthingd/agent.lua" ] && [ -f "$conf" ] \
     || fail "agent.lua not installed where the binary looks ($conf)"
-"$DEST$prefix/bin/qthingd" --check | grep -q 'configuration OK (4 plugins)' \
-    || fail "installed config does not check"
+out=$("$DEST$prefix/bin/qthingd" --check)
+grep -q 'configuration OK (4 plugins)' <<<"$out" || fail "installed config does not check"
 echo '-- edited' >>"$conf"
 DESTDIR=$DEST cmake --install "$QTD_BUILD_DIR" >"$WORK/install2.log" 2>&1
 tail -1 "$conf" | grep -q -- '-- edited' || fail "an edited agent.lua was overwritten"
@@ -32,14 +32,17 @@ mv "$WORK/opt" "$WORK/moved"
     || { cat "$WORK/moved.txt"; fail "a moved install does not find its config and plugins"; }
 grep -q "^$WORK/moved/etc/qthingd/agent.lua: configuration OK (4 plugins)" "$WORK/moved.txt" \
     || fail "a moved install: $(head -1 "$WORK/moved.txt")"
-"$WORK/moved/bin/qthingd" --help-plugin modbus | grep -q "from $WORK/moved/lib/qthingd/plugins/" \
-    || fail "--help-plugin of a moved install"
-"$WORK/moved/bin/qthingd" --help-config | grep -A1 'agent.data_dir' \
-    | grep -q "default \"$WORK/moved/var/lib/qthingd\"" || fail "data_dir of a moved install"
+# (outputs captured first: grep -q ending a pipe early would SIGPIPE the writer)
+out=$("$WORK/moved/bin/qthingd" --help-plugin modbus)
+grep -q "from $WORK/moved/lib/qthingd/plugins/" <<<"$out" || fail "--help-plugin of a moved install"
+out=$("$WORK/moved/bin/qthingd" --help-config)
+grep -A1 'agent.data_dir' <<<"$out" | grep -q "default \"$WORK/moved/var/lib/qthingd\"" \
+    || fail "data_dir of a moved install"
 # the build tree: its own plugins and the source tree's config, without options
-"$QTHINGD" --help-plugin modbus | grep -q "from $QTD_PLUGIN_DIR/qtd_modbus.so" \
-    || fail "--help-plugin from the build tree"
-"$QTHINGD" --check | grep -q "^$QTD_SOURCE_DIR/config/agent.lua: configuration OK" \
+out=$("$QTHINGD" --help-plugin modbus)
+grep -q "from $QTD_PLUGIN_DIR/qtd_modbus.so" <<<"$out" || fail "--help-plugin from the build tree"
+out=$("$QTHINGD" --check)
+grep -q "^$QTD_SOURCE_DIR/config/agent.lua: configuration OK" <<<"$out" \
     || fail "--check from the build tree"
 pass "an install moved elsewhere, and the build tree, find their own config and plugins"
 
