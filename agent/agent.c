@@ -21,6 +21,7 @@
 
 #include "agent/alloc.h"
 #include "agent/config.h"
+#include "agent/control.h"
 #include "agent/paths.h"
 #include "agent/log.h"
 #include "agent/watchdog.h"
@@ -32,6 +33,7 @@ typedef struct {
     const char *data_dir;
     const char *plugin_dir;
     int64_t watchdog_s;
+    const char *control_socket;
 } agent_cfg_t;
 
 typedef struct {
@@ -68,6 +70,10 @@ static qtd_cfg_key_t agent_keys[] = {
      "directory of the database (identity, settings, outbox); created 0700", 0, 0, NULL, NULL, 0},
     {QTD_CFG_STRING, "plugin_dir", NULL, offsetof(agent_cfg_t, plugin_dir),
      "where plugins named without a '/' are found (as qtd_<name>.so)", 0, 0, NULL, NULL, 0},
+    {QTD_CFG_STRING, "control_socket", "", offsetof(agent_cfg_t, control_socket),
+     "the control socket qthingctl talks to (mode 0600); empty: <data_dir>/qthingd.sock; "
+     "\"none\": no socket",
+     0, 0, NULL, NULL, 0},
     {QTD_CFG_INT, "watchdog_s", "10", offsetof(agent_cfg_t, watchdog_s),
      "seconds one turn of the loop may run before the agent counts as hung and exits 3 for "
      "its supervisor to restart it; 0: no watchdog",
@@ -128,6 +134,8 @@ typedef struct {
     qtd_watchdog_t *watchdog;
     uv_mutex_t lua_lock; /* guards rt->a.lua against the watchdog's thread */
     bool stopping;
+    qtd_control_t *control;
+    uint64_t started_ms;
 } runtime_t;
 
 static void print_sections(void)
@@ -385,8 +393,56 @@ static void begin_shutdown(runtime_t *rt, const char *why)
     uv_close((uv_handle_t *)&rt->sig_hup, NULL);
     uv_close((uv_handle_t *)&rt->sig_usr1, NULL);
     uv_close((uv_handle_t *)&rt->commit, NULL);
+    qtd__control_close(rt->control);
     qtd__bus_close(rt->a.bus);
     rt->a.bus = NULL;
+}
+
+/* The control socket's status (control.h). */
+static void control_status(void *arg, cJSON *j)
+{
+    runtime_t *rt = arg;
+    uint64_t rows = 0, bytes = 0;
+    (void)qtd_store_outbox_count(rt->a.store, &rows, &bytes);
+    cJSON_AddStringToObject(j, "version", QTD_VERSION);
+    cJSON_AddNumberToObject(j, "pid", (double)getpid());
+    cJSON_AddNumberToObject(j, "uptime_s", (double)(uv_now(&rt->loop) - rt->started_ms) / 1000);
+    cJSON_AddStringToObject(j, "data_dir", rt->a.data_dir != NULL ? rt->a.data_dir : "");
+    cJSON_AddNumberToObject(j, "memory_bytes", (double)qtd_alloc_bytes());
+    cJSON *o = cJSON_AddObjectToObject(j, "outbox");
+    cJSON_AddNumberToObject(o, "rows", (double)rows);
+    cJSON_AddNumberToObject(o, "bytes", (double)bytes);
+    cJSON_AddNumberToObject(o, "dropped", (double)qtd_store_outbox_dropped(rt->a.store));
+    cJSON_AddNumberToObject(o, "lost", (double)qtd_store_outbox_lost(rt->a.store));
+    cJSON *sc = cJSON_AddObjectToObject(j, "script");
+    cJSON_AddStringToObject(sc, "path", qtd__config_resolve(rt->cfg, rt->core.lua.script));
+    cJSON_AddNumberToObject(sc, "errors",
+                            rt->a.lua != NULL ? (double)qtd__lua_errors(rt->a.lua) : 0);
+    cJSON *ps = cJSON_AddArrayToObject(j, "plugins");
+    for (qtd_plugin_t *p = rt->a.plugins; p != NULL; p = p->next) {
+        cJSON *pj = cJSON_CreateObject();
+        cJSON_AddStringToObject(pj, "name", p->desc->name);
+        cJSON_AddStringToObject(pj, "version", p->desc->version ? p->desc->version : "");
+        cJSON_AddStringToObject(pj, "state",
+                                p->started        ? "running"
+                                : p->start_failed ? "start failed"
+                                                  : "not started");
+        if (p->start_failed) {
+            cJSON_AddStringToObject(pj, "error", qtd_strerror(p->start_rc));
+        }
+        cJSON_AddNumberToObject(pj, "bytes", (double)atomic_load(&p->host.bytes));
+        cJSON_AddItemToArray(ps, pj);
+    }
+}
+
+static int control_reload(void *arg)
+{
+    runtime_t *rt = arg;
+    if (rt->a.lua == NULL) {
+        return QTD_ENOENT;
+    }
+    qtd_log_info("core", "control socket: reloading the Lua script");
+    return qtd__lua_reload(rt->a.lua);
 }
 
 /* SIGUSR1: one status line per part, at info level. */
@@ -552,6 +608,21 @@ static int start_everything(runtime_t *rt)
                           .errcode = QTD_WATCHDOG_SAFE_AFTER};
         (void)qtd__bus_publish(a->bus, "core", &ev);
     }
+    rt->started_ms = uv_now(a->loop);
+    const char *sock = rt->core.agent.control_socket;
+    if (strcmp(sock, "none") != 0) {
+        char path[4200];
+        if (sock[0] == '\0') {
+            snprintf(path, sizeof(path), "%s/qthingd.sock", data_dir);
+        } else {
+            snprintf(path, sizeof(path), "%s", qtd__config_resolve(rt->cfg, sock));
+        }
+        qtd_control_ops_t ops = {.status = control_status, .reload = control_reload, .arg = rt};
+        if (qtd__control_start(&rt->control, a->loop, a->bus, path, &ops) != 0) {
+            qtd_log_warn("core", "going on without a control socket (qthingctl cannot reach "
+                                 "this agent)");
+        }
+    }
     /* The operator's script: an error is logged, the agent goes on. */
     qtd__lua_start(a->lua);
     if (qtd__plugins_start(a) < 0) {
@@ -609,6 +680,7 @@ int qtd__agent_run(const qtd_agent_opts_t *opts)
     rt->watchdog = NULL;
     uv_run(&rt->loop, UV_RUN_DEFAULT); /* the watchdog's handles */
     /* Every handle is closed here: plugins can go. */
+    qtd__control_free(rt->control);
     destroy_plugins(rt);
     qtd_store_close(rt->a.store);
     if (rt->lock_fd >= 0) {

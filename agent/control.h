@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The control socket: a Unix socket (mode 0600) on which qthingctl, or any tool, asks the
+ * running agent things. One JSON object per line each way (docs/operations.md "The control
+ * socket"):
+ *   {"cmd": "status"}  -> {"ok": true, "version": ..., "pid": ..., "uptime_s": ...,
+ *                          "data_dir": ..., "outbox": {...}, "script": {...},
+ *                          "plugins": [{"name", "version", "state", "bytes"}, ...]}
+ *   {"cmd": "events"}  -> {"ok": true}, then one line per bus event until the client goes:
+ *                         {"domain": D, "domain_name": "cloud", "event": E, "errcode": C,
+ *                          "value": V, "source": "cloud"}
+ *   {"cmd": "reload"}  -> the script reloaded (as SIGHUP): {"ok": true} or an error
+ * A request that is not one of these: {"ok": false, "error": "..."}.
+ */
+#ifndef QTD_AGENT_CONTROL_H
+#define QTD_AGENT_CONTROL_H
+
+#include <cjson/cJSON.h>
+#include <uv.h>
+
+#include "agent/bus.h"
+
+typedef struct qtd_control_s qtd_control_t;
+
+typedef struct {
+    /* Fill the status object (loop thread). */
+    void (*status)(void *arg, cJSON *out);
+    /* Reload the script. Returns 0 or an error (QTD_*). */
+    int (*reload)(void *arg);
+    void *arg;
+} qtd_control_ops_t;
+
+/* Listen on path (an old socket file there is replaced). Returns: 0, or an error logged. */
+int qtd__control_start(qtd_control_t **out, uv_loop_t *loop, qtd_bus_t *bus, const char *path,
+                       const qtd_control_ops_t *ops);
+/* Close the socket and every client (their handles close on the loop), remove the file. */
+void qtd__control_close(qtd_control_t *c);
+/* Free after the loop has run the closes. */
+void qtd__control_free(qtd_control_t *c);
+
+/* A value tree as JSON (STRUCT: an object keyed by id, ARRAY: a list, BYTES: {"hex": ...}). */
+cJSON *qtd__control_value_json(const qtd_value_t *v);
+
+#endif /* QTD_AGENT_CONTROL_H */

@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * qthingctl: ask a running qthingd through its control socket (agent/control.h). Human
+ * output by default, the agent's JSON with --json.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "agent/paths.h"
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "Usage: qthingctl [-s SOCKET] [--json] COMMAND\n"
+            "\n"
+            "Ask a running qthingd through its control socket.\n"
+            "\n"
+            "Commands:\n"
+            "  status        version, pid, uptime, data directory, the outbox (rows, bytes,\n"
+            "                dropped by the cap, lost), the script (its errors) and each\n"
+            "                plugin's state\n"
+            "  events [-f]   follow the agent's events, one line each: the domain (cloud,\n"
+            "                httpota, subdev, modbus, agent), then event,errcode[,value] as the\n"
+            "                seed's callbacks get them; until interrupted\n"
+            "  reload        reload the Lua script (as SIGHUP; the cloud session stays up)\n"
+            "\n"
+            "Options:\n"
+            "  -s, --socket SOCKET  the agent's control socket (agent.control_socket; default\n"
+            "                       %s/qthingd.sock, or $QTHINGD_SOCKET)\n"
+            "      --json           print the agent's JSON lines as they are\n"
+            "  -h, --help           print this help\n"
+            "\n"
+            "Exit status: 0 done; 1 the agent answered with an error; 2 bad usage; 3 the agent\n"
+            "cannot be reached (not running, or no access to its socket).\n",
+            qtd__path(QTD_PATH_STATE));
+}
+
+static int connect_to(const char *path)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(a.sun_path)) {
+        fprintf(stderr, "qthingctl: %s: too long for a socket path\n", path);
+        return -1;
+    }
+    strcpy(a.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        int e = errno;
+        fprintf(stderr, "qthingctl: cannot reach the agent at %s: %s\n%s", path, strerror(e),
+                e == ENOENT || e == ECONNREFUSED
+                    ? "  is qthingd running? (its log says \"control: listening on ...\"; "
+                      "-s names another socket)\n"
+                : e == EACCES ? "  run as the agent's user (the socket is mode 0600)\n"
+                              : "");
+        if (fd >= 0) {
+            close(fd);
+        }
+        return -1;
+    }
+    return fd;
+}
+
+/* One line from fd into a malloc'd string (NULL at the end). */
+static char *read_line(int fd)
+{
+    size_t n = 0, cap = 256;
+    char *s = malloc(cap);
+    while (s != NULL) {
+        char c;
+        ssize_t r = read(fd, &c, 1);
+        if (r <= 0) {
+            free(s);
+            return NULL;
+        }
+        if (c == '\n') {
+            s[n] = '\0';
+            return s;
+        }
+        if (n + 1 >= cap) {
+            char *t = realloc(s, cap *= 2);
+            if (t == NULL) {
+                free(s);
+                return NULL;
+            }
+            s = t;
+        }
+        s[n++] = c;
+    }
+    return NULL;
+}
+
+static void print_status(const cJSON *j)
+{
+    const cJSON *o = cJSON_GetObjectItem(j, "outbox");
+    const cJSON *sc = cJSON_GetObjectItem(j, "script");
+    printf("qthingd %s, pid %.0f, up %.0f s, data in %s\n",
+           cJSON_GetStringValue(cJSON_GetObjectItem(j, "version")),
+           cJSON_GetNumberValue(cJSON_GetObjectItem(j, "pid")),
+           cJSON_GetNumberValue(cJSON_GetObjectItem(j, "uptime_s")),
+           cJSON_GetStringValue(cJSON_GetObjectItem(j, "data_dir")));
+    printf("outbox: %.0f rows, %.0f bytes; %.0f dropped by the cap, %.0f lost\n",
+           cJSON_GetNumberValue(cJSON_GetObjectItem(o, "rows")),
+           cJSON_GetNumberValue(cJSON_GetObjectItem(o, "bytes")),
+           cJSON_GetNumberValue(cJSON_GetObjectItem(o, "dropped")),
+           cJSON_GetNumberValue(cJSON_GetObjectItem(o, "lost")));
+    printf("script: %s, %.0f errors\n", cJSON_GetStringValue(cJSON_GetObjectItem(sc, "path")),
+           cJSON_GetNumberValue(cJSON_GetObjectItem(sc, "errors")));
+    printf("plugins:\n");
+    const cJSON *p;
+    cJSON_ArrayForEach(p, cJSON_GetObjectItem(j, "plugins"))
+    {
+        const char *err = cJSON_GetStringValue(cJSON_GetObjectItem(p, "error"));
+        printf("  %-10s %-8s %-13s %10.0f bytes%s%s\n",
+               cJSON_GetStringValue(cJSON_GetObjectItem(p, "name")),
+               cJSON_GetStringValue(cJSON_GetObjectItem(p, "version")),
+               cJSON_GetStringValue(cJSON_GetObjectItem(p, "state")),
+               cJSON_GetNumberValue(cJSON_GetObjectItem(p, "bytes")), err ? "  " : "",
+               err ? err : "");
+    }
+}
+
+static void print_event(const cJSON *j)
+{
+    const cJSON *v = cJSON_GetObjectItem(j, "value");
+    char *value = v != NULL ? cJSON_PrintUnformatted(v) : NULL;
+    printf("%-7s %.0f,%.0f%s%s\n", cJSON_GetStringValue(cJSON_GetObjectItem(j, "domain_name")),
+           cJSON_GetNumberValue(cJSON_GetObjectItem(j, "event")),
+           cJSON_GetNumberValue(cJSON_GetObjectItem(j, "errcode")), value ? "," : "",
+           value ? value : "");
+    free(value);
+    fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"socket", required_argument, NULL, 's'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {"follow", no_argument, NULL, 'f'},
+        {NULL, 0, NULL, 0},
+    };
+    char def[4200];
+    const char *env = getenv("QTHINGD_SOCKET");
+    snprintf(def, sizeof(def), "%s/qthingd.sock", qtd__path(QTD_PATH_STATE));
+    const char *path = env != NULL && env[0] != '\0' ? env : def;
+    bool json = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "s:hf", longopts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            path = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'f':
+            break; /* events always follow */
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[optind];
+    for (int i = optind + 1; i < argc; i++) {
+        if (strcmp(argv[i], "-f") != 0 && strcmp(argv[i], "--follow") != 0) {
+            fprintf(stderr, "qthingctl: unexpected argument %s\n", argv[i]);
+            return 2;
+        }
+    }
+    if (strcmp(cmd, "status") != 0 && strcmp(cmd, "events") != 0 && strcmp(cmd, "reload") != 0) {
+        fprintf(stderr, "qthingctl: unknown command %s (status, events, reload)\n", cmd);
+        return 2;
+    }
+    int fd = connect_to(path);
+    if (fd < 0) {
+        return 3;
+    }
+    char req[64];
+    int n = snprintf(req, sizeof(req), "{\"cmd\": \"%s\"}\n", cmd);
+    if (write(fd, req, (size_t)n) != n) {
+        fprintf(stderr, "qthingctl: %s: the agent closed the socket\n", path);
+        return 3;
+    }
+    char *line = read_line(fd);
+    cJSON *j = line != NULL ? cJSON_Parse(line) : NULL;
+    if (j == NULL) {
+        fprintf(stderr, "qthingctl: %s: no answer from the agent\n", path);
+        return 3;
+    }
+    bool ok = cJSON_IsTrue(cJSON_GetObjectItem(j, "ok"));
+    if (json) {
+        printf("%s\n", line);
+    } else if (!ok) {
+        fprintf(stderr, "qthingctl: %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(j, "error")));
+    } else if (strcmp(cmd, "status") == 0) {
+        print_status(j);
+    } else if (strcmp(cmd, "reload") == 0) {
+        printf("script reloaded\n");
+    }
+    fflush(stdout);
+    cJSON_Delete(j);
+    free(line);
+    if (ok && strcmp(cmd, "events") == 0) {
+        while ((line = read_line(fd)) != NULL) {
+            if (json) {
+                printf("%s\n", line);
+                fflush(stdout);
+            } else if ((j = cJSON_Parse(line)) != NULL) {
+                print_event(j);
+                cJSON_Delete(j);
+            }
+            free(line);
+        }
+        fprintf(stderr, "qthingctl: the agent closed the event stream\n");
+    }
+    close(fd);
+    return ok ? 0 : 1;
+}

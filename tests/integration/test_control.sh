@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The control socket and qthingctl: a running agent answers `status` (human and --json: the
+# outbox, the script, each plugin's state), streams its events to `events -f` as the seed's
+# event,errcode,value with their domain, reloads its script on `reload`; the socket is mode
+# 0600; a client with no agent behind the socket is told so (exit 3).
+source "$(dirname "$0")/lib.sh"
+QTHINGCTL=$(dirname "$QTHINGD")/qthingctl
+auto_registry
+start_broker
+start_sim
+start_agent c 'dk = "ctl1"' 'mode = "none"'
+C=$AGENT
+SOCK=$WORK/c/data/qthingd.sock
+wait_for "$WORK/c.log" "control: listening on $SOCK" 10
+wait_for "$WORK/c.log" 'lua: event 3/10200' 15
+[ "$(stat -c %a "$SOCK")" = 600 ] || fail "the socket is mode $(stat -c %a "$SOCK")"
+
+out=$("$QTHINGCTL" -s "$SOCK" status) || fail "status failed"
+grep -qE '^qthingd [0-9.]+, pid [0-9]+, up [0-9]+ s, data in ' <<<"$out" || fail "status: $out"
+grep -qE '^outbox: [0-9]+ rows, [0-9]+ bytes; 0 dropped by the cap, 0 lost$' <<<"$out" \
+    || fail "status outbox: $out"
+grep -qE '^  cloud +[0-9.]+ +running ' <<<"$out" || fail "status plugins: $out"
+json=$("$QTHINGCTL" -s "$SOCK" --json status)
+/usr/bin/python3 -c 'import json, sys; j = json.loads(sys.argv[1]); \
+sys.exit(0 if j["ok"] and j["plugins"][0]["name"] == "cloud" and "rows" in j["outbox"] else 1)' \
+    "$json" || fail "status --json: $json"
+pass "status: human and --json"
+
+start_bg events "$QTHINGCTL" -s "$SOCK" events -f
+EV=$LAST_PID
+sleep 0.5
+sim_ctl '{"cmd": "pass_write", "dk": "ctl1", "text": "hi"}' >/dev/null
+wait_for "$WORK/events.log" '^cloud +5,10200,\{"hex":"6869"\}$' 10
+sim_ctl '{"cmd": "tsl_write", "dk": "ctl1", "data": {"7": 42}}' >/dev/null
+wait_for "$WORK/events.log" '^cloud +5,10210,\{"7":42\}$' 10
+pass "events -f: the seed's event,errcode,value lines with their domain"
+
+"$QTHINGCTL" -s "$SOCK" reload | grep -qx 'script reloaded' || fail "reload"
+wait_for "$WORK/c.log" 'core: control socket: reloading the Lua script' 5
+stop_checked "$C" c
+wait_for "$WORK/events.log" 'the agent closed the event stream' 5
+forget_pid "$EV"
+[ ! -e "$SOCK" ] || fail "the socket file is left after a clean stop"
+rc=0
+"$QTHINGCTL" -s "$SOCK" status 2>"$WORK/nostatus.txt" || rc=$?
+[ $rc -eq 3 ] || fail "no agent: exit $rc, not 3"
+grep -q 'cannot reach the agent at .*: No such file or directory' "$WORK/nostatus.txt" \
+    || fail "no agent: $(cat "$WORK/nostatus.txt")"
+pass "reload; the event stream and the socket end with the agent; no agent: exit 3"
