@@ -431,6 +431,13 @@ static void control_status(void *arg, cJSON *j)
             cJSON_AddStringToObject(pj, "error", qtd_strerror(p->start_rc));
         }
         cJSON_AddNumberToObject(pj, "bytes", (double)atomic_load(&p->host.bytes));
+        const qtd_plugin_ops_t *ops = p->desc->ops;
+        if (p->started && ops->size >= offsetof(qtd_plugin_ops_t, status) + sizeof(ops->status) &&
+            ops->status != NULL) {
+            char line[512] = "";
+            ops->status(p->self, line, sizeof(line));
+            cJSON_AddStringToObject(pj, "summary", line);
+        }
         cJSON_AddItemToArray(ps, pj);
     }
 }

@@ -119,12 +119,16 @@ static void print_status(const cJSON *j)
     cJSON_ArrayForEach(p, cJSON_GetObjectItem(j, "plugins"))
     {
         const char *err = cJSON_GetStringValue(cJSON_GetObjectItem(p, "error"));
+        const char *summary = cJSON_GetStringValue(cJSON_GetObjectItem(p, "summary"));
         printf("  %-10s %-8s %-13s %10.0f bytes%s%s\n",
                cJSON_GetStringValue(cJSON_GetObjectItem(p, "name")),
                cJSON_GetStringValue(cJSON_GetObjectItem(p, "version")),
                cJSON_GetStringValue(cJSON_GetObjectItem(p, "state")),
                cJSON_GetNumberValue(cJSON_GetObjectItem(p, "bytes")), err ? "  " : "",
                err ? err : "");
+        if (summary != NULL && summary[0] != '\0') {
+            printf("             %s\n", summary);
+        }
     }
 }
 

@@ -170,6 +170,23 @@ static int cloud_on_event(void *self, const qtd_event_t *ev)
 }
 
 /* The services this plugin uses are looked up now that every plugin exists. */
+static void cloud_status(void *self, char *buf, size_t n)
+{
+    cloud_t *c = self;
+    size_t online = 0;
+    for (size_t b = 0; b < c->subs.nbuckets; b++) {
+        for (const subdev_t *sd = c->subs.buckets[b]; sd != NULL; sd = sd->next) {
+            online += sd->state == SUBDEV_ONLINE;
+        }
+    }
+    snprintf(buf, n,
+             "%s %s, work state %d, %llu sent / %llu acknowledged this run, "
+             "%zu of %zu sub-devices online%s",
+             c->online ? "online at" : "offline, server", c->id.server, c->workstate,
+             (unsigned long long)c->stat_sent, (unsigned long long)c->stat_acked, online,
+             c->subs.count, c->ota.status > 0 ? ", an OTA task under way" : "");
+}
+
 static int cloud_start(void *self)
 {
     qtd_cloud_ota_start(self);
@@ -220,6 +237,7 @@ static const qtd_plugin_ops_t cloud_ops = {
     .start = cloud_start,
     .stop = cloud_stop,
     .on_event = cloud_on_event,
+    .status = cloud_status,
 };
 
 QTD_PLUGIN_EXPORT const qtd_plugin_desc_t qtd_plugin_desc = {

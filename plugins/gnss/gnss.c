@@ -476,6 +476,20 @@ static void gnss_destroy(void *self)
     }
 }
 
+static void gnss_status(void *self, char *buf, size_t n)
+{
+    gnss_t *g = self;
+    const nmea_fix_t *fx = &g->store.fix;
+    char fix[96] = "no fix";
+    if (fx->valid) {
+        snprintf(fix, sizeof(fix), "fix %.6f,%.6f (%d satellites)", fx->lat, fx->lon,
+                 fx->satellites);
+    }
+    snprintf(buf, n, "%s %s%s, %llu valid / %llu dropped sentences, %s, %zu cells", g->cfg->source,
+             g->cfg->device, g->silent ? " (silent)" : "", (unsigned long long)g->good,
+             (unsigned long long)g->bad, fix, g->n_cells);
+}
+
 static const qtd_plugin_ops_t gnss_ops = {
     .size = sizeof(qtd_plugin_ops_t),
     .create = gnss_create,
@@ -483,6 +497,7 @@ static const qtd_plugin_ops_t gnss_ops = {
     .start = gnss_start,
     .stop = gnss_stop,
     .check = gnss_check,
+    .status = gnss_status,
 };
 
 QTD_PLUGIN_EXPORT const qtd_plugin_desc_t qtd_plugin_desc = {

@@ -807,6 +807,18 @@ static void modbus_stop(void *self)
     }
 }
 
+static void modbus_status(void *self, char *buf, size_t n)
+{
+    mbp_t *m = self;
+    size_t down = 0, points = 0;
+    for (size_t i = 0; i < m->n_slaves; i++) {
+        down += m->slaves[i].down;
+        points += m->slaves[i].map.n_points;
+    }
+    snprintf(buf, n, "%zu slaves (%zu not answering), %zu points, on %zu lines", m->n_slaves, down,
+             points, m->n_ports);
+}
+
 static const qtd_plugin_ops_t modbus_ops = {
     .size = sizeof(qtd_plugin_ops_t),
     .create = modbus_create,
@@ -815,6 +827,7 @@ static const qtd_plugin_ops_t modbus_ops = {
     .stop = modbus_stop,
     .on_event = modbus_on_event,
     .check = modbus_check,
+    .status = modbus_status,
 };
 
 QTD_PLUGIN_EXPORT const qtd_plugin_desc_t qtd_plugin_desc = {

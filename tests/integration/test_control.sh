@@ -21,6 +21,8 @@ grep -qE '^qthingd [0-9.]+, pid [0-9]+, up [0-9]+ s, data in ' <<<"$out" || fail
 grep -qE '^outbox: [0-9]+ rows, [0-9]+ bytes; 0 dropped by the cap, 0 lost$' <<<"$out" \
     || fail "status outbox: $out"
 grep -qE '^  cloud +[0-9.]+ +running ' <<<"$out" || fail "status plugins: $out"
+grep -qE '^ +online at mqtt://127.0.0.1:[0-9]+, work state 8, [0-9]+ sent / [0-9]+ acknowledged this run, 0 of 0 sub-devices online$' \
+    <<<"$out" || fail "the cloud plugin's summary: $out"
 json=$("$QTHINGCTL" -s "$SOCK" --json status)
 /usr/bin/python3 -c 'import json, sys; j = json.loads(sys.argv[1]); \
 sys.exit(0 if j["ok"] and j["plugins"][0]["name"] == "cloud" and "rows" in j["outbox"] else 1)' \

@@ -254,6 +254,10 @@ typedef struct qtd_plugin_ops_s {
      * api->log (the key path and the fix) and return QTD_ECONFIG; 0 when the config is
      * good. Only api->log, api->vlog, api->strerror and the memory functions may be used. */
     int (*check)(const qtd_host_api_t *api, qtd_host_t *host, const void *config);
+    /* A one-line summary of what the instance is doing now, for `qthingctl status`
+     * ("online as qdp1116adev1 at mqtt://..., 2 sub-devices online"), into buf (cut to n).
+     * Optional; on the loop thread, after start(). */
+    void (*status)(void *self, char *buf, size_t n);
 } qtd_plugin_ops_t;
 
 /* The size of the ops table of ABI 1.0-1.2 (before check). */
