@@ -27,6 +27,10 @@
 #include "agent/watchdog.h"
 #include "lua/luahost.h"
 
+#ifdef QTD_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
 typedef struct {
     const char *log_level;
     bool syslog;
@@ -136,6 +140,8 @@ typedef struct {
     bool stopping;
     qtd_control_t *control;
     uint64_t started_ms;
+    uv_timer_t sd_watchdog; /* systemd's WatchdogSec=: pinged from the loop */
+    bool sd_watchdog_open;
 } runtime_t;
 
 static void print_sections(void)
@@ -374,6 +380,13 @@ static void begin_shutdown(runtime_t *rt, const char *why)
     }
     rt->stopping = true;
     qtd_log_info("core", "%s: shutting down", why);
+#ifdef QTD_HAVE_SYSTEMD
+    (void)sd_notify(0, "STOPPING=1");
+#endif
+    if (rt->sd_watchdog_open) {
+        rt->sd_watchdog_open = false;
+        uv_close((uv_handle_t *)&rt->sd_watchdog, NULL);
+    }
     qtd__watchdog_shutdown(rt->watchdog); /* stopped once the loop has closed everything */
     /* Deliver what is already queued while everyone is still up. */
     if (rt->a.bus != NULL) {
@@ -521,6 +534,31 @@ static void watchdog_commit(void *arg)
     (void)qtd_store_commit_if_idle(rt->a.store);
 }
 
+#ifdef QTD_HAVE_SYSTEMD
+static void on_sd_watchdog(uv_timer_t *t)
+{
+    (void)t;
+    (void)sd_notify(0, "WATCHDOG=1"); /* the loop turns: systemd need not restart us */
+}
+#endif
+
+/* Under systemd (Type=notify): ready now, and the watchdog pinged from the loop at half its
+ * period when the unit has WatchdogSec=. Nothing without libsystemd or outside systemd. */
+static void notify_ready(runtime_t *rt)
+{
+#ifdef QTD_HAVE_SYSTEMD
+    uint64_t usec = 0;
+    if (sd_watchdog_enabled(0, &usec) > 0 && usec >= 2000 &&
+        uv_timer_init(rt->a.loop, &rt->sd_watchdog) == 0) {
+        rt->sd_watchdog_open = true;
+        uv_timer_start(&rt->sd_watchdog, on_sd_watchdog, 0, usec / 2000);
+    }
+    (void)sd_notify(0, "READY=1\nSTATUS=running");
+#else
+    (void)rt;
+#endif
+}
+
 static int start_everything(runtime_t *rt)
 {
     qtd_agent_t *a = &rt->a;
@@ -637,6 +675,7 @@ static int start_everything(runtime_t *rt)
     }
     qtd_log_info("core", "qthingd %s running (pid %d, data in %s)", QTD_VERSION, (int)getpid(),
                  data_dir);
+    notify_ready(rt);
     return 0;
 }
 

@@ -9,6 +9,7 @@
  *   as at install time): the config, plugin and state directories at their install-time
  *   places relative to the binary;
  * - anything else: the compiled-in install paths.
+ * Under systemd with StateDirectory= (one directory), $STATE_DIRECTORY is the data directory.
  */
 #include "agent/paths.h"
 
@@ -57,9 +58,8 @@ static void join(const char *dir, const char *rel, char *out, size_t n)
     }
 }
 
-static void find(void)
+static void find_tree(void)
 {
-    done = true;
     snprintf(paths[QTD_PATH_PLUGINS], PATH_MAX, "%s", QTD_PLUGIN_DIR);
     snprintf(paths[QTD_PATH_CONFIG], PATH_MAX, "%s/agent.lua", QTD_SYSCONF_DIR);
     snprintf(paths[QTD_PATH_STATE], PATH_MAX, "%s", QTD_STATE_DIR);
@@ -90,6 +90,17 @@ static void find(void)
     join(exe, QTD_SYSCONF_DIR_FROM_BIN, dir, sizeof(dir));
     snprintf(paths[QTD_PATH_CONFIG], PATH_MAX, "%.*s/agent.lua", PATH_MAX - 16, dir);
     join(exe, QTD_STATE_DIR_FROM_BIN, paths[QTD_PATH_STATE], PATH_MAX);
+}
+
+static void find(void)
+{
+    done = true;
+    find_tree();
+    const char *state = getenv("STATE_DIRECTORY"); /* systemd's StateDirectory= */
+    if (state != NULL && state[0] == '/' && strchr(state, ':') == NULL &&
+        strlen(state) < PATH_MAX) {
+        snprintf(paths[QTD_PATH_STATE], PATH_MAX, "%s", state);
+    }
 }
 
 const char *qtd__path(qtd_path_t which)
