@@ -5,7 +5,8 @@
 # few seconds the platform writes, reads or sends passthrough data, so the whole story shows:
 # registration, reports, answers, downlinks. Lines from the platform start with [platform].
 # Everything lives in build/run/; Ctrl-C stops all of it. Extra arguments go to qthingd
-# (e.g. ./run.sh -v for debug logs).
+# (e.g. ./run.sh -v for debug logs). QTD_SCRIPT=FILE runs another script (e.g.
+# QTD_SCRIPT=config/seed-example.lua ./run.sh: the guide's section 5 example).
 set -euo pipefail
 cd "$(dirname "$0")"
 .ci/install-deps
@@ -49,7 +50,7 @@ LUA
 cat >"$run/agent.lua" <<CFG
 -- Written by run.sh: the example config with local paths.
 agent = { log_level = "info", data_dir = "$run/data", plugin_dir = "$top/build/plugins" }
-lua = { script = "$top/config/example.lua", lib_path = "$run" }
+lua = { script = "$(realpath "${QTD_SCRIPT:-$top/config/example.lua}")", lib_path = "$run" }
 plugins = { { file = "cloud", required = true }, { file = "httpota" }, { file = "modbus" },
             { file = "gnss" } }
 CFG

@@ -1,4 +1,6 @@
--- Example device script: the quecIot guide's sections 2.1-2.3 and 5, in Lua.
+-- Example device script (what ./run.sh runs): the quecIot guide's sections 2.1-2.3 as a
+-- small device with its own thing model that answers the platform's writes, reads and
+-- passthrough. The guide's section 5 example itself, line by line, is seed-example.lua.
 -- The quecIot module keeps the guide's names, arguments and return values.
 --
 -- Per-installation values (server, product) may come from an optional site.lua next to
