@@ -455,6 +455,25 @@ static void control_status(void *arg, cJSON *j)
     }
 }
 
+static int outbox_row(void *arg, int64_t id, const char *topic, int qos, const void *payload,
+                      size_t len)
+{
+    (void)payload;
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddNumberToObject(r, "id", (double)id);
+    cJSON_AddStringToObject(r, "topic", topic);
+    cJSON_AddNumberToObject(r, "qos", qos);
+    cJSON_AddNumberToObject(r, "bytes", (double)len);
+    cJSON_AddItemToArray(arg, r);
+    return 0;
+}
+
+static void control_outbox(void *arg, cJSON *out, size_t limit)
+{
+    runtime_t *rt = arg;
+    (void)qtd_store_outbox_peek(rt->a.store, 0, limit, outbox_row, out);
+}
+
 static int control_reload(void *arg)
 {
     runtime_t *rt = arg;
@@ -662,7 +681,10 @@ static int start_everything(runtime_t *rt)
         } else {
             snprintf(path, sizeof(path), "%s", qtd__config_resolve(rt->cfg, sock));
         }
-        qtd_control_ops_t ops = {.status = control_status, .reload = control_reload, .arg = rt};
+        qtd_control_ops_t ops = {.status = control_status,
+                                 .reload = control_reload,
+                                 .outbox = control_outbox,
+                                 .arg = rt};
         if (qtd__control_start(&rt->control, a->loop, a->bus, path, &ops) != 0) {
             qtd_log_warn("core", "going on without a control socket (qthingctl cannot reach "
                                  "this agent)");

@@ -214,7 +214,7 @@ static void handle(client_t *cl, const char *text, size_t n)
     cJSON *req = cJSON_ParseWithLength(text, n);
     const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(req, "cmd");
     if (!cJSON_IsString(cmd)) {
-        send_error(cl, "expected {\"cmd\": \"status\" | \"events\" | \"reload\"}");
+        send_error(cl, "expected {\"cmd\": \"status\" | \"events\" | \"reload\" | \"outbox\"}");
     } else if (strcmp(cmd->valuestring, "status") == 0) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddBoolToObject(j, "ok", 1);
@@ -235,6 +235,16 @@ static void handle(client_t *cl, const char *text, size_t n)
             cJSON_AddStringToObject(j, "error", "out of memory");
         }
         send_json(cl, j);
+    } else if (strcmp(cmd->valuestring, "outbox") == 0) {
+        const cJSON *lim = cJSON_GetObjectItemCaseSensitive(req, "limit");
+        double n = cJSON_IsNumber(lim) ? lim->valuedouble : 20;
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddBoolToObject(j, "ok", 1);
+        ctl->ops.outbox(ctl->ops.arg, cJSON_AddArrayToObject(j, "rows"),
+                        n < 1      ? 1
+                        : n > 1000 ? 1000
+                                   : (size_t)n);
+        send_json(cl, j);
     } else if (strcmp(cmd->valuestring, "reload") == 0) {
         int rc = ctl->ops.reload(ctl->ops.arg);
         cJSON *j = cJSON_CreateObject();
@@ -244,7 +254,7 @@ static void handle(client_t *cl, const char *text, size_t n)
         }
         send_json(cl, j);
     } else {
-        send_error(cl, "unknown cmd: expected status, events or reload");
+        send_error(cl, "unknown cmd: expected status, events, reload or outbox");
     }
     cJSON_Delete(req);
 }

@@ -10,6 +10,8 @@
  *                         {"domain": D, "domain_name": "cloud", "event": E, "errcode": C,
  *                          "value": V, "source": "cloud"}
  *   {"cmd": "reload"}  -> the script reloaded (as SIGHUP): {"ok": true} or an error
+ *   {"cmd": "outbox", "limit": N} -> {"ok": true, "rows": [{"id", "topic", "qos", "bytes"}]}:
+ *                         the oldest N rows waiting (default 20, at most 1000)
  * A request that is not one of these: {"ok": false, "error": "..."}.
  */
 #ifndef QTD_AGENT_CONTROL_H
@@ -27,6 +29,8 @@ typedef struct {
     void (*status)(void *arg, cJSON *out);
     /* Reload the script. Returns 0 or an error (QTD_*). */
     int (*reload)(void *arg);
+    /* The oldest rows of the outbox, at most limit, into the array out. */
+    void (*outbox)(void *arg, cJSON *out, size_t limit);
     void *arg;
 } qtd_control_ops_t;
 

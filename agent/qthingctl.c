@@ -32,6 +32,8 @@ static void usage(FILE *fp)
             "                httpota, subdev, modbus, agent), then event,errcode[,value] as the\n"
             "                seed's callbacks get them; until interrupted\n"
             "  reload        reload the Lua script (as SIGHUP; the cloud session stays up)\n"
+            "  outbox ls [N] the N oldest messages waiting in the outbox (default 20): id,\n"
+            "                QoS, bytes, topic (\"sub:<id>\" for a sub-device's)\n"
             "\n"
             "Options:\n"
             "  -s, --socket SOCKET  the agent's control socket (agent.control_socket; default\n"
@@ -182,22 +184,41 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[optind];
-    for (int i = optind + 1; i < argc; i++) {
+    long limit = 20;
+    int first = optind + 1;
+    if (strcmp(cmd, "outbox") == 0) {
+        if (first >= argc || strcmp(argv[first], "ls") != 0) {
+            fprintf(stderr, "qthingctl: outbox ls [N]\n");
+            return 2;
+        }
+        first++;
+        if (first < argc) {
+            char *end = NULL;
+            limit = strtol(argv[first], &end, 10);
+            if (*end != '\0' || limit < 1 || limit > 1000) {
+                fprintf(stderr, "qthingctl: outbox ls N: N is 1..1000\n");
+                return 2;
+            }
+            first++;
+        }
+    }
+    for (int i = first; i < argc; i++) {
         if (strcmp(argv[i], "-f") != 0 && strcmp(argv[i], "--follow") != 0) {
             fprintf(stderr, "qthingctl: unexpected argument %s\n", argv[i]);
             return 2;
         }
     }
-    if (strcmp(cmd, "status") != 0 && strcmp(cmd, "events") != 0 && strcmp(cmd, "reload") != 0) {
-        fprintf(stderr, "qthingctl: unknown command %s (status, events, reload)\n", cmd);
+    if (strcmp(cmd, "status") != 0 && strcmp(cmd, "events") != 0 && strcmp(cmd, "reload") != 0 &&
+        strcmp(cmd, "outbox") != 0) {
+        fprintf(stderr, "qthingctl: unknown command %s (status, events, reload, outbox ls)\n", cmd);
         return 2;
     }
     int fd = connect_to(path);
     if (fd < 0) {
         return 3;
     }
-    char req[64];
-    int n = snprintf(req, sizeof(req), "{\"cmd\": \"%s\"}\n", cmd);
+    char req[96];
+    int n = snprintf(req, sizeof(req), "{\"cmd\": \"%s\", \"limit\": %ld}\n", cmd, limit);
     if (write(fd, req, (size_t)n) != n) {
         fprintf(stderr, "qthingctl: %s: the agent closed the socket\n", path);
         return 3;
@@ -217,6 +238,16 @@ int main(int argc, char **argv)
         print_status(j);
     } else if (strcmp(cmd, "reload") == 0) {
         printf("script reloaded\n");
+    } else if (strcmp(cmd, "outbox") == 0) {
+        const cJSON *r;
+        printf("%10s %3s %7s  %s\n", "id", "qos", "bytes", "topic");
+        cJSON_ArrayForEach(r, cJSON_GetObjectItem(j, "rows"))
+        {
+            printf("%10.0f %3.0f %7.0f  %s\n", cJSON_GetNumberValue(cJSON_GetObjectItem(r, "id")),
+                   cJSON_GetNumberValue(cJSON_GetObjectItem(r, "qos")),
+                   cJSON_GetNumberValue(cJSON_GetObjectItem(r, "bytes")),
+                   cJSON_GetStringValue(cJSON_GetObjectItem(r, "topic")));
+        }
     }
     fflush(stdout);
     cJSON_Delete(j);

@@ -50,3 +50,23 @@ rc=0
 grep -q 'cannot reach the agent at .*: No such file or directory' "$WORK/nostatus.txt" \
     || fail "no agent: $(cat "$WORK/nostatus.txt")"
 pass "reload; the event stream and the socket end with the agent; no agent: exit 3"
+
+# --- the outbox of an agent that cannot reach its server: the rows waiting, oldest first
+cat >"$WORK/offline.lua" <<'LUA'
+quecIot.init()
+quecIot.setProductinfo("p1116a", "UHg1dTRBRVh3MkVG")
+quecIot.setServer(1, "mqtt://127.0.0.1:1")
+quecIot.setDkDs("off1", "")
+quecIot.setConnmode(1)
+for n = 1, 3 do print("queued " .. tostring(quecIot.phymodelReport(1, {[1] = n}))) end
+LUA
+AGENT_SCRIPT=$WORK/offline.lua start_agent o
+O=$AGENT
+wait_for "$WORK/o.log" 'lua: queued true' 10 3
+out=$("$QTHINGCTL" -s "$WORK/o/data/qthingd.sock" outbox ls)
+[ "$(grep -cE '^ +[0-9]+ +1 +[0-9]+  ' <<<"$out")" -eq 3 ] || fail "outbox ls: $out"
+out=$("$QTHINGCTL" -s "$WORK/o/data/qthingd.sock" outbox ls 2)
+[ "$(grep -cE '^ +[0-9]+ +1 ' <<<"$out")" -eq 2 ] || fail "outbox ls 2: $out"
+"$QTHINGCTL" -s "$WORK/o/data/qthingd.sock" status | grep -q '^outbox: 3 rows' || fail "status rows"
+stop_checked "$O" o
+pass "outbox ls: the 3 reports waiting while offline (and ls 2: the oldest 2)"
