@@ -165,6 +165,30 @@ static void core_defaults(void)
     }
 }
 
+/* The core's keys as Markdown, the defaults that depend on where the binary runs named by
+ * their rule (docs/config-reference.md is generated from this and the plugins' tables). */
+void qtd__agent_print_core_keys_md(void)
+{
+    for (qtd_cfg_key_t *k = agent_keys; k->type != QTD_CFG_END; k++) {
+        if (strcmp(k->name, "data_dir") == 0) {
+            k->def = "<prefix>/var/lib/qthingd (/var/lib/qthingd for /usr; $STATE_DIRECTORY "
+                     "under systemd)";
+        } else if (strcmp(k->name, "plugin_dir") == 0) {
+            k->def = "<libdir>/qthingd/plugins";
+        }
+    }
+    static const struct {
+        const char *name;
+        const qtd_cfg_key_t *keys;
+    } sections[] = {{"agent", agent_keys}, {"lua", lua_keys}, {"store", store_keys}};
+    for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+        printf("\n### %s\n\n", sections[i].name);
+        qtd__config_print_keys_md(stdout, sections[i].name, sections[i].keys);
+    }
+    printf("\n### plugins\n\n");
+    qtd__config_print_keys_md(stdout, "plugins[i]", plugin_item_keys);
+}
+
 void qtd__agent_print_core_keys(void)
 {
     core_defaults();

@@ -84,6 +84,7 @@ int qtd__agent_run(const qtd_agent_opts_t *opts);
 
 /* Print the core's config keys (agent, lua, store, plugins) for --help-config. */
 void qtd__agent_print_core_keys(void);
+void qtd__agent_print_core_keys_md(void);
 
 /* Plugin loading (plugin_host.c). qtd__plugin_open reads the descriptor's ABI fields first
  * and refuses (logging the file, both versions and dlerror()) a plugin this agent cannot

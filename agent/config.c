@@ -646,3 +646,51 @@ void qtd__config_print_keys(FILE *fp, const char *section, const qtd_cfg_key_t *
 {
     print_keys(fp, section, map);
 }
+
+/* One Markdown table row per key (a '|' in a text is escaped). */
+static void md_cell(FILE *fp, const char *s)
+{
+    fputs("| ", fp);
+    for (; s != NULL && *s != '\0'; s++) {
+        if (*s == '|') {
+            fputs("\\|", fp);
+        } else {
+            fputc(*s, fp);
+        }
+    }
+    fputc(' ', fp);
+}
+
+static void print_keys_md(FILE *fp, const char *prefix, const qtd_cfg_key_t *map)
+{
+    for (const qtd_cfg_key_t *k = map; k->type != QTD_CFG_END; k++) {
+        char key[160], want[160], def[160];
+        snprintf(key, sizeof(key), "`%s.%s`", prefix, k->name);
+        describe(k, want, sizeof(want));
+        if (k->type == QTD_CFG_ARRAY) {
+            snprintf(def, sizeof(def), "empty");
+        } else if (k->def == NULL) {
+            snprintf(def, sizeof(def), "required");
+        } else if (k->type == QTD_CFG_STRING) {
+            snprintf(def, sizeof(def), "`\"%s\"`", k->def);
+        } else {
+            snprintf(def, sizeof(def), "`%s`", k->def);
+        }
+        md_cell(fp, key);
+        md_cell(fp, want);
+        md_cell(fp, def);
+        md_cell(fp, k->help);
+        fputs("|\n", fp);
+        if (k->type == QTD_CFG_ARRAY && k->sub != NULL) {
+            char sub[128];
+            snprintf(sub, sizeof(sub), "%s.%s[i]", prefix, k->name);
+            print_keys_md(fp, sub, k->sub);
+        }
+    }
+}
+
+void qtd__config_print_keys_md(FILE *fp, const char *section, const qtd_cfg_key_t *map)
+{
+    fputs("| key | type | default | meaning |\n|---|---|---|---|\n", fp);
+    print_keys_md(fp, section, map);
+}

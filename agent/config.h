@@ -48,5 +48,7 @@ void qtd__config_free(qtd_config_t *cfg);
 
 /* Print a key table as documentation: name, type, default, range/choices, help. */
 void qtd__config_print_keys(FILE *fp, const char *section, const qtd_cfg_key_t *map);
+/* The same as a Markdown table (docs/config-reference.md). */
+void qtd__config_print_keys_md(FILE *fp, const char *section, const qtd_cfg_key_t *map);
 
 #endif /* QTD_AGENT_CONFIG_H */
