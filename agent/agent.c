@@ -498,6 +498,15 @@ static void control_outbox(void *arg, cJSON *out, size_t limit)
     (void)qtd_store_outbox_peek(rt->a.store, 0, limit, outbox_row, out);
 }
 
+static int control_lua(void *arg, const char *code, size_t len, char *out, size_t n, bool *failed)
+{
+    runtime_t *rt = arg;
+    if (rt->a.lua == NULL) {
+        return QTD_ENOENT;
+    }
+    return qtd__lua_eval(rt->a.lua, code, len, out, n, failed);
+}
+
 static int control_reload(void *arg)
 {
     runtime_t *rt = arg;
@@ -707,6 +716,7 @@ static int start_everything(runtime_t *rt)
         }
         qtd_control_ops_t ops = {.status = control_status,
                                  .reload = control_reload,
+                                 .lua = control_lua,
                                  .outbox = control_outbox,
                                  .arg = rt};
         if (qtd__control_start(&rt->control, a->loop, a->bus, path, &ops) != 0) {

@@ -235,6 +235,23 @@ static void handle(client_t *cl, const char *text, size_t n)
             cJSON_AddStringToObject(j, "error", "out of memory");
         }
         send_json(cl, j);
+    } else if (strcmp(cmd->valuestring, "lua") == 0) {
+        const cJSON *code = cJSON_GetObjectItemCaseSensitive(req, "code");
+        char out[2048];
+        bool failed = false;
+        int rc = cJSON_IsString(code)
+                     ? ctl->ops.lua(ctl->ops.arg, code->valuestring, strlen(code->valuestring), out,
+                                    sizeof(out), &failed)
+                     : QTD_EINVAL;
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddBoolToObject(j, "ok", rc == 0 && !failed);
+        if (rc != 0) {
+            cJSON_AddStringToObject(
+                j, "error", rc == QTD_EINVAL ? "expected \"code\": \"...\"" : qtd_strerror(rc));
+        } else {
+            cJSON_AddStringToObject(j, failed ? "error" : "result", out);
+        }
+        send_json(cl, j);
     } else if (strcmp(cmd->valuestring, "outbox") == 0) {
         const cJSON *lim = cJSON_GetObjectItemCaseSensitive(req, "limit");
         double n = cJSON_IsNumber(lim) ? lim->valuedouble : 20;

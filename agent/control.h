@@ -10,6 +10,8 @@
  *                         {"domain": D, "domain_name": "cloud", "event": E, "errcode": C,
  *                          "value": V, "source": "cloud"}
  *   {"cmd": "reload"}  -> the script reloaded (as SIGHUP): {"ok": true} or an error
+ *   {"cmd": "lua", "code": "..."} -> {"ok": true, "result": "..."} or {"ok": false,
+ *                         "error": "..."}: the code run in the script's state
  *   {"cmd": "outbox", "limit": N} -> {"ok": true, "rows": [{"id", "topic", "qos", "bytes"}]}:
  *                         the oldest N rows waiting (default 20, at most 1000)
  * A request that is not one of these: {"ok": false, "error": "..."}.
@@ -29,6 +31,9 @@ typedef struct {
     void (*status)(void *arg, cJSON *out);
     /* Reload the script. Returns 0 or an error (QTD_*). */
     int (*reload)(void *arg);
+    /* Run Lua text in the script's state: 0 with its results (or its error, *failed) in
+     * out, or an error (QTD_EBUSY). */
+    int (*lua)(void *arg, const char *code, size_t len, char *out, size_t n, bool *failed);
     /* The oldest rows of the outbox, at most limit, into the array out. */
     void (*outbox)(void *arg, cJSON *out, size_t limit);
     void *arg;

@@ -32,6 +32,12 @@ static void usage(FILE *fp)
             "                httpota, subdev, modbus, agent), then event,errcode[,value] as the\n"
             "                seed's callbacks get them; until interrupted\n"
             "  reload        reload the Lua script (as SIGHUP; the cloud session stays up)\n"
+            "  send pass TEXT\n"
+            "                passthrough TEXT to the platform (quecIot.passTransSend, mode 1)\n"
+            "  send tsl JSON thing-model values, e.g. '{\"1\": 25, \"2\": true}' (quecIot.\n"
+            "                phymodelReport, mode 1); prints the call's result\n"
+            "  lua CODE      run CODE in the script's state (its globals, its limits) and print\n"
+            "                what it returns, e.g. 'return quecIot.getWorkState()'\n"
             "  outbox ls [N] the N oldest messages waiting in the outbox (default 20): id,\n"
             "                QoS, bytes, and the row's topic (bus, ota; sub:<endpoint> for a\n"
             "                sub-device's)\n"
@@ -99,6 +105,94 @@ static char *read_line(int fd)
         s[n++] = c;
     }
     return NULL;
+}
+
+/* A JSON value as a Lua expression (objects keyed by ids become {[id] = ...}), appended to
+ * buf. Returns false when it does not fit or cannot be written. */
+static bool lua_of(const cJSON *v, char *buf, size_t n, size_t *used)
+{
+#define PUT(...)                                                                                   \
+    do {                                                                                           \
+        int k = snprintf(buf + *used, n - *used, __VA_ARGS__);                                     \
+        if (k < 0 || (size_t)k >= n - *used) {                                                     \
+            return false;                                                                          \
+        }                                                                                          \
+        *used += (size_t)k;                                                                        \
+    } while (0)
+    if (cJSON_IsBool(v)) {
+        PUT("%s", cJSON_IsTrue(v) ? "true" : "false");
+    } else if (cJSON_IsNumber(v)) {
+        double d = v->valuedouble;
+        if (d == (double)(long long)d && d > -9e15 && d < 9e15) {
+            PUT("%lld", (long long)d);
+        } else {
+            PUT("%.17g", d);
+        }
+    } else if (cJSON_IsString(v)) {
+        PUT("\"");
+        for (const unsigned char *s = (const unsigned char *)v->valuestring; *s; s++) {
+            if (*s == '"' || *s == '\\') {
+                PUT("\\%c", *s);
+            } else if (*s < 0x20 || *s == 0x7f) {
+                PUT("\\%03u", *s);
+            } else {
+                PUT("%c", *s);
+            }
+        }
+        PUT("\"");
+    } else if (cJSON_IsArray(v) || cJSON_IsObject(v)) {
+        PUT("{");
+        const cJSON *c;
+        cJSON_ArrayForEach(c, v)
+        {
+            if (cJSON_IsObject(v)) {
+                char *end = NULL;
+                long id = strtol(c->string, &end, 10);
+                if (*end != '\0' || id < 0 || id > 65535) {
+                    return false;
+                }
+                PUT("[%ld] = ", id);
+            }
+            if (!lua_of(c, buf, n, used)) {
+                return false;
+            }
+            PUT(", ");
+        }
+        PUT("}");
+    } else {
+        return false;
+    }
+    return true;
+#undef PUT
+}
+
+/* The Lua code of `lua CODE`, `send pass TEXT` and `send tsl JSON` into code. Returns false
+ * for arguments that do not make one. */
+static bool code_of(const char *cmd, int argc, char **argv, int first, char *code, size_t n)
+{
+    size_t used = 0;
+    bool ok = false;
+    if (strcmp(cmd, "lua") == 0) {
+        return first + 1 == argc && snprintf(code, n, "%s", argv[first]) < (int)n;
+    }
+    if (first + 2 != argc) {
+        return false;
+    }
+    if (strcmp(argv[first], "pass") == 0) {
+        cJSON *s = cJSON_CreateString(argv[first + 1]);
+        used = (size_t)snprintf(code, n, "return quecIot.passTransSend(1, ");
+        ok = s != NULL && lua_of(s, code, n - 2, &used);
+        cJSON_Delete(s);
+    } else if (strcmp(argv[first], "tsl") == 0) {
+        cJSON *v = cJSON_Parse(argv[first + 1]);
+        used = (size_t)snprintf(code, n, "return quecIot.phymodelReport(1, ");
+        ok = cJSON_IsObject(v) && lua_of(v, code, n - 2, &used);
+        cJSON_Delete(v);
+    }
+    if (ok) {
+        strcat(code, ")");
+    }
+    return ok;
 }
 
 static void print_status(const cJSON *j)
@@ -187,6 +281,17 @@ int main(int argc, char **argv)
     const char *cmd = argv[optind];
     long limit = 20;
     int first = optind + 1;
+    char code[8192] = "";
+    if (strcmp(cmd, "lua") == 0 || strcmp(cmd, "send") == 0) {
+        if (!code_of(cmd, argc, argv, first, code, sizeof(code))) {
+            fprintf(stderr, "qthingctl: %s\n",
+                    strcmp(cmd, "lua") == 0
+                        ? "lua CODE: one argument, the code"
+                        : "send pass TEXT | send tsl '{\"ID\": VALUE, ...}' (ids 1..65535)");
+            return 2;
+        }
+        first = argc;
+    }
     if (strcmp(cmd, "outbox") == 0) {
         if (first >= argc || strcmp(argv[first], "ls") != 0) {
             fprintf(stderr, "qthingctl: outbox ls [N]\n");
@@ -210,17 +315,36 @@ int main(int argc, char **argv)
         }
     }
     if (strcmp(cmd, "status") != 0 && strcmp(cmd, "events") != 0 && strcmp(cmd, "reload") != 0 &&
-        strcmp(cmd, "outbox") != 0) {
-        fprintf(stderr, "qthingctl: unknown command %s (status, events, reload, outbox ls)\n", cmd);
+        strcmp(cmd, "outbox") != 0 && code[0] == '\0') {
+        fprintf(stderr,
+                "qthingctl: unknown command %s (status, events, reload, send, lua, outbox ls)\n",
+                cmd);
         return 2;
     }
     int fd = connect_to(path);
     if (fd < 0) {
         return 3;
     }
-    char req[96];
-    int n = snprintf(req, sizeof(req), "{\"cmd\": \"%s\", \"limit\": %ld}\n", cmd, limit);
-    if (write(fd, req, (size_t)n) != n) {
+    cJSON *rq = cJSON_CreateObject();
+    cJSON_AddStringToObject(rq, "cmd", code[0] != '\0' ? "lua" : cmd);
+    cJSON_AddNumberToObject(rq, "limit", (double)limit);
+    if (code[0] != '\0') {
+        cJSON_AddStringToObject(rq, "code", code);
+    }
+    char *text = cJSON_PrintUnformatted(rq);
+    cJSON_Delete(rq);
+    size_t tl = text != NULL ? strlen(text) : 0;
+    char *req = text != NULL ? malloc(tl + 2) : NULL;
+    if (req == NULL) {
+        free(text);
+        return 3;
+    }
+    memcpy(req, text, tl);
+    req[tl] = '\n';
+    free(text);
+    ssize_t wrote = write(fd, req, tl + 1);
+    free(req);
+    if (wrote != (ssize_t)tl + 1) {
         fprintf(stderr, "qthingctl: %s: the agent closed the socket\n", path);
         return 3;
     }
@@ -239,6 +363,8 @@ int main(int argc, char **argv)
         print_status(j);
     } else if (strcmp(cmd, "reload") == 0) {
         printf("script reloaded\n");
+    } else if (code[0] != '\0') {
+        printf("%s\n", cJSON_GetStringValue(cJSON_GetObjectItem(j, "result")));
     } else if (strcmp(cmd, "outbox") == 0) {
         const cJSON *r;
         printf("%10s %3s %7s  %s\n", "id", "qos", "bytes", "topic");

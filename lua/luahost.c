@@ -581,6 +581,55 @@ int qtd__lua_start(qtd_lua_t *lh)
     return qtd__lua_pcall(lh, 0, 0);      /* []; QTD_ELUA logged */
 }
 
+typedef struct {
+    const char *code;
+    size_t len;
+    char *out;
+    size_t n;
+    bool failed;
+} eval_t;
+
+/* Protected: run a chunk of text in the script's state and print what it returns (or its
+ * error) into e->out, values separated by tabs. Stack in: [e (lightuserdata)]. */
+static int run_text(lua_State *L)
+{
+    eval_t *e = lua_touserdata(L, 1);
+    int base = lua_gettop(L);
+    size_t used = 0;
+    e->out[0] = '\0';
+    if (luaL_loadbufferx(L, e->code, e->len, "=qthingctl", "t") != LUA_OK ||
+        lua_pcall(L, 0, LUA_MULTRET, 0) != LUA_OK) {
+        e->failed = true;
+        snprintf(e->out, e->n, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "error");
+        return 0;
+    }
+    for (int i = base + 1; i <= lua_gettop(L) && used < e->n; i++) {
+        size_t len = 0;
+        const char *s = luaL_tolstring(L, i, &len); /* [... s] */
+        used += (size_t)snprintf(e->out + used, e->n - used, "%s%.*s", i > base + 1 ? "\t" : "",
+                                 (int)len, s);
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+int qtd__lua_eval(qtd_lua_t *lh, const char *code, size_t len, char *out, size_t n, bool *failed)
+{
+    if (lh->L == NULL || lh->closing || lh->depth > 0 || n == 0) {
+        return QTD_EBUSY;
+    }
+    eval_t e = {.code = code, .len = len, .out = out, .n = n};
+    qtd__lua_set_running(lh, "code from the control socket");
+    lua_pushcfunction(lh->L, run_text); /* [run_text] */
+    lua_pushlightuserdata(lh->L, &e);   /* [run_text e] */
+    int rc = qtd__lua_pcall(lh, 1, 0);  /* []; a memory or instruction limit is logged */
+    *failed = e.failed || rc != 0;
+    if (rc != 0 && out[0] == '\0') {
+        snprintf(out, n, "stopped (memory or instruction limit: see the agent's log)");
+    }
+    return 0;
+}
+
 int qtd__lua_reload(qtd_lua_t *lh)
 {
     if (lh->depth > 0 || lh->closing) {

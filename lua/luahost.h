@@ -10,6 +10,7 @@
 #ifndef QTD_LUA_LUAHOST_H
 #define QTD_LUA_LUAHOST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +42,11 @@ int qtd__lua_start(qtd_lua_t *lh);
  * subscriptions and plugin registrations are kept. Returns as
  * qtd__lua_start, and QTD_EBUSY when called from inside a call into Lua. */
 int qtd__lua_reload(qtd_lua_t *lh);
+/* Run a chunk of Lua text in the script's state (its globals: quecIot, modbus, ...) on the
+ * protected path (the script's memory and instruction caps); what it returns, as text
+ * separated by tabs, or its error into out; *failed says which. For the control socket.
+ * Returns: 0, QTD_EBUSY (no state, or the loop is inside the script). */
+int qtd__lua_eval(qtd_lua_t *lh, const char *code, size_t len, char *out, size_t n, bool *failed);
 /* Replace the script with the file at staged (lua/replace.c): it must compile; the running
  * one is kept as <script>.previous, the new one renamed into place and run. When its first
  * run fails, the previous one is put back and run again. err (may be NULL) says why it

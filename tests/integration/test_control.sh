@@ -38,6 +38,23 @@ sim_ctl '{"cmd": "tsl_write", "dk": "ctl1", "data": {"7": 42}}' >/dev/null
 wait_for "$WORK/events.log" '^cloud +5,10210,\{"7":42\}$' 10
 pass "events -f: the seed's event,errcode,value lines with their domain"
 
+# --- manual sends and Lua through the socket
+[ "$("$QTHINGCTL" -s "$SOCK" send pass 'hi "2"')" = true ] || fail "send pass"
+wait_for "$WORK/sim.jsonl" '"dk":"ctl1".*"cmd_name":"PASS_EVENT".*hi \\"2\\"' 10
+wait_for "$WORK/events.log" '^cloud +4,10200$' 10
+[ "$("$QTHINGCTL" -s "$SOCK" send tsl '{"5": 7, "6": "x", "8": [1, 2.5]}')" = true ] \
+    || fail "send tsl"
+wait_for "$WORK/sim.jsonl" '"dk":"ctl1".*"cmd_name":"TSL_EVENT".*"data":\{"5":7,"6":"x","8":\[1,2.5\]\}' 10
+[ "$("$QTHINGCTL" -s "$SOCK" lua 'return quecIot.getWorkState(), 1 + 1')" = "$(printf '8\t2')" ] \
+    || fail "lua: $("$QTHINGCTL" -s "$SOCK" lua 'return quecIot.getWorkState(), 1 + 1')"
+rc=0
+"$QTHINGCTL" -s "$SOCK" lua 'error("boom")' 2>"$WORK/boom.txt" || rc=$?
+[ $rc -eq 1 ] && grep -q 'boom' "$WORK/boom.txt" || fail "a Lua error: exit $rc, $(cat "$WORK/boom.txt")"
+rc=0
+"$QTHINGCTL" -s "$SOCK" send tsl '{"x": 1}' 2>/dev/null || rc=$?
+[ $rc -eq 2 ] || fail "send tsl with a bad id: exit $rc"
+pass "send pass, send tsl (reached the platform), lua (results; an error exits 1)"
+
 "$QTHINGCTL" -s "$SOCK" reload | grep -qx 'script reloaded' || fail "reload"
 wait_for "$WORK/c.log" 'core: control socket: reloading the Lua script' 5
 stop_checked "$C" c
