@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
@@ -142,6 +143,12 @@ typedef struct {
     uint64_t started_ms;
     uv_timer_t sd_watchdog; /* systemd's WatchdogSec=: pinged from the loop */
     bool sd_watchdog_open;
+    const qtd_agent_opts_t *opts;
+    char *config_text; /* the config file as the agent started with it */
+    size_t config_len;
+    bool reexec;          /* a reload with a changed config: start again in place */
+    uv_timer_t reexec_at; /* ... once the reload's answer has gone out */
+    bool reexec_open;
 } runtime_t;
 
 static void print_sections(void)
@@ -411,6 +418,10 @@ static void begin_shutdown(runtime_t *rt, const char *why)
         rt->sd_watchdog_open = false;
         uv_close((uv_handle_t *)&rt->sd_watchdog, NULL);
     }
+    if (rt->reexec_open) {
+        rt->reexec_open = false;
+        uv_close((uv_handle_t *)&rt->reexec_at, NULL);
+    }
     qtd__watchdog_shutdown(rt->watchdog); /* stopped once the loop has closed everything */
     /* Deliver what is already queued while everyone is still up. */
     if (rt->a.bus != NULL) {
@@ -507,14 +518,134 @@ static int control_lua(void *arg, const char *code, size_t len, char *out, size_
     return qtd__lua_eval(rt->a.lua, code, len, out, n, failed);
 }
 
-static int control_reload(void *arg)
+/* The whole file, or NULL. */
+static char *read_file(const char *path, size_t *len)
 {
-    runtime_t *rt = arg;
-    if (rt->a.lua == NULL) {
-        return QTD_ENOENT;
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    if (f == NULL) {
+        return NULL;
     }
-    qtd_log_info("core", "control socket: reloading the Lua script");
-    return qtd__lua_reload(rt->a.lua);
+    for (;;) {
+        if (n + 4096 > cap) {
+            char *b = qtd_realloc(buf, cap = cap * 2 + 8192);
+            if (b == NULL) {
+                qtd_free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = b;
+        }
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (r == 0) {
+            break;
+        }
+    }
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+/* `qthingd --check -c <config>` in a child: the config and the script as they are on disk
+ * now. Returns its exit status; its first error line into why. */
+static int check_config(runtime_t *rt, char *why, size_t n)
+{
+    char exe[4200];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    int fds[2];
+    if (len <= 0 || pipe(fds) != 0) {
+        snprintf(why, n, "cannot run the check");
+        return -1;
+    }
+    exe[len] = '\0';
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        dup2(fds[1], 2);
+        close(fds[0]);
+        const char *args[8] = {exe, "--check", "-c", rt->opts->config_path, NULL, NULL, NULL};
+        if (rt->opts->plugin_dir != NULL) {
+            args[4] = "--plugin-dir";
+            args[5] = rt->opts->plugin_dir;
+        }
+        execv(exe, (char *const *)args);
+        _exit(127);
+    }
+    close(fds[1]);
+    char out[4096];
+    size_t used = 0;
+    ssize_t r;
+    while ((r = read(fds[0], out + used, sizeof(out) - 1 - used)) > 0) {
+        used += (size_t)r;
+    }
+    close(fds[0]);
+    out[used] = '\0';
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid) {
+        snprintf(why, n, "cannot run the check");
+        return -1;
+    }
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+    /* the first config error ("qthingd: FILE: key: ...") names it, else the first line */
+    char *line = NULL, *first = NULL;
+    for (char *p = strtok(out, "\n"); p != NULL; p = strtok(NULL, "\n")) {
+        first = first != NULL ? first : p;
+        if (line == NULL && strncmp(p, "qthingd: ", 9) == 0 && strstr(p, "config error") == NULL) {
+            line = p;
+        }
+    }
+    line = line != NULL ? line : first != NULL ? first : out;
+    snprintf(why, n, "%s", line);
+    return code;
+}
+
+static void on_reexec(uv_timer_t *t)
+{
+    runtime_t *rt = t->data;
+    rt->reexec = true;
+    begin_shutdown(rt, "reload: the config changed, starting again");
+}
+
+/* A reload (qthingctl reload, SIGHUP): the config and the script are checked first, and on
+ * any error the running ones stay. The config file unchanged: the script is reloaded (the
+ * cloud session stays up). Changed: the agent stops cleanly and starts again in place (same
+ * pid; the outbox is on disk), reconnecting with the new settings. */
+static int reload(runtime_t *rt, char *why, size_t n)
+{
+    why[0] = '\0';
+    int code = check_config(rt, why, n);
+    if (code != 0) {
+        qtd_log_error("core", "reload refused, the running config and script stay: %s", why);
+        return QTD_ECONFIG;
+    }
+    size_t len = 0;
+    char *now = read_file(rt->opts->config_path, &len);
+    bool same = now != NULL && rt->config_text != NULL && len == rt->config_len &&
+                memcmp(now, rt->config_text, len) == 0;
+    qtd_free(now);
+    if (same) {
+        qtd_log_info("core", "reload: the config is unchanged: reloading the Lua script");
+        snprintf(why, n, "script reloaded");
+        return rt->a.lua != NULL ? qtd__lua_reload(rt->a.lua) : QTD_ENOENT;
+    }
+    qtd_log_info("core", "reload: the config changed: stopping cleanly and starting again");
+#ifdef QTD_HAVE_SYSTEMD
+    (void)sd_notify(0, "RELOADING=1");
+#endif
+    if (!rt->reexec_open && uv_timer_init(rt->a.loop, &rt->reexec_at) == 0) {
+        rt->reexec_open = true;
+        rt->reexec_at.data = rt;
+        uv_timer_start(&rt->reexec_at, on_reexec, 200, 0); /* the answer goes out first */
+    }
+    snprintf(why, n, "config changed: restarting in place");
+    return 0;
+}
+
+static int control_reload(void *arg, char *msg, size_t n)
+{
+    return reload(arg, msg, n);
 }
 
 /* SIGUSR1: one status line per part, at info level. */
@@ -548,10 +679,9 @@ static void on_signal(uv_signal_t *h, int signum)
         return;
     }
     if (signum == SIGHUP) {
-        if (rt->a.lua != NULL) {
-            qtd_log_info("core", "SIGHUP: reloading the Lua script");
-            qtd__lua_reload(rt->a.lua);
-        }
+        char why[512];
+        qtd_log_info("core", "SIGHUP: reload");
+        (void)reload(rt, why, sizeof(why));
         return;
     }
     begin_shutdown(rt, signum == SIGINT ? "SIGINT" : "SIGTERM");
@@ -745,6 +875,8 @@ int qtd__agent_run(const qtd_agent_opts_t *opts)
     qtd__log_setup(QTD_LOG_INFO + opts->verbose > QTD_LOG_DEBUG ? QTD_LOG_DEBUG
                                                                 : QTD_LOG_INFO + opts->verbose,
                    false);
+    rt->opts = opts;
+    rt->config_text = read_file(opts->config_path, &rt->config_len);
     int code = configure(rt, opts);
     if (code != 0 || opts->check_only) {
         if (code == 0) {
@@ -763,6 +895,7 @@ int qtd__agent_run(const qtd_agent_opts_t *opts)
         destroy_plugins(rt);
         qtd__config_free(rt->cfg);
         uv_mutex_destroy(&rt->lua_lock);
+        qtd_free(rt->config_text);
         qtd_free(rt);
         return code;
     }
@@ -794,9 +927,18 @@ int qtd__agent_run(const qtd_agent_opts_t *opts)
     }
     qtd__config_free(rt->cfg);
     uv_mutex_destroy(&rt->lua_lock);
+    bool reexec = rt->reexec && code == 0;
+    qtd_free(rt->config_text);
     qtd_free(rt);
     if (code == 0) {
         qtd_log_info("core", "stopped cleanly");
+    }
+    if (reexec && opts->argv != NULL) {
+        /* the reload of a changed config: this binary again, same pid, same arguments */
+        qtd_log_info("core", "starting again with the new config");
+        execv("/proc/self/exe", opts->argv);
+        qtd_log_error("core", "cannot start again: %s; exiting", strerror(errno));
+        return 1;
     }
     return code;
 }

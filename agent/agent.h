@@ -76,6 +76,7 @@ typedef struct qtd_agent_opts_s {
     const char *plugin_dir; /* --plugin-dir, overrides agent.plugin_dir; NULL = config */
     int verbose;            /* each -v raises the log level by one */
     bool check_only;        /* --check */
+    char **argv;            /* the command line, for a reload that restarts in place */
 } qtd_agent_opts_t;
 
 /* Run the agent until SIGINT/SIGTERM. Returns the process exit code: 0 after a clean

@@ -263,12 +263,12 @@ static void handle(client_t *cl, const char *text, size_t n)
                                    : (size_t)n);
         send_json(cl, j);
     } else if (strcmp(cmd->valuestring, "reload") == 0) {
-        int rc = ctl->ops.reload(ctl->ops.arg);
+        char msg[512] = "";
+        int rc = ctl->ops.reload(ctl->ops.arg, msg, sizeof(msg));
         cJSON *j = cJSON_CreateObject();
         cJSON_AddBoolToObject(j, "ok", rc == 0);
-        if (rc != 0) {
-            cJSON_AddStringToObject(j, "error", qtd_strerror(rc));
-        }
+        cJSON_AddStringToObject(j, rc == 0 ? "result" : "error",
+                                msg[0] != '\0' ? msg : qtd_strerror(rc));
         send_json(cl, j);
     } else {
         send_error(cl, "unknown cmd: expected status, events, reload or outbox");

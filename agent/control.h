@@ -29,8 +29,9 @@ typedef struct qtd_control_s qtd_control_t;
 typedef struct {
     /* Fill the status object (loop thread). */
     void (*status)(void *arg, cJSON *out);
-    /* Reload the script. Returns 0 or an error (QTD_*). */
-    int (*reload)(void *arg);
+    /* Reload (the config checked first): what happened, or why not, into msg. Returns 0
+     * or an error (QTD_*). */
+    int (*reload)(void *arg, char *msg, size_t n);
     /* Run Lua text in the script's state: 0 with its results (or its error, *failed) in
      * out, or an error (QTD_EBUSY). */
     int (*lua)(void *arg, const char *code, size_t len, char *out, size_t n, bool *failed);

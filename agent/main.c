@@ -51,7 +51,10 @@ static void usage(FILE *fp)
             "Signals:\n"
             "  SIGINT, SIGTERM       clean shutdown: stop plugins in reverse order, flush the\n"
             "                        store, close everything, exit 0\n"
-            "  SIGHUP                reload the Lua script (the cloud session stays up)\n"
+            "  SIGHUP                reload: the config and the script are checked first (on an\n"
+            "                        error the running ones stay); the config unchanged: the\n"
+            "                        script is reloaded (the cloud session stays up); changed:\n"
+            "                        a clean stop and a start again in place (same pid)\n"
             "\n"
             "Exit status:\n"
             "  0  clean shutdown, or --check found the config valid\n"
@@ -141,7 +144,7 @@ int main(int argc, char **argv)
         {"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
         {NULL, 0, NULL, 0},
     };
-    qtd_agent_opts_t opts = {.config_path = qtd__path(QTD_PATH_CONFIG)};
+    qtd_agent_opts_t opts = {.config_path = qtd__path(QTD_PATH_CONFIG), .argv = argv};
     const char *help_for = NULL;
     bool reference = false;
     int c;

@@ -31,7 +31,10 @@ static void usage(FILE *fp)
             "  events [-f]   follow the agent's events, one line each: the domain (cloud,\n"
             "                httpota, subdev, modbus, agent), then event,errcode[,value] as the\n"
             "                seed's callbacks get them; until interrupted\n"
-            "  reload        reload the Lua script (as SIGHUP; the cloud session stays up)\n"
+            "  reload        check the config and the script, then: the config unchanged,\n"
+            "                reload the script (the cloud session stays up); changed, stop\n"
+            "                cleanly and start again in place (same pid); on any error the\n"
+            "                running ones stay (as SIGHUP)\n"
             "  send pass TEXT\n"
             "                passthrough TEXT to the platform (quecIot.passTransSend, mode 1)\n"
             "  send tsl JSON thing-model values, e.g. '{\"1\": 25, \"2\": true}' (quecIot.\n"
@@ -362,7 +365,7 @@ int main(int argc, char **argv)
     } else if (strcmp(cmd, "status") == 0) {
         print_status(j);
     } else if (strcmp(cmd, "reload") == 0) {
-        printf("script reloaded\n");
+        printf("%s\n", cJSON_GetStringValue(cJSON_GetObjectItem(j, "result")));
     } else if (code[0] != '\0') {
         printf("%s\n", cJSON_GetStringValue(cJSON_GetObjectItem(j, "result")));
     } else if (strcmp(cmd, "outbox") == 0) {

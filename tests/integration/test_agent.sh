@@ -123,7 +123,7 @@ pass "SIGHUP reload"
 echo 'this is not Lua' >>"$WORK/agent_it.lua"
 n_alive=$(grep -c 'lua: alive' "$LOG" || true)
 kill -HUP "$AGENT"
-wait_for "$LOG" 'reload refused, the running script stays: .*agent_it.lua:[0-9]+:' 5
+wait_for "$LOG" 'reload refused, the running config and script stay: .*agent_it.lua:[0-9]+:' 5
 wait_for "$LOG" 'lua: alive' 5 $((n_alive + 2))
 ! grep -q 'lua: script loaded 3' "$LOG" || fail "the broken script ran"
 pass "reload of a broken script refused, the running script goes on"

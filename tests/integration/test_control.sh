@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # The control socket and qthingctl: a running agent answers `status` (human and --json: the
 # outbox, the script, each plugin's state), streams its events to `events -f` as the seed's
-# event,errcode,value with their domain, reloads its script on `reload`; the socket is mode
+# event,errcode,value with their domain, reloads on `reload` (the script alone when the config
+# is unchanged; a bad config refused; a changed one restarts the agent in place); the socket is mode
 # 0600; a client with no agent behind the socket is told so (exit 3).
 source "$(dirname "$0")/lib.sh"
 QTHINGCTL=$(dirname "$QTHINGD")/qthingctl
@@ -55,8 +56,27 @@ rc=0
 [ $rc -eq 2 ] || fail "send tsl with a bad id: exit $rc"
 pass "send pass, send tsl (reached the platform), lua (results; an error exits 1)"
 
-"$QTHINGCTL" -s "$SOCK" reload | grep -qx 'script reloaded' || fail "reload"
-wait_for "$WORK/c.log" 'core: control socket: reloading the Lua script' 5
+[ "$("$QTHINGCTL" -s "$SOCK" reload)" = 'script reloaded' ] || fail "reload"
+wait_for "$WORK/c.log" 'core: reload: the config is unchanged: reloading the Lua script' 5
+# a broken config is refused, and the running agent goes on with the old one
+cp "$WORK/c/agent.lua" "$WORK/agent.good"
+echo 'cloud = { reconnect_min_ms = "soon" }' >>"$WORK/c/agent.lua"
+rc=0
+"$QTHINGCTL" -s "$SOCK" reload 2>"$WORK/reload-bad.txt" || rc=$?
+[ $rc -eq 1 ] && grep -q 'cloud.reconnect_min_ms' "$WORK/reload-bad.txt" \
+    || fail "a bad config's reload: exit $rc, $(cat "$WORK/reload-bad.txt")"
+kill -0 "$C" || fail "the agent died on a refused reload"
+grep -q 'core: reload refused, the running config and script stay' "$WORK/c.log" \
+    || fail "the refused reload is not logged"
+# a changed config: a clean stop and a start in place (same pid), online again
+sed 's/reconnect_max_ms = 8000/reconnect_max_ms = 9000/' "$WORK/agent.good" >"$WORK/c/agent.lua"
+[ "$("$QTHINGCTL" -s "$SOCK" reload)" = 'config changed: restarting in place' ] \
+    || fail "reload of a changed config"
+wait_for "$WORK/c.log" 'core: starting again with the new config' 10
+wait_for "$WORK/c.log" 'lua: event 3/10200' 15 2
+kill -0 "$C" || fail "the agent's pid changed"
+wait_for "$WORK/c.log" "control: listening on $SOCK" 10 2
+"$QTHINGCTL" -s "$SOCK" status | grep -q '^  cloud ' || fail "status after the restart in place"
 stop_checked "$C" c
 wait_for "$WORK/events.log" 'the agent closed the event stream' 5
 forget_pid "$EV"
@@ -66,7 +86,7 @@ rc=0
 [ $rc -eq 3 ] || fail "no agent: exit $rc, not 3"
 grep -q 'cannot reach the agent at .*: No such file or directory' "$WORK/nostatus.txt" \
     || fail "no agent: $(cat "$WORK/nostatus.txt")"
-pass "reload; the event stream and the socket end with the agent; no agent: exit 3"
+pass "reload: the script alone, a bad config refused (the old one stays), a changed config restarts in place; the event stream and the socket end with the agent; no agent: exit 3"
 
 # --- the outbox of an agent that cannot reach its server: the rows waiting, oldest first
 cat >"$WORK/offline.lua" <<'LUA'
