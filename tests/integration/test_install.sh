@@ -8,7 +8,9 @@ DEST=$WORK/root
 DESTDIR=$DEST cmake --install "$QTD_BUILD_DIR" >"$WORK/install.log" 2>&1 || fail "install failed"
 pc=$(find "$DEST" -name qthingd.pc | head -1)
 [ -n "$pc" ] || fail "qthingd.pc not installed"
-prefix=$(sed -n 's/^prefix=//p' "$pc")
+prefix=$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --variable=prefix qthingd)
+prefix=$(realpath "$prefix")
+prefix=${prefix#"$DEST"}
 for f in bin/qthingd include/qthingd/plugin.h include/qthingd/errors.h include/qthingd/events.h; do
     [ -e "$DEST$prefix/$f" ] || fail "$f not installed under $prefix"
 done
@@ -46,27 +48,11 @@ grep -q "^$QTD_SOURCE_DIR/config/agent.lua: configuration OK" <<<"$out" \
     || fail "--check from the build tree"
 pass "an install moved elsewhere, and the build tree, find their own config and plugins"
 
-cat >"$WORK/mine.c" <<'C'
-#include <qthingd/plugin.h>
-typedef struct { int64_t level; } mine_cfg_t;
-static const qtd_cfg_key_t keys[] = {
-    {QTD_CFG_INT, "level", "3", 0, "how much", 1, 9, NULL, NULL, 0}, {.type = QTD_CFG_END}};
-static int create(const qtd_host_api_t *api, qtd_host_t *h, const void *cfg, void **self)
-{
-    api->log(h, QTD_LOG_INFO, "level %d", (int)((const mine_cfg_t *)cfg)->level);
-    *self = (void *)cfg;
-    return 0;
-}
-static void destroy(void *self) { (void)self; }
-static const qtd_plugin_ops_t ops = {.size = sizeof(ops), .create = create, .destroy = destroy};
-QTD_PLUGIN_EXPORT const qtd_plugin_desc_t qtd_plugin_desc = {
-    .abi_major = QTD_PLUGIN_ABI_MAJOR, .abi_minor = QTD_PLUGIN_ABI_MINOR,
-    .struct_size = sizeof(qtd_plugin_desc_t), .name = "mine", .version = "1.0.0",
-    .kind = QTD_PLUGIN_SERVICE, .summary = "out of tree", .config_map = keys,
-    .config_size = sizeof(mine_cfg_t), .ops = &ops};
-C
-cflags=$(PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$DEST pkg-config --cflags qthingd)
-cc -std=c11 -Wall -Wextra -Werror -shared -fPIC -fvisibility=hidden -Wl,--no-undefined $cflags \
-    "$WORK/mine.c" -o "$WORK/qtd_mine.so" || fail "out-of-tree plugin does not build"
-"$QTHINGD" --help-plugin mine --plugin-dir "$WORK" | grep -q 'mine.level' || fail "not loadable"
-pass "out-of-tree plugin builds with pkg-config and loads"
+# the example out-of-tree plugin (examples/plugin), built with its Makefile against the
+# installed header through the installed (relocatable) qthingd.pc, loads and works
+cp -r "$QTD_SOURCE_DIR/examples/plugin" "$WORK/hello"
+PKG_CONFIG_PATH=$(dirname "$pc") make -C "$WORK/hello" >"$WORK/hello.log" 2>&1 \
+    || { cat "$WORK/hello.log"; fail "the example plugin does not build"; }
+out=$("$QTHINGD" --help-plugin hello --plugin-dir "$WORK/hello")
+grep -q 'hello.greeting' <<<"$out" || fail "the example plugin does not load: $out"
+pass "the example out-of-tree plugin builds with its Makefile and pkg-config, and loads"
