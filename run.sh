@@ -79,7 +79,28 @@ build/qthingd --check -c "$run/agent.lua"
 ) &
 pids+=($!)
 
+# build/run/ctl: the platform's side by hand, for the device this run brings on:
+#   build/run/ctl tsl_write '{"3": false}' | tsl_read '[1, 2]' | pass_write 'text'
+#   build/run/ctl raw '{"cmd": ...}'   (any control message of `qthingd-sim --help`)
+cat >"$run/ctl" <<CTL
+#!/usr/bin/env bash
+set -euo pipefail
+client=\$(grep -E '"event":"(registered|login)"' "$run/sim.jsonl" | tail -1 \\
+         | grep -oE '"client":"[^"]+"' | cut -d'"' -f4)
+case "\${1:-}" in
+tsl_write) msg='{"cmd": "tsl_write", "client": "'\$client'", "data": '\$2'}' ;;
+tsl_read) msg='{"cmd": "tsl_read", "client": "'\$client'", "ids": '\$2'}' ;;
+pass_write) msg='{"cmd": "pass_write", "client": "'\$client'", "text": "'\$2'"}' ;;
+raw) msg=\$2 ;;
+*) echo "usage: \$0 tsl_write JSON | tsl_read '[ids]' | pass_write TEXT | raw JSON" >&2; exit 2 ;;
+esac
+exec "$sim" ctl --broker "127.0.0.1:$port" --password "$password" "\$msg"
+CTL
+chmod +x "$run/ctl"
+
 echo "qthingd running against the local platform on port $port (Ctrl-C stops everything)"
+echo "in another terminal: build/qthingctl -s $run/data/qthingd.sock events -f"
+echo "                     build/run/ctl tsl_write '{\"3\": false}'"
 build/qthingd -c "$run/agent.lua" "$@" &
 pids+=($!)
 wait "${pids[-1]}"
