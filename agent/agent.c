@@ -509,6 +509,37 @@ static void control_outbox(void *arg, cJSON *out, size_t limit)
     (void)qtd_store_outbox_peek(rt->a.store, 0, limit, outbox_row, out);
 }
 
+static int find_row(void *arg, int64_t id, const char *topic, int qos, const void *payload,
+                    size_t len)
+{
+    (void)topic, (void)qos, (void)payload, (void)len;
+    int64_t *want = arg;
+    if (id == *want) {
+        *want = 0; /* found */
+    }
+    return 1; /* one row is enough */
+}
+
+/* qthingctl outbox drop: a row the operator gives up on (never sent, whatever its state). */
+static int control_outbox_drop(void *arg, int64_t id)
+{
+    runtime_t *rt = arg;
+    int64_t want = id;
+    if (qtd_store_outbox_peek(rt->a.store, id - 1, 1, find_row, &want) != 0) {
+        return QTD_EIO;
+    }
+    if (want != 0) {
+        return QTD_ENOENT;
+    }
+    int rc = qtd_store_outbox_del(rt->a.store, id);
+    if (rc == 0) {
+        rc = qtd_store_commit(rt->a.store);
+        qtd_log_warn("core", "outbox row %lld dropped by the operator (qthingctl): never sent",
+                     (long long)id);
+    }
+    return rc;
+}
+
 static int control_lua(void *arg, const char *code, size_t len, char *out, size_t n, bool *failed)
 {
     runtime_t *rt = arg;
@@ -848,6 +879,7 @@ static int start_everything(runtime_t *rt)
                                  .reload = control_reload,
                                  .lua = control_lua,
                                  .outbox = control_outbox,
+                                 .outbox_drop = control_outbox_drop,
                                  .arg = rt};
         if (qtd__control_start(&rt->control, a->loop, a->bus, path, &ops) != 0) {
             qtd_log_warn("core", "going on without a control socket (qthingctl cannot reach "

@@ -252,6 +252,20 @@ static void handle(client_t *cl, const char *text, size_t n)
             cJSON_AddStringToObject(j, failed ? "error" : "result", out);
         }
         send_json(cl, j);
+    } else if (strcmp(cmd->valuestring, "outbox_drop") == 0) {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(req, "id");
+        int rc = cJSON_IsNumber(id) && id->valuedouble >= 1
+                     ? ctl->ops.outbox_drop(ctl->ops.arg, (int64_t)id->valuedouble)
+                     : QTD_EINVAL;
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddBoolToObject(j, "ok", rc == 0);
+        if (rc != 0) {
+            cJSON_AddStringToObject(j, "error",
+                                    rc == QTD_ENOENT   ? "no such row in the outbox"
+                                    : rc == QTD_EINVAL ? "expected \"id\": N >= 1"
+                                                       : qtd_strerror(rc));
+        }
+        send_json(cl, j);
     } else if (strcmp(cmd->valuestring, "outbox") == 0) {
         const cJSON *lim = cJSON_GetObjectItemCaseSensitive(req, "limit");
         double n = cJSON_IsNumber(lim) ? lim->valuedouble : 20;

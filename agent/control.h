@@ -14,6 +14,7 @@
  *                         "error": "..."}: the code run in the script's state
  *   {"cmd": "outbox", "limit": N} -> {"ok": true, "rows": [{"id", "topic", "qos", "bytes"}]}:
  *                         the oldest N rows waiting (default 20, at most 1000)
+ *   {"cmd": "outbox_drop", "id": N} -> {"ok": true} (row N deleted: it is never sent)
  * A request that is not one of these: {"ok": false, "error": "..."}.
  */
 #ifndef QTD_AGENT_CONTROL_H
@@ -37,6 +38,8 @@ typedef struct {
     int (*lua)(void *arg, const char *code, size_t len, char *out, size_t n, bool *failed);
     /* The oldest rows of the outbox, at most limit, into the array out. */
     void (*outbox)(void *arg, cJSON *out, size_t limit);
+    /* Delete outbox row id. Returns 0, QTD_ENOENT (no such row), QTD_EIO. */
+    int (*outbox_drop)(void *arg, int64_t id);
     void *arg;
 } qtd_control_ops_t;
 

@@ -41,6 +41,9 @@ static void usage(FILE *fp)
             "                phymodelReport, mode 1); prints the call's result\n"
             "  lua CODE      run CODE in the script's state (its globals, its limits) and print\n"
             "                what it returns, e.g. 'return quecIot.getWorkState()'\n"
+            "  outbox drop ID\n"
+            "                delete outbox row ID (a message stuck in the outbox): it is\n"
+            "                never sent\n"
             "  outbox ls [N] the N oldest messages waiting in the outbox (default 20): id,\n"
             "                QoS, bytes, and the row's topic (bus, ota; sub:<endpoint> for a\n"
             "                sub-device's)\n"
@@ -283,6 +286,7 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[optind];
     long limit = 20;
+    long long drop = 0;
     int first = optind + 1;
     char code[8192] = "";
     if (strcmp(cmd, "lua") == 0 || strcmp(cmd, "send") == 0) {
@@ -296,12 +300,21 @@ int main(int argc, char **argv)
         first = argc;
     }
     if (strcmp(cmd, "outbox") == 0) {
-        if (first >= argc || strcmp(argv[first], "ls") != 0) {
-            fprintf(stderr, "qthingctl: outbox ls [N]\n");
+        if (first + 1 < argc && strcmp(argv[first], "drop") == 0) {
+            char *end = NULL;
+            drop = strtoll(argv[first + 1], &end, 10);
+            if (*end != '\0' || drop < 1) {
+                fprintf(stderr, "qthingctl: outbox drop ID: ID is a row id (outbox ls)\n");
+                return 2;
+            }
+            first += 2;
+        } else if (first >= argc || strcmp(argv[first], "ls") != 0) {
+            fprintf(stderr, "qthingctl: outbox ls [N] | outbox drop ID\n");
             return 2;
+        } else {
+            first++;
         }
-        first++;
-        if (first < argc) {
+        if (drop == 0 && first < argc) {
             char *end = NULL;
             limit = strtol(argv[first], &end, 10);
             if (*end != '\0' || limit < 1 || limit > 1000) {
@@ -329,7 +342,10 @@ int main(int argc, char **argv)
         return 3;
     }
     cJSON *rq = cJSON_CreateObject();
-    cJSON_AddStringToObject(rq, "cmd", code[0] != '\0' ? "lua" : cmd);
+    cJSON_AddStringToObject(rq, "cmd", code[0] != '\0' ? "lua" : drop > 0 ? "outbox_drop" : cmd);
+    if (drop > 0) {
+        cJSON_AddNumberToObject(rq, "id", (double)drop);
+    }
     cJSON_AddNumberToObject(rq, "limit", (double)limit);
     if (code[0] != '\0') {
         cJSON_AddStringToObject(rq, "code", code);
@@ -368,6 +384,8 @@ int main(int argc, char **argv)
         printf("%s\n", cJSON_GetStringValue(cJSON_GetObjectItem(j, "result")));
     } else if (code[0] != '\0') {
         printf("%s\n", cJSON_GetStringValue(cJSON_GetObjectItem(j, "result")));
+    } else if (drop > 0) {
+        printf("row %lld dropped\n", drop);
     } else if (strcmp(cmd, "outbox") == 0) {
         const cJSON *r;
         printf("%10s %3s %7s  %s\n", "id", "qos", "bytes", "topic");

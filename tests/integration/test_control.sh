@@ -105,5 +105,15 @@ out=$("$QTHINGCTL" -s "$WORK/o/data/qthingd.sock" outbox ls)
 out=$("$QTHINGCTL" -s "$WORK/o/data/qthingd.sock" outbox ls 2)
 [ "$(grep -cE '^ +[0-9]+ +1 ' <<<"$out")" -eq 2 ] || fail "outbox ls 2: $out"
 "$QTHINGCTL" -s "$WORK/o/data/qthingd.sock" status | grep -q '^outbox: 3 rows' || fail "status rows"
+second=$(grep -E '^ +[0-9]+ +1 ' <<<"$out" | sed -n 2p | awk '{print $1}')
+[ "$("$QTHINGCTL" -s "$WORK/o/data/qthingd.sock" outbox drop "$second")" = "row $second dropped" ] \
+    || fail "outbox drop"
+out=$("$QTHINGCTL" -s "$WORK/o/data/qthingd.sock" outbox ls)
+[ "$(grep -cE '^ +[0-9]+ +1 ' <<<"$out")" -eq 2 ] && ! grep -qE "^ +$second " <<<"$out" \
+    || fail "row $second still listed: $out"
+rc=0
+"$QTHINGCTL" -s "$WORK/o/data/qthingd.sock" outbox drop "$second" 2>"$WORK/drop2.txt" || rc=$?
+[ $rc -eq 1 ] && grep -q 'no such row' "$WORK/drop2.txt" || fail "dropping a row twice: exit $rc"
+grep -q "core: outbox row $second dropped by the operator" "$WORK/o.log" || fail "drop not logged"
 stop_checked "$O" o
-pass "outbox ls: the 3 reports waiting while offline (and ls 2: the oldest 2)"
+pass "outbox ls: the 3 reports waiting while offline (ls 2: the oldest 2); outbox drop removes one (logged), a second drop: no such row"
