@@ -203,6 +203,18 @@ int qtd_cloud_status_value(cloud_t *c, const uint16_t *ids, size_t n, qtd_value_
             b.n++;
         }
     }
+    /* Ours, asked for by id only (not in "all"): the delivery state, 101 outbox rows and
+     * 102 their bytes (docs/protocol.md "Status ids of ours"). */
+    uint64_t rows = 0, bytes = 0;
+    if (n > 0 && (wanted(ids, n, 101) || wanted(ids, n, 102)) &&
+        c->api->outbox_count(c->host, &rows, &bytes) == 0) {
+        if (wanted(ids, n, 101)) {
+            add_int(&b, 101, (int64_t)rows);
+        }
+        if (wanted(ids, n, 102)) {
+            add_int(&b, 102, (int64_t)bytes);
+        }
+    }
     return finish(c, &b, out);
 }
 

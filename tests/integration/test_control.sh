@@ -28,7 +28,10 @@ json=$("$QTHINGCTL" -s "$SOCK" --json status)
 /usr/bin/python3 -c 'import json, sys; j = json.loads(sys.argv[1]); \
 sys.exit(0 if j["ok"] and j["plugins"][0]["name"] == "cloud" and "rows" in j["outbox"] else 1)' \
     "$json" || fail "status --json: $json"
-pass "status: human and --json"
+# the delivery state, as status ids 101 (outbox rows) and 102 (bytes) of ours
+sim_ctl '{"cmd": "status_read", "dk": "ctl1", "ids": [101, 102]}' >/dev/null
+wait_for "$WORK/sim.jsonl" '"dk":"ctl1".*"cmd_name":"STATUS_RSP".*"data":\{"101":[0-9]+,"102":[0-9]+\}' 10
+pass "status: human and --json; the delivery state as status 101/102"
 
 start_bg events "$QTHINGCTL" -s "$SOCK" events -f
 EV=$LAST_PID
