@@ -15,6 +15,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
@@ -460,6 +461,11 @@ static void control_status(void *arg, cJSON *j)
     cJSON *o = cJSON_AddObjectToObject(j, "outbox");
     cJSON_AddNumberToObject(o, "rows", (double)rows);
     cJSON_AddNumberToObject(o, "bytes", (double)bytes);
+    int64_t oldest = 0;
+    if (rows > 0 && qtd_store_outbox_oldest(rt->a.store, &oldest) == 0 && oldest > 0) {
+        int64_t age = (int64_t)time(NULL) - oldest;
+        cJSON_AddNumberToObject(o, "oldest_age_s", (double)(age > 0 ? age : 0));
+    }
     cJSON_AddNumberToObject(o, "dropped", (double)qtd_store_outbox_dropped(rt->a.store));
     cJSON_AddNumberToObject(o, "lost", (double)qtd_store_outbox_lost(rt->a.store));
     cJSON *sc = cJSON_AddObjectToObject(j, "script");

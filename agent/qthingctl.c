@@ -210,9 +210,14 @@ static void print_status(const cJSON *j)
            cJSON_GetNumberValue(cJSON_GetObjectItem(j, "pid")),
            cJSON_GetNumberValue(cJSON_GetObjectItem(j, "uptime_s")),
            cJSON_GetStringValue(cJSON_GetObjectItem(j, "data_dir")));
-    printf("outbox: %.0f rows, %.0f bytes; %.0f dropped by the cap, %.0f lost\n",
+    const cJSON *age = cJSON_GetObjectItem(o, "oldest_age_s");
+    char oldest[48] = "";
+    if (cJSON_IsNumber(age)) {
+        snprintf(oldest, sizeof(oldest), ", the oldest %.0f s old", age->valuedouble);
+    }
+    printf("outbox: %.0f rows, %.0f bytes%s; %.0f dropped by the cap, %.0f lost\n",
            cJSON_GetNumberValue(cJSON_GetObjectItem(o, "rows")),
-           cJSON_GetNumberValue(cJSON_GetObjectItem(o, "bytes")),
+           cJSON_GetNumberValue(cJSON_GetObjectItem(o, "bytes")), oldest,
            cJSON_GetNumberValue(cJSON_GetObjectItem(o, "dropped")),
            cJSON_GetNumberValue(cJSON_GetObjectItem(o, "lost")));
     printf("script: %s, %.0f errors\n", cJSON_GetStringValue(cJSON_GetObjectItem(sc, "path")),

@@ -196,6 +196,18 @@ static int query_int64(sqlite3 *db, const char *sql, int64_t *v)
     return rc;
 }
 
+int qtd_store_outbox_oldest(qtd_store_t *st, int64_t *created)
+{
+    if (st == NULL || st->db == NULL) {
+        return QTD_EINVAL;
+    }
+    /* the oldest row first: the primary key's order, one row read */
+    return query_int64(st->db, "SELECT created FROM outbox ORDER BY id LIMIT 1", created) ==
+                   SQLITE_OK
+               ? 0
+               : QTD_EIO;
+}
+
 /* Split qtd_schema_sql at the lines "-- migration N". Returns the count, -1 if malformed. */
 static int parse_migrations(migration_t *m, int max)
 {

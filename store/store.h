@@ -95,6 +95,9 @@ int qtd_store_outbox_del(qtd_store_t *st, int64_t id);
 /* Rows in the outbox and the sum of their payload lengths (either pointer may be NULL),
  * uncommitted writes included; kept in memory, no I/O. Returns: 0, QTD_EINVAL (NULL st). */
 int qtd_store_outbox_count(qtd_store_t *st, uint64_t *rows, uint64_t *bytes);
+/* When the oldest row was written (unix seconds), 0 for an empty outbox. Returns: 0,
+ * QTD_EIO, QTD_EINVAL. */
+int qtd_store_outbox_oldest(qtd_store_t *st, int64_t *created);
 /* Rows dropped by the cap since the database was created (persisted). */
 uint64_t qtd_store_outbox_dropped(qtd_store_t *st);
 

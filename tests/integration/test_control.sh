@@ -19,7 +19,7 @@ wait_for "$WORK/c.log" 'lua: event 3/10200' 15
 
 out=$("$QTHINGCTL" -s "$SOCK" status) || fail "status failed"
 grep -qE '^qthingd [0-9.]+, pid [0-9]+, up [0-9]+ s, data in ' <<<"$out" || fail "status: $out"
-grep -qE '^outbox: [0-9]+ rows, [0-9]+ bytes; 0 dropped by the cap, 0 lost$' <<<"$out" \
+grep -qE '^outbox: [0-9]+ rows, [0-9]+ bytes(, the oldest [0-9]+ s old)?; 0 dropped by the cap, 0 lost$' <<<"$out" \
     || fail "status outbox: $out"
 grep -qE '^  cloud +[0-9.]+ +running ' <<<"$out" || fail "status plugins: $out"
 grep -qE '^ +online at mqtt://127.0.0.1:[0-9]+, work state 8, [0-9]+ sent / [0-9]+ acknowledged this run, 0 of 0 sub-devices online$' \
@@ -107,7 +107,8 @@ out=$("$QTHINGCTL" -s "$WORK/o/data/qthingd.sock" outbox ls)
 [ "$(grep -cE '^ +[0-9]+ +1 +[0-9]+  ' <<<"$out")" -eq 3 ] || fail "outbox ls: $out"
 out=$("$QTHINGCTL" -s "$WORK/o/data/qthingd.sock" outbox ls 2)
 [ "$(grep -cE '^ +[0-9]+ +1 ' <<<"$out")" -eq 2 ] || fail "outbox ls 2: $out"
-"$QTHINGCTL" -s "$WORK/o/data/qthingd.sock" status | grep -q '^outbox: 3 rows' || fail "status rows"
+out3=$("$QTHINGCTL" -s "$WORK/o/data/qthingd.sock" status)
+grep -qE '^outbox: 3 rows, [0-9]+ bytes, the oldest [0-9]+ s old;' <<<"$out3" || fail "status rows: $out3"
 second=$(grep -E '^ +[0-9]+ +1 ' <<<"$out" | sed -n 2p | awk '{print $1}')
 [ "$("$QTHINGCTL" -s "$WORK/o/data/qthingd.sock" outbox drop "$second")" = "row $second dropped" ] \
     || fail "outbox drop"
