@@ -236,12 +236,21 @@ kill_agent() {
 # one JSON text per line, in arrival order.
 sim_frames() {
     /usr/bin/python3 - "$WORK/sim.jsonl" "$1" "$2" <<'PY'
-import json, sys
+import json, os, sys
 path, dk, cmd = sys.argv[1:4]
+out = []
 for line in open(path, encoding="utf-8"):
-    e = json.loads(line)
+    try:
+        e = json.loads(line)
+    except ValueError:
+        continue  # the line the simulator is writing right now
     if e.get("dir") == "up" and e.get("dk") == dk and e.get("cmd_name") == cmd:
-        print(json.dumps(e.get("data"), sort_keys=True, ensure_ascii=False))
+        out.append(json.dumps(e.get("data"), sort_keys=True, ensure_ascii=False) + "\n")
+try:
+    sys.stdout.write("".join(out))  # one write: a reader that stops early (grep -q) is fine
+    sys.stdout.flush()
+except BrokenPipeError:
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 PY
 }
 

@@ -16,8 +16,9 @@ S=$AGENT
 wait_for "$WORK/s.log" 'lua: 21060101' 10
 wait_for "$WORK/s.log" '^3，10200' 15
 for want in '{"2": true}' '{"3": 123}' '{"9": 123.123}' '{"4": [1, 2, 3]}' '{"6": {"7": 1, "8": 1}}'; do
-    for _ in $(seq 50); do sim_frames seed1 TSL_EVENT | grep -qxF "$want" && break; sleep 0.1; done
-    sim_frames seed1 TSL_EVENT | grep -qxF "$want" || fail "the guide's report $want did not arrive"
+    # (the frames captured first: grep -q ending a pipe early would SIGPIPE the writer)
+    for _ in $(seq 50); do grep -qxF "$want" <<<"$(sim_frames seed1 TSL_EVENT)" && break; sleep 0.1; done
+    grep -qxF "$want" <<<"$(sim_frames seed1 TSL_EVENT)" || fail "the guide's report $want did not arrive"
 done
 wait_for "$WORK/s.log" 'lua: main task' 5
 stop_checked "$S" s
