@@ -16,6 +16,7 @@ command -v socat >/dev/null || fail "socat not installed"
 auto_registry
 start_broker
 start_sim
+start_witness trk1
 FEED="$QTD_SOURCE_DIR/tests/peers/nmea_feed.py"
 
 # the modem: AT+QENG answers of an LTE module with two neighbours
@@ -60,6 +61,10 @@ for t in NONE AUTO LBS GGA RMC GSV GSA VTG GPGGA GPRMC GPGSV GPVTG GNGSA BDGGA G
     [[ ";$sup;" == *";$t;"* ]] || fail "getLocSupList lacks $t: $sup"
 done
 [[ ";$sup;" != *";GAGGA;"* ]] || fail "getLocSupList names a type never received: $sup"
+say "oldsup"
+wait_for "$WORK/g.log" 'lua: loc oldsup ' 10
+[ "$(grep -o 'lua: loc oldsup .*' "$WORK/g.log" | tail -1 | cut -d' ' -f4)" = "$sup" ] \
+    || fail "locSupList (the seed's older name) differs from getLocSupList"
 pass "getLocSupList: $sup"
 
 # --- the latest sentences, exactly as fed; LBS lines with the SDK's checksum
@@ -103,6 +108,15 @@ for line in open(sys.argv[1]):
         sys.exit(0)
 sys.exit(1)
 PY
+# counted by the persistent-session witness too, not only by the simulator's log
+for _ in $(seq 50); do [ -n "$(witness_frames LOC_REPORT)" ] && break; sleep 0.1; done
+w=$(witness_frames LOC_REPORT)
+/usr/bin/python3 -c '
+import json, sys
+text = json.loads(sys.stdin.read())["2"]
+parts = text.split(";")
+sys.exit(0 if len(parts) == 3 and parts[0][3:6] == "GGA" and parts[1][3:6] == "RMC" else 1)' \
+    <<<"${w%%$'\n'*}" || fail "the witness did not get the LOC_REPORT"
 good='$GPGGA,092204.999,4250.5589,S,14718.5084,E,1,04,24.4,19.7,M,,,,0000*1F'
 "$FEED" check "$good" || fail "the test's own sentence is wrong"
 say "outside $good|\$GPRMC,1,A*00"

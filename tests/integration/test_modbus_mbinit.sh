@@ -58,6 +58,17 @@ mb_wait_reg rtu '{"op": "get", "unit": 5, "table": "hr", "addr": 2, "count": 2}'
 wait_for "$WORK/g.log" 'lua: mb event psub01 mb5 3/10200 \{3=7\}' 10
 pass "a platform write to mb5 reached unit 5 through the script's line"
 
+# --- quecIot.MBDeinit: the line stops, its sub-device is logged out
+sim_ctl '{"cmd": "pass_write", "dk": "gw1", "text": "deinit"}' >/dev/null
+wait_for "$WORK/g.log" 'lua: mb deinit true' 10
+wait_for "$WORK/g.log" 'lua: sub event psub01 mb5 6/10200' 10
+sleep 1
+reads0=$(mb_ctl rtu '{"op": "reads"}' | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["reads"])')
+sleep 1.5
+reads1=$(mb_ctl rtu '{"op": "reads"}' | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["reads"])')
+[ "$reads1" -eq "$reads0" ] || fail "the line still polls after MBDeinit ($reads0 -> $reads1 reads)"
+pass "MBDeinit: the line stopped (no read in 1.5 s), mb5 logged out (6/10200)"
+
 ! grep -q 'lua: mb send refused\|lua: mb recv refused' "$WORK/g.log" || fail "bytes refused"
 stop_checked "$G" g
 pass "the agent stops cleanly"

@@ -1,7 +1,8 @@
 -- Integration script for tests/integration/test_gnss*.sh: a device (the cloud_it.lua identity
 -- parameters from it_params.lua: server, pk, ps, dk) with the GNSS plugin. It prints every
 -- event as "event <event>/<errcode>". Passthrough from the platform is a command:
---   "sup"                 prints "loc sup <list joined with ;>"
+--   "sup"                 prints "loc sup <list joined with ;>" ("oldsup": "loc oldsup ...",
+--                         through the seed's older name locSupList)
 --   "data T1;T2"          prints "loc data <sentences joined with |>" (getLocData)
 --   "old T1"              the same through the seed's older name locDataGet
 --   "inside T1;T2"        prints "loc inside <true|false>" (locReportInside)
@@ -21,6 +22,8 @@ local function command(text)
     local what, rest = text:match("^(%a+) ?(.*)$")
     if what == "sup" then
         print("loc sup " .. table.concat(quecIot.getLocSupList(), ";"))
+    elseif what == "oldsup" then
+        print("loc oldsup " .. table.concat(quecIot.locSupList(), ";")) -- the seed's older name
     elseif what == "data" or what == "old" then
         local fn = what == "data" and quecIot.getLocData or quecIot.locDataGet
         local got = fn(split(rest, ";"))

@@ -11,7 +11,8 @@
 --     their values (event 2) are reported as {[id + 100] = value * 2}; a platform write of
 --     one (5/10210) is written as value * 3 with modbus.write ("mb hook write <result>").
 -- Passthrough to the gateway: "write <dk> <id> <integer>" calls modbus.write, "values <dk>"
--- prints modbus.values, "send <id> <integer>" calls quecIot.MBDataSend.
+-- prints modbus.values, "send <id> <integer>" calls quecIot.MBDataSend, "deinit" calls
+-- quecIot.MBDeinit.
 local P = require("it_params")
 
 local dump = require("it_dump")
@@ -44,6 +45,10 @@ local function command(text)
     dk = text:match("^values (%S+)$")
     if dk ~= nil then
         print("mb values " .. dk .. " " .. dump(modbus.values(dk)))
+        return
+    end
+    if text == "deinit" then
+        print("mb deinit " .. tostring(quecIot.MBDeinit()))
         return
     end
     id, n = text:match("^send (%d+) (%-?%d+)$")
