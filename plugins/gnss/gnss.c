@@ -373,17 +373,14 @@ static int gnss_check(const qtd_host_api_t *api, qtd_host_t *host, const void *c
         return QTD_ECONFIG;
     }
     const char *bad = NULL;
-    int named = 0;
     char types[256];
-    snprintf(types, sizeof(types), "%s", cfg->report_types);
-    for (char *save = NULL, *t = strtok_r(types, ";", &save); t != NULL;
-         t = strtok_r(NULL, ";", &save)) {
+    const char *names[128]; /* a 256-byte value holds at most 128 names */
+    size_t named = gnss_split(cfg->report_types, types, sizeof(types), names, 128);
+    for (size_t i = 0; i < named && bad == NULL; i++) {
         int talker, type;
-        named++;
-        if (!nmea_type_of(t, &talker, &type) && strcmp(t, "AUTO") != 0 && strcmp(t, "LBS") != 0 &&
-            strcmp(t, "NONE") != 0) {
-            bad = t;
-            break;
+        if (!nmea_type_of(names[i], &talker, &type) && strcmp(names[i], "AUTO") != 0 &&
+            strcmp(names[i], "LBS") != 0 && strcmp(names[i], "NONE") != 0) {
+            bad = names[i];
         }
     }
     if (bad != NULL || named == 0) {
@@ -412,6 +409,8 @@ static int gnss_create(const qtd_host_api_t *api, qtd_host_t *host, const void *
     g->loop = api->loop(host);
     g->fd = -1;
     g->has_source = strcmp(g->cfg->source, "none") != 0;
+    g->n_report =
+        gnss_split(g->cfg->report_types, g->report_buf, sizeof(g->report_buf), g->report_list, 32);
     rc = api->service_provide(host, QTD_LOCATION_SERVICE, &gnss_location_api, g);
     if (rc == 0) {
         rc = gnss_lua_register(g);

@@ -75,7 +75,10 @@ typedef struct gnss_s {
     bool lbs_asking;
     qtd_timer_t *lbs_timer;
 
-    /* report policies */
+    /* report policies: report_types split once, at create() */
+    char report_buf[256];
+    const char *report_list[32];
+    size_t n_report;
     uint64_t last_report_ms;
     double last_lat, last_lon, last_course;
     bool reported_once;
@@ -94,6 +97,9 @@ extern const qtd_location_api_t gnss_location_api;
 /* The types table 2 names that the sources give now ("NONE", "AUTO", "LBS", "GGA", ...),
  * ';'-separated into buf. */
 void gnss_support(gnss_t *g, char *buf, size_t n);
+/* The ';'-separated names of text (report_types, a LOC_REQ's titles), empty ones dropped,
+ * copied into buf and pointed to by list (at most max). Returns their count. */
+size_t gnss_split(const char *text, char *buf, size_t n, const char **list, size_t max);
 /* The sentences of a list of types (Lua's getLocData, locReportInside: each a table 2
  * name) appended to out as "s1;s2;". Returns: 0, QTD_EINVAL (*bad: the name not known or
  * not supported), QTD_EMSGSIZE. */

@@ -16,6 +16,17 @@
 static const char *const table2_types[] = {"GGA", "RMC", "GSV", "GSA", "VTG"};
 static const char *const table2_talkers[] = {"GP", "BD", "GL", "GA", "GN"};
 
+size_t gnss_split(const char *text, char *buf, size_t n, const char **list, size_t max)
+{
+    size_t count = 0;
+    snprintf(buf, n, "%s", text);
+    for (char *save = NULL, *w = strtok_r(buf, ";", &save); w != NULL && count < max;
+         w = strtok_r(NULL, ";", &save)) {
+        list[count++] = w;
+    }
+    return count;
+}
+
 static void add(char *buf, size_t n, const char *word)
 {
     size_t used = strlen(buf);
@@ -131,13 +142,8 @@ static int svc_sentences(void *self, const char *titles, char *out, size_t n)
 {
     gnss_t *g = self;
     char copy[512];
-    char *words[32];
-    size_t count = 0;
-    snprintf(copy, sizeof(copy), "%s", titles);
-    for (char *save = NULL, *w = strtok_r(copy, ";", &save); w != NULL && count < 32;
-         w = strtok_r(NULL, ";", &save)) {
-        words[count++] = w;
-    }
+    const char *words[32];
+    size_t count = gnss_split(titles, copy, sizeof(copy), words, 32);
     if (count == 0) {
         return QTD_EINVAL;
     }
@@ -249,16 +255,9 @@ static double distance_m(double lat1, double lon1, double lat2, double lon2)
 
 static void report(gnss_t *g, const char *why)
 {
-    char types[256], out[GNSS_REPORT_MAX];
-    const char *list[32];
-    size_t n = 0;
+    char out[GNSS_REPORT_MAX];
     const char *bad = NULL;
-    snprintf(types, sizeof(types), "%s", g->cfg->report_types);
-    for (char *save = NULL, *w = strtok_r(types, ";", &save); w != NULL && n < 32;
-         w = strtok_r(NULL, ";", &save)) {
-        list[n++] = w;
-    }
-    int rc = gnss_collect(g, list, n, out, sizeof(out), &bad);
+    int rc = gnss_collect(g, g->report_list, g->n_report, out, sizeof(out), &bad);
     if (rc != 0 || out[0] == '\0' || g->thing == NULL) {
         return; /* nothing to report yet */
     }
