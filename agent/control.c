@@ -64,7 +64,8 @@ static const char *domain_name(int domain)
     }
 }
 
-cJSON *qtd__control_value_json(const qtd_value_t *v)
+/* A value tree as JSON (STRUCT: an object keyed by id, ARRAY: a list, BYTES: {"hex": ...}). */
+static cJSON *value_json(const qtd_value_t *v)
 {
     switch (v->type) {
     case QTD_VAL_BOOL:
@@ -104,7 +105,7 @@ cJSON *qtd__control_value_json(const qtd_value_t *v)
         cJSON *j = st ? cJSON_CreateObject() : cJSON_CreateArray();
         for (size_t i = 0; j != NULL && i < v->u.list.count; i++) {
             const qtd_value_t *c = &v->u.list.items[i];
-            cJSON *cj = qtd__control_value_json(c);
+            cJSON *cj = value_json(c);
             if (st) {
                 char key[8];
                 snprintf(key, sizeof(key), "%u", c->id);
@@ -199,7 +200,7 @@ static void on_bus_event(void *arg, const qtd_event_t *ev)
         cJSON_AddNumberToObject(j, "event", ev->event);
         cJSON_AddNumberToObject(j, "errcode", ev->errcode);
         if (ev->value.type != QTD_VAL_NONE) {
-            cJSON_AddItemToObject(j, "value", qtd__control_value_json(&ev->value));
+            cJSON_AddItemToObject(j, "value", value_json(&ev->value));
         }
         cJSON_AddStringToObject(j, "source", ev->source != NULL ? ev->source : "");
         send_json(cl, j);

@@ -51,7 +51,4 @@ void qtd__control_close(qtd_control_t *c);
 /* Free after the loop has run the closes. */
 void qtd__control_free(qtd_control_t *c);
 
-/* A value tree as JSON (STRUCT: an object keyed by id, ARRAY: a list, BYTES: {"hex": ...}). */
-cJSON *qtd__control_value_json(const qtd_value_t *v);
-
 #endif /* QTD_AGENT_CONTROL_H */

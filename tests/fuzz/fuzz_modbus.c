@@ -7,15 +7,15 @@
  * the registers must encode back: to the same registers for an unscaled integer, float or
  * bool, and for any type to registers that decode to the same value again. Any difference
  * traps.
- *   clang -g -fsanitize=fuzzer,address,undefined -Iplugins/modbus -Iagent/include
- *         tests/fuzz/fuzz_modbus.c plugins/modbus/modbus_map.c -lm
+ *   clang -g -fsanitize=fuzzer,address,undefined -I. -Iplugins/modbus -Iagent/include
+ *         tests/fuzz/fuzz_modbus.c plugins/modbus/modbus_map.c agent/value.c agent/alloc.c -lm
  */
-#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "agent/bus.h"
 #include "modbus_map.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -23,27 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const char *const tables[] = {"coil", "discrete", "holding", "input"};
 static const char *const types[] = {"bool", "u16", "s16",     "u32",     "s32",
                                     "u64",  "s64", "float32", "float64", "string"};
-static const char *const access[] = {"r", "w", "rw"};
+static const char *const accesses[] = {"r", "w", "rw"};
 static const double scales[] = {1, 0.1, 10, -2, 0, 1e-300};
-
-static bool same(const qtd_value_t *a, const qtd_value_t *b)
-{
-    if (a->type != b->type) {
-        return false;
-    }
-    switch (a->type) {
-    case QTD_VAL_BOOL:
-        return a->u.b == b->u.b;
-    case QTD_VAL_INT:
-        return a->u.i == b->u.i;
-    case QTD_VAL_DOUBLE:
-        return a->u.d == b->u.d || fabs(a->u.d - b->u.d) <= 1e-9 * fabs(a->u.d);
-    case QTD_VAL_STRING:
-        return a->u.s.len == b->u.s.len && memcmp(a->u.s.ptr, b->u.s.ptr, a->u.s.len) == 0;
-    default:
-        return false;
-    }
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -55,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         .type = types[(data[1] >> 2) % 10],
                         .word_order = data[2] & 1 ? "little" : "big",
                         .byte_order = data[2] & 2 ? "little" : "big",
-                        .access = access[(data[2] >> 2) % 3],
+                        .access = accesses[(data[2] >> 2) % 3],
                         .report = data[2] & 32 ? "period" : "change",
                         .count = data[3] % 130,
                         .address = (int64_t)data[4] << 8 | data[5],
@@ -110,7 +91,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     /* scaled: a float may grow past what the platform carries on the way back */
-    if (!p->scaled && (mb_decode(p, back, &bit, &w, buf2, sizeof(buf2)) != 0 || !same(&v, &w))) {
+    if (!p->scaled &&
+        (mb_decode(p, back, &bit, &w, buf2, sizeof(buf2)) != 0 || !qtd__value_equal(&v, &w))) {
         __builtin_trap();
     }
     mb_map_free(&m);

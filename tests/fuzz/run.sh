@@ -41,8 +41,9 @@ clang "${flags[@]}" "$src/tests/fuzz/fuzz_ota.c" "$src/plugins/cloud/cloud_ota_i
     "$src/plugins/cloud/cloud_ttlv.c" -o "$out/fuzz_ota"
 clang "${flags[@]}" -I"$src/plugins/httpota" -I/usr/include/cjson "$src/tests/fuzz/fuzz_plan.c" \
     "$src/plugins/httpota/httpota_plan_json.c" -lcjson -o "$out/fuzz_plan"
-clang "${flags[@]}" -I"$src/plugins/modbus" "$src/tests/fuzz/fuzz_modbus.c" \
-    "$src/plugins/modbus/modbus_map.c" -lm -o "$out/fuzz_modbus"
+clang "${flags[@]}" -I"$src" -I"$src/plugins/modbus" "$src/tests/fuzz/fuzz_modbus.c" \
+    "$src/plugins/modbus/modbus_map.c" "$src/agent/value.c" "$src/agent/alloc.c" -lm \
+    -o "$out/fuzz_modbus"
 clang "${flags[@]}" -I"$src/plugins/gnss" "$src/tests/fuzz/fuzz_nmea.c" \
     "$src/plugins/gnss/gnss_nmea.c" -lm -o "$out/fuzz_nmea"
 

@@ -100,15 +100,8 @@ local function command(text)
 end
 
 local started = false
-quecIot.init()
-quecIot.setProductinfo(P.pk, P.ps)
-quecIot.setServer(1, P.server)
-quecIot.setDkDs(P.dk, "")
-quecIot.setEventCB(function(ev)
-    print("event " .. ev[1] .. "/" .. ev[2])
-    if ev[1] == 5 and ev[2] == 10200 then
-        command(ev[3])
-    elseif ev[1] == 3 and ev[2] == 10200 and not started then
+require("it_device")(command, function(ev)
+    if ev[1] == 3 and ev[2] == 10200 and not started then
         started = true
         print("sub bad " .. tostring(quecIot.subDevConn("x", "y", "z", nil, 0, 0)) .. " "
             .. tostring(quecIot.subDevHTB("nope", "nope")))
@@ -119,4 +112,3 @@ quecIot.setEventCB(function(ev)
         for _, s in ipairs(P.subs or {}) do connect(s) end
     end
 end)
-quecIot.setConnmode(1)
