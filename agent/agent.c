@@ -135,8 +135,9 @@ typedef struct {
     uv_signal_t sig_term;
     uv_signal_t sig_hup;
     uv_signal_t sig_usr1;
-    uv_prepare_t commit; /* group commit: once per loop turn, before it sleeps */
-    int lock_fd;         /* <data_dir>/qthingd.lock, held (flock) while the agent runs */
+    uv_prepare_t commit;    /* group commit: once per loop turn, before it sleeps */
+    uv_timer_t commit_late; /* commits outbox deletions that the last turn let wait */
+    int lock_fd;            /* <data_dir>/qthingd.lock, held (flock) while the agent runs */
     qtd_watchdog_t *watchdog;
     uv_mutex_t lua_lock; /* guards rt->a.lua against the watchdog's thread */
     bool stopping;
@@ -372,10 +373,18 @@ static int configure(runtime_t *rt, const qtd_agent_opts_t *opts)
     return 0;
 }
 
+static void on_commit_late(uv_timer_t *t)
+{
+    runtime_t *rt = t->data;
+    qtd_store_commit(rt->a.store);
+}
+
 static void on_commit(uv_prepare_t *h)
 {
     runtime_t *rt = h->data;
-    qtd_store_commit(rt->a.store);
+    if (qtd_store_flush(rt->a.store) > 0 && !uv_is_active((uv_handle_t *)&rt->commit_late)) {
+        uv_timer_start(&rt->commit_late, on_commit_late, QTD_STORE_DEL_DELAY_MS, 0);
+    }
 }
 
 static void on_drop(void *arg, uint64_t rows)
@@ -442,6 +451,7 @@ static void begin_shutdown(runtime_t *rt, const char *why)
     uv_close((uv_handle_t *)&rt->sig_hup, NULL);
     uv_close((uv_handle_t *)&rt->sig_usr1, NULL);
     uv_close((uv_handle_t *)&rt->commit, NULL);
+    uv_close((uv_handle_t *)&rt->commit_late, NULL);
     qtd__control_close(rt->control);
     qtd__bus_close(rt->a.bus);
     rt->a.bus = NULL;
@@ -784,6 +794,8 @@ static int start_everything(runtime_t *rt)
     /* Handles first: begin_shutdown() closes them whatever fails below. */
     (void)uv_prepare_init(a->loop, &rt->commit);
     rt->commit.data = rt;
+    (void)uv_timer_init(a->loop, &rt->commit_late);
+    rt->commit_late.data = rt;
     uv_signal_init(a->loop, &rt->sig_int);
     uv_signal_init(a->loop, &rt->sig_term);
     uv_signal_init(a->loop, &rt->sig_hup);

@@ -241,7 +241,8 @@ static int h_set_default_dk(qtd_host_t *h, const char *dk)
 
 static int h_store_commit(qtd_host_t *h)
 {
-    return qtd_store_commit(h->agent->store);
+    int rc = qtd_store_flush(h->agent->store);
+    return rc > 0 ? 0 : rc; /* deletions alone wait: the core commits them in time */
 }
 
 /* ---- services ---- */

@@ -27,8 +27,8 @@ sleep 0.3
 # The frame the agent sends for {1: true, 2: 25, 3: 12.5, 4: "hi"} (pkgid varies; size same).
 FRAME=aaaa0015de00010014000900120019001a087d002300026869
 TOPIC=q/2/d/qdp1116abench/bus
-base=$("$BUILD/bench/paho_baseline" "tcp://127.0.0.1:$PORT" qdp1116abase "$TOPIC" "$COUNT" \
-       "$WINDOW" "$FRAME")
+base=$(/usr/bin/time -f "%U %S" -o "$WORK/base.time" "$BUILD/bench/paho_baseline" \
+       "tcp://127.0.0.1:$PORT" qdp1116abase "$TOPIC" "$COUNT" "$WINDOW" "$FRAME")
 
 sed "s/BENCH_COUNT or 20000/$COUNT/" bench/cloud_bench.lua >"$WORK/bench.lua"
 cat >"$WORK/agent.lua" <<CFG
@@ -57,3 +57,7 @@ echo "raw Paho:  $base msg/s"
 echo "qthingd:   $agent msg/s (Lua call -> SQLite outbox -> Paho -> PUBACK -> delete -> 4/10210 to Lua)"
 awk -v a="$agent" -v b="$base" 'BEGIN{printf "ratio:     %.2f (qthingd / raw Paho)\n", a/b}'
 echo "qthingd peak RSS: ${rss} KiB"
+# CPU per message (user + system, whole process: start-up and the Lua calls included)
+cpu() { awk -v n="$COUNT" '{printf "%.1f", ($1 + $2) * 1e6 / n}' "$1"; }
+ucpu=$(grep -E "^\s*(User|System) time" "$WORK/agent.log" | awk '{s += $NF} END {print s, 0}' >"$WORK/agent.time"; cpu "$WORK/agent.time")
+echo "CPU per message: raw Paho $(cpu "$WORK/base.time") us, qthingd $ucpu us"

@@ -33,6 +33,9 @@
 
 #define BUSY_TIMEOUT_MS 5000
 #define MAX_MIGRATIONS 64
+#define CACHE_KIB 256 /* SQLite's page cache, KiB */
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 const char *const qtd__store_stmt_sql[STMT_COUNT] = {
 #define STMT_SQL_(name, sql) sql,
@@ -54,6 +57,13 @@ int64_t qtd__store_now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec;
+}
+
+int64_t qtd__store_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Log the error of the last SQLite call on st->db once and map it to a QTD_E* code. */
@@ -376,6 +386,12 @@ static int open_db(qtd_store_t *st, const char **why)
     if (rc != SQLITE_OK) {
         return open_step_failed(st, "setting synchronous=NORMAL", rc);
     }
+    /* The send path touches the outbox's two ends: a small page cache is enough, and the
+     * memory stays the same whatever the backlog (SQLite's default is 2 MiB). */
+    rc = sqlite3_exec(st->db, "PRAGMA cache_size = -" STR(CACHE_KIB), NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        return open_step_failed(st, "setting cache_size", rc);
+    }
     if (st->opts.outbox_cap_bytes > 0) {
         /* The cap bounds what the store writes, the WAL included: checkpoint every half cap
          * (at least 16 pages), and truncate the WAL back to the cap after a checkpoint. */
@@ -532,9 +548,14 @@ int qtd__store_begin_write(qtd_store_t *st)
     if (!sqlite3_get_autocommit(st->db)) {
         return 0;
     }
-    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+    sqlite3_stmt *s = st->stmt[STMT_TX_BEGIN];
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
         return qtd__store_db_error(st, "BEGIN IMMEDIATE");
     }
+    st->txn_kv = false;
+    st->txn_dels = 0;
     return 0;
 }
 
@@ -593,11 +614,16 @@ int qtd_store_commit(qtd_store_t *st)
         }
         return 0;
     }
-    if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+    sqlite3_stmt *s = st->stmt[STMT_TX_COMMIT];
+    int step = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (step == SQLITE_DONE) {
         if (st->txn_rows > 0 && st->txn_last > st->max_id) {
             st->max_id = st->txn_last;
         }
         st->txn_rows = 0;
+        st->txn_kv = false;
+        st->txn_dels = 0;
         qtd__store_record_maybe(st);
         return 0;
     }
@@ -617,6 +643,22 @@ int qtd_store_commit(qtd_store_t *st)
     }
     /* Otherwise (busy) the transaction stays open and the next commit retries it. */
     return qtd__store_db_error(st, "COMMIT");
+}
+
+int qtd_store_flush(qtd_store_t *st)
+{
+    if (st == NULL) {
+        return QTD_EINVAL;
+    }
+    if (sqlite3_get_autocommit(st->db) && st->txn_rows == 0) {
+        return 0; /* nothing open */
+    }
+    if (st->txn_rows == 0 && !st->txn_kv && st->txn_dels > 0 &&
+        st->txn_dels < QTD_STORE_DEL_BATCH &&
+        qtd__store_now_ms() - st->txn_dels_since_ms < QTD_STORE_DEL_DELAY_MS) {
+        return 1; /* deletions alone: they wait for company or for their time */
+    }
+    return qtd_store_commit(st);
 }
 
 uint64_t qtd_store_outbox_lost(qtd_store_t *st)

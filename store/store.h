@@ -48,6 +48,17 @@ void qtd_store_close(qtd_store_t *st);
  * writes are lost and logged; if it was only busy, the next commit retries.
  * Returns: 0, QTD_EIO, QTD_EINVAL (NULL st). */
 int qtd_store_commit(qtd_store_t *st);
+/* Deletions alone wait at most this long, or for this many of them, before a flush commits
+ * them. */
+#define QTD_STORE_DEL_DELAY_MS 200
+#define QTD_STORE_DEL_BATCH 1024
+/* Commit what must not wait: the open transaction when it holds outbox puts or kv writes
+ * (what was written before it was sent or acted on), or outbox deletions that waited
+ * QTD_STORE_DEL_DELAY_MS or number QTD_STORE_DEL_BATCH. Deletions alone otherwise stay in the
+ * open transaction, which saves a commit per acknowledgement: a crash before they are
+ * committed sends those rows again (at least once). Returns 1 when something waits (flush
+ * again, or commit, within QTD_STORE_DEL_DELAY_MS), else what qtd_store_commit returns. */
+int qtd_store_flush(qtd_store_t *st);
 /* From another thread while the loop thread is stuck (the watchdog): commit unless the
  * connection is in use right now. Logs nothing. Returns: 0, QTD_EBUSY (in use: nothing
  * done), QTD_EIO, QTD_EINVAL. */

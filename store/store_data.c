@@ -91,6 +91,7 @@ int qtd_store_kv_set(qtd_store_t *st, const char *key, const void *val, size_t l
     if (err != 0) {
         return err;
     }
+    st->txn_kv = true;
     sqlite3_stmt *s = st->stmt[STMT_KV_SET];
     if (sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC) != SQLITE_OK ||
         bind_blob(s, 2, val, len) != SQLITE_OK) {
@@ -111,6 +112,7 @@ int qtd_store_kv_del(qtd_store_t *st, const char *key)
     if (err != 0) {
         return err;
     }
+    st->txn_kv = true;
     sqlite3_stmt *s = st->stmt[STMT_KV_DEL];
     sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
     err = step_done(st, s, "kv_del");
@@ -289,6 +291,8 @@ int qtd_store_outbox_del(qtd_store_t *st, int64_t id)
     if (st == NULL) {
         return QTD_EINVAL;
     }
+    /* The length first (the totals need it): DELETE ... RETURNING would cost a statement
+     * journal per row inside the group-commit transaction. */
     sqlite3_stmt *s = st->stmt[STMT_OB_LEN];
     sqlite3_bind_int64(s, 1, id);
     int rc = sqlite3_step(s);
@@ -311,6 +315,9 @@ int qtd_store_outbox_del(qtd_store_t *st, int64_t id)
         return err;
     }
     if (sqlite3_changes(st->db) > 0) {
+        if (st->txn_dels++ == 0) {
+            st->txn_dels_since_ms = qtd__store_now_ms();
+        }
         if (st->rows == 0 || st->bytes < (uint64_t)len) {
             /* The totals no longer match the file (written by something else?): read them
              * from the database again rather than wrap around. */

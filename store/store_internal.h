@@ -29,7 +29,9 @@
     XX(OB_DEL, "DELETE FROM outbox WHERE id = ?1")                                                 \
     XX(OB_OLDEST, "SELECT id, length(payload) FROM outbox ORDER BY id")                            \
     XX(OB_DROP, "DELETE FROM outbox WHERE id <= ?1")                                               \
-    XX(DROPPED_ADD, "UPDATE meta SET value = value + ?1 WHERE key = 'outbox_dropped'")
+    XX(DROPPED_ADD, "UPDATE meta SET value = value + ?1 WHERE key = 'outbox_dropped'")             \
+    XX(TX_BEGIN, "BEGIN IMMEDIATE")                                                                \
+    XX(TX_COMMIT, "COMMIT")
 
 enum {
 #define STMT_ENUM_(name, sql) STMT_##name,
@@ -51,6 +53,11 @@ struct qtd_store_s {
     int64_t txn_first;
     int64_t txn_last;
     uint64_t txn_rows;
+    /* What else the open transaction holds: kv writes (committed at the next flush), and
+     * outbox deletions alone (they may wait: see qtd_store_flush), since when (ms). */
+    bool txn_kv;
+    uint64_t txn_dels;
+    int64_t txn_dels_since_ms;
     uint64_t lost;
     /* Failed commits are logged at most every LOST_LOG_INTERVAL_S seconds. */
     int64_t lost_logged_at;
@@ -87,7 +94,8 @@ void qtd__store_flush_drop_log(qtd_store_t *st);
 void qtd__store_record_check(qtd_store_t *st);
 void qtd__store_record_write(qtd_store_t *st);
 void qtd__store_record_maybe(qtd_store_t *st);
-/* Monotonic seconds. */
+/* Monotonic seconds, milliseconds. */
 int64_t qtd__store_now_s(void);
+int64_t qtd__store_now_ms(void);
 
 #endif /* QTD_STORE_STORE_INTERNAL_H */

@@ -122,6 +122,29 @@ fail:
     return rc;
 }
 
+int qtd_frame_header(const uint8_t *buf, size_t n, uint16_t *pkgid, uint16_t *cmd)
+{
+    if (buf == NULL || pkgid == NULL || cmd == NULL) {
+        return -EINVAL;
+    }
+    if (n < 2 || buf[0] != HDR || buf[1] != HDR) {
+        return -EPROTO;
+    }
+    uint8_t h[QTD_FRAME_HEADER_LEN] = {HDR, HDR};
+    size_t m = 2;
+    for (size_t i = 2; i < n && m < sizeof(h); i++) {
+        if (!(buf[i] == ESC && buf[i - 1] == HDR)) {
+            h[m++] = buf[i];
+        }
+    }
+    if (m < sizeof(h)) {
+        return -EPROTO;
+    }
+    *pkgid = be16(h + POS_PKGID);
+    *cmd = be16(h + POS_CMD);
+    return 0;
+}
+
 int qtd_frame_decode(const uint8_t *buf, size_t n, qtd_frame_t *out, uint8_t **storage, int *reason)
 {
     uint8_t *u = NULL;

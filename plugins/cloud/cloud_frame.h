@@ -77,6 +77,12 @@ int qtd_frame_encode(uint16_t pkgid, uint16_t cmd, const uint8_t *payload, size_
  * failure returns -EPROTO and sets *reason (if not NULL); out->pkgid and out->cmd are set
  * when the 9 header bytes were there (0 otherwise), so the answer can name the pkgid.
  * Returns: 0, -EPROTO, -EINVAL (NULL pointers), -ENOMEM (*reason left 0). */
+/* The packet id and command of an escaped frame, read from its first bytes without a copy
+ * (unescaped as qtd_frame_decode does; LEN, SUM and the payload are not checked): for frames
+ * this side encoded, e.g. a stored uplink whose command the sender needs again.
+ * Returns: 0, -EPROTO (no AA AA header or fewer than 9 unescaped bytes), -EINVAL. */
+int qtd_frame_header(const uint8_t *buf, size_t n, uint16_t *pkgid, uint16_t *cmd);
+
 int qtd_frame_decode(const uint8_t *buf, size_t n, qtd_frame_t *out, uint8_t **storage,
                      int *reason);
 

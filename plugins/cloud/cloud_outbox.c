@@ -44,18 +44,12 @@ int qtd_cloud_publish_frame(cloud_t *c, const char *topic, int qos, const uint8_
                                     token);
 }
 
-/* The command of a stored frame, read from its (escaped) header. */
+/* The command of a stored frame, read from its (escaped) header in place. */
 static uint16_t frame_cmd(const uint8_t *frame, size_t len)
 {
-    qtd_frame_t f;
-    uint8_t *storage = NULL;
-    int reason = 0;
+    uint16_t pkgid = 0;
     uint16_t cmd = 0;
-    if (qtd_frame_decode(frame, len, &f, &storage, &reason) == 0) {
-        cmd = f.cmd;
-    }
-    free(storage);
-    return cmd;
+    return qtd_frame_header(frame, len, &pkgid, &cmd) == 0 ? cmd : 0;
 }
 
 typedef struct {

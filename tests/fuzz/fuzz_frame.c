@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libFuzzer target for the frame codec (plugins/cloud/cloud_frame.c): decode arbitrary bytes;
- * when that succeeds, encode the frame again and decode the result, which must give the same
- * pkgid, command and payload, and re-encoding that must give the same bytes (the encoder's
- * output is canonical). Any difference traps. Built by hand or by the lead's CMake target:
- *   clang -g -fsanitize=fuzzer,address,undefined -Iplugins/cloud -Iagent/include
- *         tests/fuzz/fuzz_frame.c plugins/cloud/cloud_frame.c -o fuzz_frame
+ * when that succeeds, the header read alone (qtd_frame_header) must agree, and encode the frame
+ * again and decode the result, which must give the same pkgid, command and payload, and re-encoding
+ * that must give the same bytes (the encoder's output is canonical). Any difference traps. Built by
+ * hand or by the lead's CMake target: clang -g -fsanitize=fuzzer,address,undefined -Iplugins/cloud
+ * -Iagent/include tests/fuzz/fuzz_frame.c plugins/cloud/cloud_frame.c -o fuzz_frame
  */
 #include <errno.h>
 #include <stddef.h>
@@ -38,6 +38,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     (void)qtd_frame_topic_type(f1.cmd);
+    uint16_t pkgid = 0;
+    uint16_t cmd = 0;
+    if (qtd_frame_header(data, size, &pkgid, &cmd) != 0 || pkgid != f1.pkgid || cmd != f1.cmd) {
+        __builtin_trap(); /* the header read alone agrees with the whole decode */
+    }
     if (qtd_frame_encode(f1.pkgid, f1.cmd, f1.payload, f1.len, &e1, &n1) != 0) {
         __builtin_trap();
     }

@@ -130,6 +130,16 @@ static void expect_frame(uint16_t pkgid, uint16_t cmd, const uint8_t *payload, s
     assert_int_equal(f.cmd, cmd);
     assert_bytes(f.payload, f.len, payload, plen);
     free(storage);
+
+    /* and its header alone, read in place */
+    uint16_t id = 0;
+    uint16_t c = 0;
+    assert_int_equal(qtd_frame_header(want, want_len, &id, &c), 0);
+    assert_int_equal(id, pkgid);
+    assert_int_equal(c, cmd);
+    if (want_len > QTD_FRAME_HEADER_LEN) {
+        assert_int_equal(qtd_frame_header(want, QTD_FRAME_HEADER_LEN - 1, &id, &c), -EPROTO);
+    }
 }
 
 /* Decoding is refused for reason; pkgid is what the answer can name (0 if unreadable). */

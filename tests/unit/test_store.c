@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -636,6 +637,53 @@ static void store_group_commit_one_transaction(void **state)
     assert_kv(st, "k", "v");
     qtd_store_close(st);
     free(w);
+}
+
+/* Deletions alone wait (up to QTD_STORE_DEL_BATCH of them, or QTD_STORE_DEL_DELAY_MS); a put
+ * or a kv write in the same transaction, or their time, commits them all. */
+static void store_flush_lets_deletions_wait(void **state)
+{
+    (void)state;
+    char path[PATH_MAX];
+    db_path(path, sizeof(path), "flush");
+    qtd_store_t *st = open_ok(path, NULL);
+    for (int i = 0; i < QTD_STORE_DEL_BATCH + 10; i++) {
+        put_text(st, "t", 1, "row");
+    }
+    assert_int_equal(qtd_store_flush(st), 0); /* puts: committed at once */
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM outbox"), QTD_STORE_DEL_BATCH + 10);
+    assert_int_equal(qtd_store_flush(st), 0); /* nothing open */
+
+    assert_int_equal(qtd_store_outbox_del(st, 1), 0);
+    assert_int_equal(qtd_store_outbox_del(st, 2), 0);
+    assert_int_equal(qtd_store_flush(st), 1);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM outbox"), QTD_STORE_DEL_BATCH + 10);
+    assert_count(st, QTD_STORE_DEL_BATCH + 8, (QTD_STORE_DEL_BATCH + 8) * 3);
+    /* a kv write joins them: everything goes */
+    assert_int_equal(qtd_store_kv_set(st, "k", "v", 1), 0);
+    assert_int_equal(qtd_store_flush(st), 0);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM outbox"), QTD_STORE_DEL_BATCH + 8);
+
+    /* their time */
+    assert_int_equal(qtd_store_outbox_del(st, 3), 0);
+    assert_int_equal(qtd_store_flush(st), 1);
+    struct timespec ts = {0, (QTD_STORE_DEL_DELAY_MS + 20) * 1000000L};
+    nanosleep(&ts, NULL);
+    assert_int_equal(qtd_store_flush(st), 0);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM outbox"), QTD_STORE_DEL_BATCH + 7);
+
+    /* their number */
+    for (int64_t id = 4; id < 4 + QTD_STORE_DEL_BATCH - 1; id++) {
+        assert_int_equal(qtd_store_outbox_del(st, id), 0);
+    }
+    assert_int_equal(qtd_store_flush(st), 1);
+    assert_int_equal(qtd_store_outbox_del(st, 4 + QTD_STORE_DEL_BATCH - 1), 0);
+    assert_int_equal(qtd_store_flush(st), 0);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM outbox"), 7);
+    /* a deletion of a row already gone opens nothing */
+    assert_int_equal(qtd_store_outbox_del(st, 1), 0);
+    assert_int_equal(qtd_store_flush(st), 0);
+    qtd_store_close(st);
 }
 
 static void store_close_commits_pending(void **state)
@@ -1279,6 +1327,7 @@ static void store_newer_schema_still_opens(void **state)
     XX(store_peek_nested_walks)                                                                    \
     XX(store_outbox_del_and_count)                                                                 \
     XX(store_group_commit_one_transaction)                                                         \
+    XX(store_flush_lets_deletions_wait)                                                            \
     XX(store_close_commits_pending)                                                                \
     XX(store_crash_loses_only_uncommitted)                                                         \
     XX(store_cap_drops_oldest)                                                                     \

@@ -160,9 +160,10 @@ typedef struct qtd_host_api_s {
     /* Retired in ABI 1.1 (the device identity belongs to the platform plugin): returns "".
      * Kept so that a plugin built for 1.0 still runs. */
     const char *(*default_dk)(qtd_host_t *h);
-    /* Commit the store's pending writes now (outbox rows put this turn) instead of at the
-     * end of the loop turn; for a plugin that sends only rows already on disk.
-     * Returns: 0, QTD_EIO. */
+    /* Commit the store's pending writes now (outbox rows put this turn, kv writes) instead
+     * of at the end of the loop turn; for a plugin that sends only rows already on disk.
+     * Outbox deletions alone may wait up to 200 ms for company (a crash before then sends
+     * those rows again). Returns: 0, QTD_EIO. */
     int (*store_commit)(qtd_host_t *h);
     /* Retired in ABI 1.1: returns QTD_ENOTSUP. */
     int (*set_default_dk)(qtd_host_t *h, const char *dk);
