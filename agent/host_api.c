@@ -175,6 +175,11 @@ static int h_outbox_peek(qtd_host_t *h, int64_t after_id, size_t limit, qtd_outb
     return qtd_store_outbox_peek(h->agent->store, after_id, limit, cb, arg);
 }
 
+static int h_outbox_del_range(qtd_host_t *h, int64_t first, int64_t last)
+{
+    return qtd_store_outbox_del_range(h->agent->store, first, last);
+}
+
 static int h_outbox_del(qtd_host_t *h, int64_t id)
 {
     return qtd_store_outbox_del(h->agent->store, id);
@@ -498,6 +503,7 @@ static const qtd_host_api_t host_api = {
     .script_errors = h_script_errors,
     .script_watch = h_script_watch,
     .script_unwatch = h_script_unwatch,
+    .outbox_del_range = h_outbox_del_range,
 };
 
 const qtd_host_api_t *qtd__host_api(void)

@@ -101,8 +101,10 @@ int qtd_store_outbox_put(qtd_store_t *st, const char *topic, int qos, const void
  * Returns: 0, QTD_EIO, QTD_EINVAL (NULL st or cb). */
 int qtd_store_outbox_peek(qtd_store_t *st, int64_t after_id, size_t limit, qtd_outbox_cb cb,
                           void *arg);
-/* Returns: 0 (also when the row is already gone), QTD_EIO. */
+/* Delete row id, or every row with first <= id <= last, in the open write transaction.
+ * Returns: 0 (also when the rows are already gone), QTD_EIO, QTD_EINVAL (NULL st). */
 int qtd_store_outbox_del(qtd_store_t *st, int64_t id);
+int qtd_store_outbox_del_range(qtd_store_t *st, int64_t first, int64_t last);
 /* Rows in the outbox and the sum of their payload lengths (either pointer may be NULL),
  * uncommitted writes included; kept in memory, no I/O. Returns: 0, QTD_EINVAL (NULL st). */
 int qtd_store_outbox_count(qtd_store_t *st, uint64_t *rows, uint64_t *bytes);

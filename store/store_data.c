@@ -288,44 +288,53 @@ int qtd_store_outbox_peek(qtd_store_t *st, int64_t after_id, size_t limit, qtd_o
 
 int qtd_store_outbox_del(qtd_store_t *st, int64_t id)
 {
+    return qtd_store_outbox_del_range(st, id, id);
+}
+
+int qtd_store_outbox_del_range(qtd_store_t *st, int64_t first, int64_t last)
+{
     if (st == NULL) {
         return QTD_EINVAL;
     }
-    /* The length first (the totals need it): DELETE ... RETURNING would cost a statement
-     * journal per row inside the group-commit transaction. */
-    sqlite3_stmt *s = st->stmt[STMT_OB_LEN];
-    sqlite3_bind_int64(s, 1, id);
+    if (last < first) {
+        return 0;
+    }
+    /* How many and how long first (the totals need it): DELETE ... RETURNING would cost a
+     * statement journal per call inside the group-commit transaction. */
+    sqlite3_stmt *s = st->stmt[STMT_OB_RANGE_LEN];
+    sqlite3_bind_int64(s, 1, first);
+    sqlite3_bind_int64(s, 2, last);
     int rc = sqlite3_step(s);
-    int64_t len = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    int err =
-        (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : qtd__store_db_error(st, "outbox_del lookup");
+    uint64_t n = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
+    uint64_t len = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 1) : 0;
+    int err = rc == SQLITE_ROW ? 0 : qtd__store_db_error(st, "outbox_del lookup");
     sqlite3_reset(s);
-    if (err != 0 || rc == SQLITE_DONE) {
+    if (err != 0 || n == 0) {
         return err; /* already gone: fine */
     }
     err = qtd__store_begin_write(st);
     if (err != 0) {
         return err;
     }
-    s = st->stmt[STMT_OB_DEL];
-    sqlite3_bind_int64(s, 1, id);
+    s = st->stmt[STMT_OB_RANGE_DEL];
+    sqlite3_bind_int64(s, 1, first);
+    sqlite3_bind_int64(s, 2, last);
     err = step_done(st, s, "outbox_del");
     if (err != 0) {
         qtd__store_write_failed(st);
         return err;
     }
-    if (sqlite3_changes(st->db) > 0) {
-        if (st->txn_dels++ == 0) {
-            st->txn_dels_since_ms = qtd__store_now_ms();
-        }
-        if (st->rows == 0 || st->bytes < (uint64_t)len) {
-            /* The totals no longer match the file (written by something else?): read them
-             * from the database again rather than wrap around. */
-            qtd__store_write_failed(st);
-        } else {
-            st->rows--;
-            st->bytes -= (uint64_t)len;
-        }
+    if (st->txn_dels == 0) {
+        st->txn_dels_since_ms = qtd__store_now_ms();
+    }
+    st->txn_dels += n;
+    if ((uint64_t)sqlite3_changes(st->db) != n || st->rows < n || st->bytes < len) {
+        /* The totals no longer match the file (written by something else?): read them
+         * from the database again rather than wrap around. */
+        qtd__store_write_failed(st);
+    } else {
+        st->rows -= n;
+        st->bytes -= len;
     }
     return 0;
 }

@@ -25,8 +25,9 @@
     XX(KV_DEL, "DELETE FROM kv WHERE key = ?1")                                                    \
     XX(OB_PUT, "INSERT INTO outbox (created, topic, qos, payload) VALUES (?1, ?2, ?3, ?4)")        \
     XX(OB_PEEK, "SELECT id, topic, qos, payload FROM outbox WHERE id > ?1 ORDER BY id LIMIT ?2")   \
-    XX(OB_LEN, "SELECT length(payload) FROM outbox WHERE id = ?1")                                 \
-    XX(OB_DEL, "DELETE FROM outbox WHERE id = ?1")                                                 \
+    XX(OB_RANGE_LEN, "SELECT count(*), coalesce(sum(length(payload)), 0) FROM outbox "             \
+                     "WHERE id BETWEEN ?1 AND ?2")                                                 \
+    XX(OB_RANGE_DEL, "DELETE FROM outbox WHERE id BETWEEN ?1 AND ?2")                              \
     XX(OB_OLDEST, "SELECT id, length(payload) FROM outbox ORDER BY id")                            \
     XX(OB_DROP, "DELETE FROM outbox WHERE id <= ?1")                                               \
     XX(DROPPED_ADD, "UPDATE meta SET value = value + ?1 WHERE key = 'outbox_dropped'")             \

@@ -100,8 +100,9 @@ static int cloud_create(const qtd_host_api_t *api, qtd_host_t *host, const void 
     c->loop = api->loop(host);
     c->workstate = QTD_WS_UNINITIALIZED;
     c->inflight = api->calloc(host, (size_t)c->cfg->window, sizeof(inflight_t));
+    c->acked = api->calloc(host, (size_t)c->cfg->window, sizeof(int64_t));
     c->puts = api->calloc(host, CLOUD_RECENT_PUTS, sizeof(cloud_put_t));
-    int rc = c->inflight != NULL && c->puts != NULL ? 0 : QTD_ENOMEM;
+    int rc = c->inflight != NULL && c->acked != NULL && c->puts != NULL ? 0 : QTD_ENOMEM;
     if (rc == 0) {
         rc = api->subscribe(host, QTD_DOM_AGENT, QTD_AGENT_LOST);
     }
@@ -199,6 +200,7 @@ static void cloud_stop(void *self)
 {
     cloud_t *c = self;
     c->stopping = true;
+    qtd_cloud_pump_delete_acked(c);
     qtd_cloud_ota_stop(c);
     qtd_cloud_subdev_close(c);
     if (c->online) {
@@ -226,6 +228,7 @@ static void cloud_destroy(void *self)
         uv_mutex_destroy(&c->at_lock);
     }
     c->api->free(c->host, c->inflight);
+    c->api->free(c->host, c->acked);
     c->api->free(c->host, c->puts);
     c->api->free(c->host, c);
 }

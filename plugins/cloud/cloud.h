@@ -191,6 +191,9 @@ struct cloud_s {
     int64_t sent_max; /* the highest row sent on this connection: above it nothing is in flight */
     inflight_t *inflight;
     size_t n_inflight;
+    int64_t *acked; /* rows acknowledged since the last pump (window of them at most), deleted
+                     * there, a run of consecutive ids with one statement */
+    size_t n_acked;
     bool pump_wanted;
     uint64_t stat_sent;
     uint64_t stat_acked;
@@ -281,8 +284,10 @@ int qtd_cloud_publish_frame(cloud_t *c, const char *topic, int qos, const uint8_
 /* The same with a given session key (NULL: plain): AES-128-CBC, IV = SHA256(key)[0:16]. */
 int qtd_cloud_publish_sealed(cloud_t *c, const char *topic, int qos, const uint8_t *frame,
                              size_t len, const uint8_t *key, int *token);
-void qtd_cloud_pump(cloud_t *c);       /* send what the window allows */
-void qtd_cloud_pump_reset(cloud_t *c); /* new connection: everything unacked goes again */
+void qtd_cloud_pump(cloud_t *c); /* send what the window allows */
+void qtd_cloud_pump_reset(cloud_t *c);
+/* Delete the rows acknowledged since the last pump (the pump and a reset do it too). */
+void qtd_cloud_pump_delete_acked(cloud_t *c); /* new connection: everything unacked goes again */
 void qtd_cloud_pump_acked(cloud_t *c, int token, bool ok);
 /* Store a frame as an outbox row (topic: its topic type, or CLOUD_SUBDEV_ROW<id>) and
  * remember it for the failure events of rows lost (sd: whose, NULL the gateway's).

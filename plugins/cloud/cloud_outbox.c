@@ -9,6 +9,7 @@
  * is at least once and ordered per device. Memory is bounded by the window, whatever the
  * backlog.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,9 +187,44 @@ static int send_row(void *arg, int64_t id, const char *topic, int qos, const voi
     return 0;
 }
 
+static int cmp_row(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a;
+    int64_t y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+void qtd_cloud_pump_delete_acked(cloud_t *c)
+{
+    if (c->n_acked == 0) {
+        return;
+    }
+    /* Acknowledgements come mostly in order: runs of consecutive ids go with one statement
+     * (a run holds acknowledged rows only, so a held row between two is never deleted). */
+    qsort(c->acked, c->n_acked, sizeof(c->acked[0]), cmp_row);
+    bool ranges = offsetof(qtd_host_api_t, outbox_del_range) < c->api->size;
+    for (size_t i = 0; i < c->n_acked;) {
+        size_t j = i + 1;
+        while (ranges && j < c->n_acked && c->acked[j] <= c->acked[j - 1] + 1) {
+            j++;
+        }
+        int rc = ranges ? c->api->outbox_del_range(c->host, c->acked[i], c->acked[j - 1])
+                        : c->api->outbox_del(c->host, c->acked[i]);
+        if (rc < 0) {
+            /* At least once: the rows go again after a restart. */
+            c->api->log(c->host, QTD_LOG_WARN,
+                        "outbox rows %lld..%lld acknowledged but not deleted: %s",
+                        (long long)c->acked[i], (long long)c->acked[j - 1], c->api->strerror(rc));
+        }
+        i = j;
+    }
+    c->n_acked = 0;
+}
+
 void qtd_cloud_pump(cloud_t *c)
 {
     c->pump_wanted = false;
+    qtd_cloud_pump_delete_acked(c);
     if (!c->online || c->stopping) {
         return;
     }
@@ -210,6 +246,7 @@ void qtd_cloud_pump(cloud_t *c)
 
 void qtd_cloud_pump_reset(cloud_t *c)
 {
+    qtd_cloud_pump_delete_acked(c);
     c->n_inflight = 0;
     c->sent_upto = 0;
     c->held_from = 0;
@@ -266,14 +303,7 @@ void qtd_cloud_pump_acked(cloud_t *c, int token, bool ok)
         memmove(&c->inflight[i], &c->inflight[i + 1], (c->n_inflight - i - 1) * sizeof(done));
         c->n_inflight--;
         if (ok) {
-            int rc = c->api->outbox_del(c->host, done.row);
-            if (rc < 0) {
-                /* At least once: the row goes again after a restart. */
-                c->api->log(c->host, QTD_LOG_WARN,
-                            "outbox row %lld acknowledged but not "
-                            "deleted: %s",
-                            (long long)done.row, c->api->strerror(rc));
-            }
+            c->acked[c->n_acked++] = done.row; /* deleted by the pump, this loop turn */
             c->stat_acked++;
             raise_sent(c, done.sd, done.cmd, true);
         } else {

@@ -230,6 +230,12 @@ typedef struct qtd_host_api_s {
                         qtd_script_watch_t **out);
     /* Stop a probation (before stop() returns, for one under way): done is not called. */
     void (*script_unwatch)(qtd_host_t *h, qtd_script_watch_t *w);
+
+    /* ---- Later in ABI 1.2: check `size` before calling ---- */
+
+    /* outbox_del of every row with first <= id <= last (rows already gone are fine): one
+     * statement for a run of acknowledged rows. Returns: 0, QTD_EIO. */
+    int (*outbox_del_range)(qtd_host_t *h, int64_t first, int64_t last);
 } qtd_host_api_t;
 
 typedef struct qtd_plugin_ops_s {
