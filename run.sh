@@ -162,21 +162,10 @@ meter)
         2>"$dir/meter-feed.log" &
     pids+=($!)
     await "$dir/meter-feed.jsonl" '"cycle": 0' "the meter feed (meter_feed.py)"
-    cat - config/modbus-meter.lua >"$run/agent.lua" <<CFG
--- Written by run.sh (QTD_DEMO=meter): config/modbus-meter.lua as it is, then the peers of
--- this run (build/run/meter/) and local paths in place of the example's.
-CFG
-    cat >>"$run/agent.lua" <<CFG
-
--- Written by run.sh: the slaves of this run and local paths.
-modbus.ports[1].device = "$dir/rs485"
-modbus.ports[2].host = "127.0.0.1"
-modbus.ports[2].port = $mbtcp
-agent.data_dir = "$data"
-agent.plugin_dir = "$build/plugins"
-lua.script = "$top/config/" .. lua.script
-lua.lib_path = "$run"
-CFG
+    example=config/modbus-meter.lua
+    peers="modbus.ports[1].device = \"$dir/rs485\"
+modbus.ports[2].host = \"127.0.0.1\"
+modbus.ports[2].port = $mbtcp"
     ;;
 tracker)
     dir=$run/tracker
@@ -194,24 +183,27 @@ tracker)
         2>>"$dir/socat.log" &
     pids+=($!)
     for _ in $(seq 50); do [ -e "$dir/modem" ] && break; sleep 0.1; done
-    cat - config/gnss-tracker.lua >"$run/agent.lua" <<CFG
--- Written by run.sh (QTD_DEMO=tracker): config/gnss-tracker.lua as it is, then the peers
--- of this run (build/run/tracker/) and local paths in place of the example's.
+    example=config/gnss-tracker.lua
+    peers="gnss.device = \"$dir/gnss\"
+cloud.at_port = \"$dir/modem\""
+    ;;
+esac
+if [ -n "$demo" ]; then
+    script="\"$top/config/\" .. lua.script" # the example's own, next to it
+    [ -z "${QTD_SCRIPT:-}" ] || script="\"$(realpath "$QTD_SCRIPT")\""
+    cat - "$example" >"$run/agent.lua" <<CFG
+-- Written by run.sh (QTD_DEMO=$demo): $example as it is, then the peers of this run
+-- ($dir/) and local paths in place of the example's.
 CFG
     cat >>"$run/agent.lua" <<CFG
 
--- Written by run.sh: the receiver and the modem of this run and local paths.
-gnss.device = "$dir/gnss"
-cloud.at_port = "$dir/modem"
+-- Written by run.sh: the peers of this run and local paths.
+$peers
 agent.data_dir = "$data"
 agent.plugin_dir = "$build/plugins"
-lua.script = "$top/config/" .. lua.script
+lua.script = $script
 lua.lib_path = "$run"
 CFG
-    ;;
-esac
-if [ -n "$demo" ] && [ -n "${QTD_SCRIPT:-}" ]; then
-    echo "lua.script = \"$(realpath "$QTD_SCRIPT")\"" >>"$run/agent.lua"
 fi
 "$build/qthingd" --check -c "$run/agent.lua"
 
