@@ -190,6 +190,16 @@ static int h_outbox_count(qtd_host_t *h, uint64_t *rows, uint64_t *bytes)
     return qtd_store_outbox_count(h->agent->store, rows, bytes);
 }
 
+static int h_outbox_oldest(qtd_host_t *h, int64_t *created)
+{
+    return qtd_store_outbox_oldest(h->agent->store, created);
+}
+
+static uint64_t h_outbox_dropped(qtd_host_t *h)
+{
+    return qtd_store_outbox_dropped(h->agent->store);
+}
+
 static int h_lua_add_function(qtd_host_t *h, const char *module, const char *name, qtd_lua_cfn fn,
                               void *ud)
 {
@@ -503,6 +513,8 @@ static const qtd_host_api_t host_api = {
     .script_errors = h_script_errors,
     .script_watch = h_script_watch,
     .script_unwatch = h_script_unwatch,
+    .outbox_oldest = h_outbox_oldest,
+    .outbox_dropped = h_outbox_dropped,
     .outbox_del_range = h_outbox_del_range,
 };
 

@@ -13,6 +13,11 @@
 --
 -- The agent's user needs the dialout group for both serial devices (docs/operations.md,
 -- "Running under systemd").
+--
+-- Try it without the hardware: `QTD_DEMO=tracker ./run.sh` (README) runs this file against
+-- the platform simulator, the receiver a pty fed the NMEA of a moving fix once a second in
+-- place of /dev/ttyUSB1 and the modem a pty answering AT commands in place of /dev/ttyUSB2;
+-- only those two devices and local paths are changed (build/run/agent.lua).
 
 agent = {
     log_level = "info",

@@ -9,6 +9,12 @@
 -- A mistake stops the check (and any start) with exit status 2 and names the key, e.g.
 --   ERROR modbus: modbus.slaves[1].points[11].type: a coil holds one bit: use type = "bool" (or table = "holding" for a u16)
 --
+-- Try it without the hardware: `QTD_DEMO=meter ./run.sh` (README) runs this file against the
+-- platform simulator, the meter played by pymodbus on a pty pair in place of /dev/ttyUSB0
+-- and the I/O module on a loopback Modbus TCP port in place of 192.168.1.50, their
+-- readings changing every second; only those two addresses and local paths are changed
+-- (build/run/agent.lua).
+--
 -- The addresses below are an example layout: take yours from the meter's manual.
 -- `address` is the 0-based address on the wire: input register 30001 is address 0.
 --

@@ -7,13 +7,16 @@
  * the script, the protocol versions. What a modem would give (RSSI, RSRP, RSRQ, SNR, cell,
  * ICCID, MCC, MNC, LAC, phone number, IMSI) is "not available" until an AT port is
  * configured: such ids are left out of reports and answers (docs/protocol.md). Status values
- * the script supplies (cloud.setDevStatus) take the place of the host's.
+ * the script supplies (cloud.setDevStatus) take the place of the host's. Status ids 101-104
+ * are ours: the outbox's delivery state, from the host's store.
  */
 #include <dirent.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <time.h>
 
 #include "cloud.h"
 
@@ -181,6 +184,37 @@ static bool host_status(cloud_t *c, uint16_t id, qtd_value_t *v)
     }
 }
 
+/* The host has the member m of its API table (one built before m was added has not). */
+#define HOST_HAS(c, m) (offsetof(qtd_host_api_t, m) < (c)->api->size)
+
+/* Ours, asked for by id only (not in "all"): the delivery state, 101 outbox rows, 102 their
+ * bytes, 103 the age of the oldest in seconds (0 when none waits), 104 the rows the outbox
+ * cap dropped (docs/protocol.md "Status ids of ours"). An id the host cannot give is left
+ * out. */
+static void delivery_state(cloud_t *c, const uint16_t *ids, size_t n, builder_t *b)
+{
+    uint64_t rows = 0, bytes = 0;
+    if ((wanted(ids, n, 101) || wanted(ids, n, 102)) &&
+        c->api->outbox_count(c->host, &rows, &bytes) == 0) {
+        if (wanted(ids, n, 101)) {
+            add_int(b, 101, (int64_t)rows);
+        }
+        if (wanted(ids, n, 102)) {
+            add_int(b, 102, (int64_t)bytes);
+        }
+    }
+    int64_t oldest = 0;
+    if (wanted(ids, n, 103) && HOST_HAS(c, outbox_oldest) &&
+        c->api->outbox_oldest(c->host, &oldest) == 0) {
+        int64_t age = oldest > 0 ? (int64_t)time(NULL) - oldest : 0;
+        add_int(b, 103, age > 0 ? age : 0);
+    }
+    if (wanted(ids, n, 104) && HOST_HAS(c, outbox_dropped)) {
+        uint64_t dropped = c->api->outbox_dropped(c->host);
+        add_int(b, 104, dropped > INT64_MAX ? INT64_MAX : (int64_t)dropped);
+    }
+}
+
 int qtd_cloud_status_value(cloud_t *c, const uint16_t *ids, size_t n, qtd_value_t **out)
 {
     builder_t b = {.n = 0};
@@ -203,17 +237,8 @@ int qtd_cloud_status_value(cloud_t *c, const uint16_t *ids, size_t n, qtd_value_
             b.n++;
         }
     }
-    /* Ours, asked for by id only (not in "all"): the delivery state, 101 outbox rows and
-     * 102 their bytes (docs/protocol.md "Status ids of ours"). */
-    uint64_t rows = 0, bytes = 0;
-    if (n > 0 && (wanted(ids, n, 101) || wanted(ids, n, 102)) &&
-        c->api->outbox_count(c->host, &rows, &bytes) == 0) {
-        if (wanted(ids, n, 101)) {
-            add_int(&b, 101, (int64_t)rows);
-        }
-        if (wanted(ids, n, 102)) {
-            add_int(&b, 102, (int64_t)bytes);
-        }
+    if (n > 0) {
+        delivery_state(c, ids, n, &b);
     }
     return finish(c, &b, out);
 }

@@ -174,7 +174,7 @@ sim_ctl() { # JSON -> prints the reply
 # (e.g. 'ca_file = "/path/ca.pem"'); AGENT_SCRIPT, the script to run instead of
 # tests/lua/cloud_it.lua; HTTPOTA, keys for an httpota = {...} section, which also loads the
 # httpota plugin (the download and firmware services); MODBUS and GNSS the same for the
-# modbus and gnss plugins.
+# modbus and gnss plugins; STORE, keys for a store = {...} section (e.g. 'outbox_cap_mb = 1').
 start_agent() {
     local name=$1; shift
     mkdir -p "$WORK/$name"
@@ -199,6 +199,10 @@ modbus = { $MODBUS }"
         ota_plugin="$ota_plugin"', { file = "gnss", required = true }'
         ota_section="$ota_section
 gnss = { $GNSS }"
+    fi
+    if [ -n "${STORE+set}" ]; then
+        ota_section="$ota_section
+store = { $STORE }"
     fi
     cat >"$WORK/$name/agent.lua" <<CFG
 agent = { data_dir = "$WORK/$name/data", plugin_dir = "$QTD_PLUGIN_DIR" }

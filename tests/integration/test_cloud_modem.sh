@@ -13,20 +13,9 @@ JSON
 start_broker
 start_sim
 
-# The modem: a script on the far end of a pty that socat makes (its stdin/stdout are pipes).
-cat >"$WORK/modem.sh" <<'SH'
-while IFS= read -r -d $'\r' cmd; do
-    case "$cmd" in
-    ATE0) printf '\r\nOK\r\n' ;;
-    AT+CGSN) printf '\r\n866123456789012\r\n\r\nOK\r\n' ;;
-    AT+CSQ) printf '\r\n+CSQ: 21,99\r\n\r\nOK\r\n' ;;
-    'AT+QENG="servingcell"')
-        printf '\r\n+QENG: "servingcell","NOCONN","LTE","FDD",460,00,1A2B3C4,123,1300,3,5,5,5F2,-95,-10,-65,15,35\r\n\r\nOK\r\n' ;;
-    *) printf '\r\nERROR\r\n' ;;
-    esac
-done
-SH
-start_bg socat socat pty,raw,echo=0,link="$WORK/modem" EXEC:"bash $WORK/modem.sh"
+# The modem: tests/peers/at_modem.sh on the far end of a pty that socat makes.
+start_bg socat socat pty,raw,echo=0,link="$WORK/modem" \
+    EXEC:"bash $QTD_SOURCE_DIR/tests/peers/at_modem.sh"
 for _ in $(seq 50); do [ -e "$WORK/modem" ] && break; sleep 0.1; done
 [ -e "$WORK/modem" ] || fail "socat made no pty"
 

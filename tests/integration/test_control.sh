@@ -4,7 +4,10 @@
 # outbox, the script, each plugin's state), streams its events to `events -f` as the seed's
 # event,errcode,value with their domain, reloads on `reload` (the script alone when the config
 # is unchanged; a bad config refused; a changed one restarts the agent in place); the socket is mode
-# 0600; a client with no agent behind the socket is told so (exit 3).
+# 0600; a client with no agent behind the socket is told so (exit 3). The platform's status
+# read gets the same delivery state as status ids 101..104 (rows, bytes, the age of the
+# oldest, rows dropped by the cap), also with rows waiting behind lost PUBACKs and a 1 MiB
+# cap overrun.
 source "$(dirname "$0")/lib.sh"
 QTHINGCTL=$(dirname "$QTHINGD")/qthingctl
 auto_registry
@@ -28,10 +31,11 @@ json=$("$QTHINGCTL" -s "$SOCK" --json status)
 /usr/bin/python3 -c 'import json, sys; j = json.loads(sys.argv[1]); \
 sys.exit(0 if j["ok"] and j["plugins"][0]["name"] == "cloud" and "rows" in j["outbox"] else 1)' \
     "$json" || fail "status --json: $json"
-# the delivery state, as status ids 101 (outbox rows) and 102 (bytes) of ours
-sim_ctl '{"cmd": "status_read", "dk": "ctl1", "ids": [101, 102]}' >/dev/null
-wait_for "$WORK/sim.jsonl" '"dk":"ctl1".*"cmd_name":"STATUS_RSP".*"data":\{"101":[0-9]+,"102":[0-9]+\}' 10
-pass "status: human and --json; the delivery state as status 101/102"
+# the delivery state, as status ids 101 (outbox rows), 102 (bytes), 103 (the age of the
+# oldest) and 104 (dropped by the cap: none here) of ours
+sim_ctl '{"cmd": "status_read", "dk": "ctl1", "ids": [101, 102, 103, 104]}' >/dev/null
+wait_for "$WORK/sim.jsonl" '"dk":"ctl1".*"cmd_name":"STATUS_RSP".*"data":\{"101":[0-9]+,"102":[0-9]+,"103":[0-9]+,"104":0\}' 10
+pass "status: human and --json; the delivery state as status 101..104"
 
 start_bg events "$QTHINGCTL" -s "$SOCK" events -f
 EV=$LAST_PID
@@ -121,3 +125,61 @@ rc=0
 grep -q "core: outbox row $second dropped by the operator" "$WORK/o.log" || fail "drop not logged"
 stop_checked "$O" o
 pass "outbox ls: the 3 reports waiting while offline (ls 2: the oldest 2); outbox drop removes one (logged), a second drop: no such row"
+
+# --- the delivery state while messages wait: an agent behind a proxy that loses the broker's
+# PUBACKs (tests/fault/mqtt_ack_proxy.py) sends 24 passthrough messages of 60000 bytes with a
+# 1 MiB outbox cap: the oldest are dropped to make room, the rest wait for their PUBACKs. The
+# platform's status read gets what qthingctl status says: rows and bytes waiting, the age of
+# the oldest, the rows dropped (24 put = those waiting + those dropped).
+: >"$WORK/lose"
+PROXY_PORT=$(free_port)
+start_bg proxy /usr/bin/python3 "$QTD_SOURCE_DIR/tests/fault/mqtt_ack_proxy.py" \
+    "$PROXY_PORT" "$PORT" "$WORK/lose"
+wait_for "$WORK/proxy.log" "listening on $PROXY_PORT" 10
+AGENT_SERVER="mqtt://127.0.0.1:$PROXY_PORT" CLOUD_EXTRA='ack_timeout_s = 600' \
+    STORE='outbox_cap_mb = 1' start_agent w 'dk = "ctl2"' 'mode = "none"'
+W=$AGENT
+WSOCK=$WORK/w/data/qthingd.sock
+wait_for "$WORK/w.log" 'lua: event 3/10200' 15
+# what went out when it came online is acknowledged first: nothing waits before the 24
+outbox_rows() { "$QTHINGCTL" -s "$WSOCK" status | grep -oE '^outbox: [0-9]+ rows' | grep -oE '[0-9]+'; }
+for _ in $(seq 50); do [ "$(outbox_rows)" = 0 ] && break; sleep 0.1; done
+[ "$(outbox_rows)" = 0 ] || fail "rows still waiting while acknowledgements flow"
+echo puback >"$WORK/lose"
+sent=$("$QTHINGCTL" -s "$WSOCK" lua 'local n = 0
+for i = 1, 24 do
+    if quecIot.passTransSend(1, string.rep(string.char(64 + i), 60000)) then n = n + 1 end
+end
+return n')
+[ "$sent" = 24 ] || fail "passTransSend accepted $sent of 24"
+wait_for "$WORK/w.log" 'outbox reached its cap of 1048576 bytes: dropped the [0-9]+ oldest rows' 10
+wait_for "$WORK/proxy.log" 'dropped packet type 4' 10
+# until the oldest has waited 2 s (a condition on the clock: the age is in whole seconds)
+for _ in $(seq 50); do
+    st=$("$QTHINGCTL" -s "$WSOCK" --json status)
+    age=$(/usr/bin/python3 -c 'import json, sys; print(int(json.loads(sys.argv[1])["outbox"].get("oldest_age_s", 0)))' "$st")
+    [ "$age" -ge 2 ] && break
+    sleep 0.1
+done
+[ "$age" -ge 2 ] || fail "the oldest row is $age s old after 5 s"
+sim_ctl '{"cmd": "status_read", "dk": "ctl2", "ids": [101, 102, 103, 104]}' >/dev/null
+wait_for "$WORK/sim.jsonl" '"dk":"ctl2".*"cmd_name":"STATUS_RSP"' 10
+after=$("$QTHINGCTL" -s "$WSOCK" --json status)
+/usr/bin/python3 - "$(sim_frames ctl2 STATUS_RSP)" "$st" "$after" \
+    "$("$QTHINGCTL" -s "$WSOCK" outbox ls 1000)" <<'PY' || fail "the delivery state reported is not the outbox's"
+import json, sys
+got = json.loads(sys.argv[1])
+before, after = json.loads(sys.argv[2])["outbox"], json.loads(sys.argv[3])["outbox"]
+# the passthrough rows still waiting: "id qos bytes topic" lines of 60000-odd bytes
+waiting = sum(1 for line in sys.argv[4].splitlines()
+              if len(line.split()) >= 3 and line.split()[2].isdigit()
+              and 60000 <= int(line.split()[2]) < 60100)
+print(f"status 101..104: {got}; qthingctl: {before} then {after}; {waiting} of 24 waiting")
+assert got["104"] == before["dropped"] == after["dropped"] > 0, "104: the rows the cap dropped"
+assert got["104"] + waiting == 24, "24 put = waiting + dropped"
+assert before["rows"] <= got["101"] <= after["rows"] and got["101"] >= waiting, "101: rows"
+assert before["bytes"] <= got["102"] <= after["bytes"] and got["102"] >= 60000 * waiting, "102"
+assert before["oldest_age_s"] <= got["103"] <= after["oldest_age_s"] and got["103"] >= 2, "103"
+PY
+stop_checked "$W" w
+pass "the delivery state with messages waiting: status 101..104 as qthingctl status has them (the oldest >= 2 s old, rows dropped by a 1 MiB cap)"

@@ -19,21 +19,9 @@ start_sim
 start_witness trk1
 FEED="$QTD_SOURCE_DIR/tests/peers/nmea_feed.py"
 
-# the modem: AT+QENG answers of an LTE module with two neighbours
-cat >"$WORK/modem.sh" <<'SH'
-while IFS= read -r -d $'\r' cmd; do
-    case "$cmd" in
-    ATE0) printf '\r\nOK\r\n' ;;
-    AT+CGSN) printf '\r\n866123456789012\r\n\r\nOK\r\n' ;;
-    'AT+QENG="servingcell"')
-        printf '\r\n+QENG: "servingcell","NOCONN","LTE","FDD",460,00,1A2B3C4,123,1300,3,5,5,5F2,-95,-10,-65,15,35\r\n\r\nOK\r\n' ;;
-    'AT+QENG="neighbourcell"')
-        printf '\r\n+QENG: "neighbourcell intra","LTE",1300,201,-12,-101,-70,0,20,7,12,6,46\r\n+QENG: "neighbourcell inter","LTE",3683,302,-15,-108,-79,0,12,5,8,4,46\r\n\r\nOK\r\n' ;;
-    *) printf '\r\nERROR\r\n' ;;
-    esac
-done
-SH
-start_bg modem socat pty,raw,echo=0,link="$WORK/modem" EXEC:"bash $WORK/modem.sh"
+# the modem: an LTE module answering AT+QENG with a serving cell and two neighbours
+start_bg modem socat pty,raw,echo=0,link="$WORK/modem" \
+    EXEC:"bash $QTD_SOURCE_DIR/tests/peers/at_modem.sh"
 start_bg gnsspty socat pty,raw,echo=0,link="$WORK/gps-feed" pty,raw,echo=0,link="$WORK/gps-agent"
 for _ in $(seq 50); do
     [ -e "$WORK/modem" ] && [ -e "$WORK/gps-feed" ] && [ -e "$WORK/gps-agent" ] && break

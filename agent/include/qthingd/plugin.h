@@ -231,8 +231,15 @@ typedef struct qtd_host_api_s {
     /* Stop a probation (before stop() returns, for one under way): done is not called. */
     void (*script_unwatch)(qtd_host_t *h, qtd_script_watch_t *w);
 
-    /* ---- Later in ABI 1.2: check `size` before calling ---- */
+    /* ---- Added after ABI 1.2's members, without a new minor: a host built before them
+     * lacks them; call them only when `size` covers them ---- */
 
+    /* Store: when the oldest row of the outbox was written (unix seconds), 0 for an empty
+     * outbox. Returns: 0, QTD_EIO. */
+    int (*outbox_oldest)(qtd_host_t *h, int64_t *created);
+    /* Store: rows the disk cap dropped (drop-oldest) since the database was created; the
+     * count is persisted. Rows the operator deletes (qthingctl outbox drop) are not counted. */
+    uint64_t (*outbox_dropped)(qtd_host_t *h);
     /* outbox_del of every row with first <= id <= last (rows already gone are fine): one
      * statement for a run of acknowledged rows. Returns: 0, QTD_EIO. */
     int (*outbox_del_range)(qtd_host_t *h, int64_t first, int64_t last);
