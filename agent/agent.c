@@ -137,7 +137,15 @@ typedef struct {
     uv_signal_t sig_usr1;
     uv_prepare_t commit;    /* group commit: once per loop turn, before it sleeps */
     uv_timer_t commit_late; /* commits outbox deletions that the last turn let wait */
-    int lock_fd;            /* <data_dir>/qthingd.lock, held (flock) while the agent runs */
+    uv_idle_t store_work;   /* keeps the loop turning while the store has work in steps */
+    /* Loop turns: the longest one (its busy time: what it ran, not what it waited) and how
+     * many took more than SLOW_TURN_MS, measured from one check phase to the next. */
+    uv_check_t turn;
+    uint64_t turn_at_ns;
+    uint64_t turn_idle_ns;
+    uint64_t turn_max_ns;
+    uint64_t turns_slow;
+    int lock_fd; /* <data_dir>/qthingd.lock, held (flock) while the agent runs */
     qtd_watchdog_t *watchdog;
     uv_mutex_t lua_lock; /* guards rt->a.lua against the watchdog's thread */
     bool stopping;
@@ -379,6 +387,34 @@ static void on_commit_late(uv_timer_t *t)
     qtd_store_commit(rt->a.store);
 }
 
+#define SLOW_TURN_MS 50
+
+static void on_turn(uv_check_t *h)
+{
+    runtime_t *rt = h->data;
+    uint64_t now = uv_hrtime();
+    uint64_t idle = uv_metrics_idle_time(&rt->loop);
+    if (rt->turn_at_ns != 0) {
+        uint64_t span = now - rt->turn_at_ns;
+        uint64_t waited = idle - rt->turn_idle_ns;
+        uint64_t busy = span > waited ? span - waited : 0;
+        if (busy > rt->turn_max_ns) {
+            rt->turn_max_ns = busy;
+        }
+        rt->turns_slow += busy > (uint64_t)SLOW_TURN_MS * 1000000;
+    }
+    rt->turn_at_ns = now;
+    rt->turn_idle_ns = idle;
+}
+
+static void on_store_work(uv_idle_t *h)
+{
+    runtime_t *rt = h->data;
+    if (qtd_store_tick(rt->a.store) <= 0) {
+        uv_idle_stop(h);
+    }
+}
+
 static void on_commit(uv_prepare_t *h)
 {
     runtime_t *rt = h->data;
@@ -452,6 +488,8 @@ static void begin_shutdown(runtime_t *rt, const char *why)
     uv_close((uv_handle_t *)&rt->sig_usr1, NULL);
     uv_close((uv_handle_t *)&rt->commit, NULL);
     uv_close((uv_handle_t *)&rt->commit_late, NULL);
+    uv_close((uv_handle_t *)&rt->store_work, NULL);
+    uv_close((uv_handle_t *)&rt->turn, NULL);
     qtd__control_close(rt->control);
     qtd__bus_close(rt->a.bus);
     rt->a.bus = NULL;
@@ -478,6 +516,9 @@ static void control_status(void *arg, cJSON *j)
     }
     cJSON_AddNumberToObject(o, "dropped", (double)qtd_store_outbox_dropped(rt->a.store));
     cJSON_AddNumberToObject(o, "lost", (double)qtd_store_outbox_lost(rt->a.store));
+    cJSON *lp = cJSON_AddObjectToObject(j, "loop");
+    cJSON_AddNumberToObject(lp, "turn_max_ms", (double)rt->turn_max_ns / 1e6);
+    cJSON_AddNumberToObject(lp, "turns_over_50ms", (double)rt->turns_slow);
     cJSON *sc = cJSON_AddObjectToObject(j, "script");
     cJSON_AddStringToObject(sc, "path", qtd__config_resolve(rt->cfg, rt->core.lua.script));
     cJSON_AddNumberToObject(sc, "errors",
@@ -796,6 +837,11 @@ static int start_everything(runtime_t *rt)
     rt->commit.data = rt;
     (void)uv_timer_init(a->loop, &rt->commit_late);
     rt->commit_late.data = rt;
+    (void)uv_idle_init(a->loop, &rt->store_work);
+    rt->store_work.data = rt;
+    (void)uv_check_init(a->loop, &rt->turn);
+    rt->turn.data = rt;
+    (void)uv_check_start(&rt->turn, on_turn);
     uv_signal_init(a->loop, &rt->sig_int);
     uv_signal_init(a->loop, &rt->sig_term);
     uv_signal_init(a->loop, &rt->sig_hup);
@@ -862,6 +908,7 @@ static int start_everything(runtime_t *rt)
     }
 
     (void)uv_prepare_start(&rt->commit, on_commit);
+    (void)uv_idle_start(&rt->store_work, on_store_work);
 
     /* Create plugins (they register Lua functions, subscribe and provide services here). */
     if (qtd__plugins_create(a) < 0) {
@@ -954,6 +1001,7 @@ int qtd__agent_run(const qtd_agent_opts_t *opts)
     signal(SIGUSR2, SIG_IGN);
     signal(SIGALRM, SIG_IGN);
     uv_loop_init(&rt->loop);
+    (void)uv_loop_configure(&rt->loop, UV_METRICS_IDLE_TIME); /* for the loop-turn figures */
     rt->a.loop = &rt->loop;
     rt->lock_fd = -1;
     code = start_everything(rt);

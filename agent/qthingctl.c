@@ -26,8 +26,8 @@ static void usage(FILE *fp)
             "\n"
             "Commands:\n"
             "  status        version, pid, uptime, data directory, the outbox (rows, bytes,\n"
-            "                dropped by the cap, lost), the script (its errors) and each\n"
-            "                plugin's state\n"
+            "                dropped by the cap, lost), the loop (its longest turn, turns\n"
+            "                over 50 ms), the script (its errors) and each plugin's state\n"
             "  events [-f]   follow the agent's events, one line each: the domain (cloud,\n"
             "                httpota, subdev, modbus, agent), then event,errcode[,value] as the\n"
             "                seed's callbacks get them; until interrupted\n"
@@ -220,6 +220,10 @@ static void print_status(const cJSON *j)
            cJSON_GetNumberValue(cJSON_GetObjectItem(o, "bytes")), oldest,
            cJSON_GetNumberValue(cJSON_GetObjectItem(o, "dropped")),
            cJSON_GetNumberValue(cJSON_GetObjectItem(o, "lost")));
+    const cJSON *lp = cJSON_GetObjectItem(j, "loop");
+    printf("loop: the longest turn took %.1f ms, %.0f turns over 50 ms\n",
+           cJSON_GetNumberValue(cJSON_GetObjectItem(lp, "turn_max_ms")),
+           cJSON_GetNumberValue(cJSON_GetObjectItem(lp, "turns_over_50ms")));
     printf("script: %s, %.0f errors\n", cJSON_GetStringValue(cJSON_GetObjectItem(sc, "path")),
            cJSON_GetNumberValue(cJSON_GetObjectItem(sc, "errors")));
     printf("plugins:\n");

@@ -34,6 +34,10 @@
 #define BUSY_TIMEOUT_MS 5000
 #define MAX_MIGRATIONS 64
 #define CACHE_KIB 256 /* SQLite's page cache, KiB */
+/* A database (with its WAL) this big or bigger is checked and counted after open. */
+#define CHECK_INLINE_MAX (8 << 20)
+#define CHECKPOINT_PAGES 256
+#define COUNT_CHUNK 20000 /* outbox rows counted a qtd_store_tick */
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
@@ -218,6 +222,43 @@ int qtd_store_outbox_oldest(qtd_store_t *st, int64_t *created)
                : QTD_EIO;
 }
 
+/* The size of path+sfx in bytes, 0 if absent. */
+static int64_t file_size(const char *path, const char *sfx)
+{
+    char p[PATH_MAX + 8];
+    struct stat sb;
+    snprintf(p, sizeof(p), "%s%s", path, sfx);
+    return stat(p, &sb) == 0 ? (int64_t)sb.st_size : 0;
+}
+
+int qtd_store_tick(qtd_store_t *st)
+{
+    if (st == NULL || st->totals_known) {
+        return 0;
+    }
+    sqlite3_stmt *s = st->stmt[STMT_OB_COUNT];
+    sqlite3_bind_int64(s, 1, st->count_upto);
+    sqlite3_bind_int64(s, 2, st->count_end);
+    sqlite3_bind_int64(s, 3, COUNT_CHUNK);
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(s);
+        return qtd__store_db_error(st, "counting the outbox");
+    }
+    int64_t n = sqlite3_column_int64(s, 0);
+    st->rows += (uint64_t)n;
+    st->bytes += (uint64_t)sqlite3_column_int64(s, 1);
+    st->count_upto = n < COUNT_CHUNK ? st->count_end : sqlite3_column_int64(s, 2);
+    sqlite3_reset(s);
+    if (st->count_upto >= st->count_end) {
+        st->totals_known = true;
+        qtd_log_info(WHO, "%s: outbox counted: %" PRIu64 " rows, %" PRIu64 " bytes", st->path,
+                     st->rows, st->bytes);
+        return 0;
+    }
+    return 1;
+}
+
 /* Split qtd_schema_sql at the lines "-- migration N". Returns the count, -1 if malformed. */
 static int parse_migrations(migration_t *m, int max)
 {
@@ -332,6 +373,8 @@ static int resync(qtd_store_t *st)
         rc = query_int64(st->db, "SELECT value FROM meta WHERE key = 'outbox_dropped'", &dropped);
     }
     st->dropped = (uint64_t)dropped;
+    st->totals_known = true;
+    st->count_upto = st->count_end;
     return rc;
 }
 
@@ -357,7 +400,13 @@ static int open_db(qtd_store_t *st, const char **why)
     if (ret != OPEN_OK) {
         return ret;
     }
+    if (qtd__store_check_failed_before(st->path)) {
+        *why = "damaged (the quick_check of the last run found it so)";
+        return OPEN_BAD;
+    }
     *why = "corrupt";
+    /* A big database is checked and counted after open, off the loop or a chunk a turn. */
+    bool big = file_size(st->path, "") + file_size(st->path, "-wal") >= CHECK_INLINE_MAX;
     int rc = sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (st->db == NULL) {
         qtd_log_error(WHO, "%s: sqlite3_open_v2: out of memory", st->path);
@@ -392,27 +441,33 @@ static int open_db(qtd_store_t *st, const char **why)
     if (rc != SQLITE_OK) {
         return open_step_failed(st, "setting cache_size", rc);
     }
+    /* Checkpoints run inside a commit (SQLite's automatic checkpoint): at most 256 pages
+     * (1 MiB) at a time instead of SQLite's 1000, so that one costs the loop little. */
+    int64_t pages = CHECKPOINT_PAGES;
     if (st->opts.outbox_cap_bytes > 0) {
         /* The cap bounds what the store writes, the WAL included: checkpoint every half cap
          * (at least 16 pages), and truncate the WAL back to the cap after a checkpoint. */
         int64_t page = 4096;
         (void)query_int64(st->db, "PRAGMA page_size", &page);
-        int64_t pages = (int64_t)(st->opts.outbox_cap_bytes / 2) / (page > 0 ? page : 4096);
-        pages = pages < 16 ? 16 : pages > 1000 ? 1000 : pages;
-        char sql[96];
-        snprintf(sql, sizeof(sql),
-                 "PRAGMA wal_autocheckpoint = %lld; PRAGMA journal_size_limit = %llu",
-                 (long long)pages, (unsigned long long)st->opts.outbox_cap_bytes);
+        pages = (int64_t)(st->opts.outbox_cap_bytes / 2) / (page > 0 ? page : 4096);
+        pages = pages < 16 ? 16 : pages > CHECKPOINT_PAGES ? CHECKPOINT_PAGES : pages;
+        char sql[64];
+        snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit = %llu",
+                 (unsigned long long)st->opts.outbox_cap_bytes);
         rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
         if (rc != SQLITE_OK) {
             return open_step_failed(st, "bounding the WAL", rc);
         }
     }
-    rc = query_text(st->db, "PRAGMA quick_check(1)", buf, sizeof(buf));
+    rc = sqlite3_wal_autocheckpoint(st->db, (int)pages);
+    if (rc != SQLITE_OK) {
+        return open_step_failed(st, "bounding the WAL", rc);
+    }
+    rc = big ? SQLITE_OK : query_text(st->db, "PRAGMA quick_check(1)", buf, sizeof(buf));
     if (rc != SQLITE_OK) {
         return open_step_failed(st, "quick_check", rc);
     }
-    if (strcmp(buf, "ok") != 0) {
+    if (!big && strcmp(buf, "ok") != 0) {
         for (char *c = buf; *c != '\0'; c++) {
             *c = *c == '\n' ? ' ' : *c; /* one log line */
         }
@@ -429,6 +484,22 @@ static int open_db(qtd_store_t *st, const char **why)
         if (rc != SQLITE_OK) {
             return open_step_failed(st, qtd__store_stmt_sql[i], rc);
         }
+    }
+    if (big) {
+        /* The totals are counted by qtd_store_tick; the dropped counter is read now. */
+        rc = query_int64(st->db, "SELECT coalesce(max(id), 0) FROM outbox", &st->count_end);
+        int64_t dropped = 0;
+        if (rc == SQLITE_OK && st->version >= 2) {
+            rc = query_int64(st->db, "SELECT value FROM meta WHERE key = 'outbox_dropped'",
+                             &dropped);
+        }
+        st->dropped = (uint64_t)dropped;
+        st->count_upto = 0;
+        st->totals_known = st->count_end == 0;
+        if (rc != SQLITE_OK) {
+            return open_step_failed(st, "reading the outbox's last id", rc);
+        }
+        return OPEN_OK;
     }
     /* Walks every outbox row (lengths only): also a check that the table is readable. */
     rc = resync(st);
@@ -511,6 +582,7 @@ int qtd_store_open(qtd_store_t **out, const char *path, const qtd_store_opts_t *
         if (move_aside(path, why) != 0) {
             goto fail;
         }
+        qtd__store_check_mark_clear(path);
         ret = open_db(st, &why);
         if (ret != OPEN_OK) {
             qtd_log_error(WHO, "%s: cannot create even a fresh database", path);
@@ -524,6 +596,13 @@ int qtd_store_open(qtd_store_t **out, const char *path, const qtd_store_opts_t *
         goto fail;
     }
     qtd__store_record_check(st); /* a database smaller than it was is called lost */
+    if (!st->totals_known && qtd__store_bg_start(st) == 0) {
+        qtd_log_info(WHO,
+                     "%s: a big database: checked (quick_check) on a thread of its own and "
+                     "its outbox counted while the agent runs",
+                     st->path);
+        qtd__store_bg_check(st);
+    }
     *out = st;
     return 0;
 
@@ -737,6 +816,7 @@ void qtd_store_close(qtd_store_t *st)
         return;
     }
     if (st->db != NULL) {
+        qtd__store_bg_stop(st);
         if (qtd_store_commit(st) != 0 && !sqlite3_get_autocommit(st->db)) {
             qtd_log_error(WHO, "%s: closing: pending writes rolled back", st->path);
             sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);

@@ -32,8 +32,13 @@ typedef struct qtd_store_opts_s {
 } qtd_store_opts_t;
 
 /* Open or create the database at path (parent directory must exist); opts may be NULL (no
- * cap) and is copied. The file (and its -wal/-shm) is created or tightened to mode 0600. The
- * schema is migrated to the newest version. A corrupt file is renamed
+ * cap) and is copied. A database of 8 MiB or more (with its WAL) opens at once: its
+ * quick_check runs on the store's thread (a failure is logged and the database moved aside
+ * at the next open) and its outbox totals are counted by qtd_store_tick, while the outbox cap
+ * waits for them. WAL checkpoints run on that thread too (PASSIVE), never inside a commit
+ * of the caller's unless the thread falls behind by a whole checkpoint's worth. The file (and its
+ * -wal/-shm) is created or tightened to mode 0600. The schema is migrated to the newest version. A
+ * corrupt file is renamed
  * "<path>.corrupt-<unix time>" (with its -wal/-shm) and a fresh database is created; this is
  * logged as an error naming the new location. A file this user may not read and write is
  * never moved aside (it holds the device secret and the outbox): the error names the fix.
@@ -48,6 +53,10 @@ void qtd_store_close(qtd_store_t *st);
  * writes are lost and logged; if it was only busy, the next commit retries.
  * Returns: 0, QTD_EIO, QTD_EINVAL (NULL st). */
 int qtd_store_commit(qtd_store_t *st);
+/* The store's work in small steps, once per loop turn: the outbox totals of a big database
+ * (see qtd_store_open) are counted a chunk at a time (a few milliseconds). Returns 1 while
+ * work is left (call again soon), 0 when none, QTD_EIO. */
+int qtd_store_tick(qtd_store_t *st);
 /* Deletions alone wait at most this long, or for this many of them, before a flush commits
  * them. */
 #define QTD_STORE_DEL_DELAY_MS 200

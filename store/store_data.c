@@ -207,7 +207,8 @@ int qtd_store_outbox_put(qtd_store_t *st, const char *topic, int qos, const void
     if (err != 0) {
         return err;
     }
-    if (cap != 0 && st->bytes + len > cap) {
+    /* While a big database is still being counted (qtd_store_tick), the cap waits. */
+    if (cap != 0 && st->totals_known && st->bytes + len > cap) {
         err = drop_oldest(st, st->bytes + len - cap);
         if (err != 0) {
             goto fail;
@@ -291,6 +292,24 @@ int qtd_store_outbox_del(qtd_store_t *st, int64_t id)
     return qtd_store_outbox_del_range(st, id, id);
 }
 
+/* Rows and payload bytes with first <= id <= last (adds to *n, *len). */
+static int range_totals(qtd_store_t *st, int64_t first, int64_t last, uint64_t *n, uint64_t *len)
+{
+    if (last < first) {
+        return 0;
+    }
+    sqlite3_stmt *s = st->stmt[STMT_OB_RANGE_LEN];
+    sqlite3_bind_int64(s, 1, first);
+    sqlite3_bind_int64(s, 2, last);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *n += (uint64_t)sqlite3_column_int64(s, 0);
+        *len += (uint64_t)sqlite3_column_int64(s, 1);
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : qtd__store_db_error(st, "outbox_del lookup");
+}
+
 int qtd_store_outbox_del_range(qtd_store_t *st, int64_t first, int64_t last)
 {
     if (st == NULL) {
@@ -300,23 +319,32 @@ int qtd_store_outbox_del_range(qtd_store_t *st, int64_t first, int64_t last)
         return 0;
     }
     /* How many and how long first (the totals need it): DELETE ... RETURNING would cost a
-     * statement journal per call inside the group-commit transaction. */
-    sqlite3_stmt *s = st->stmt[STMT_OB_RANGE_LEN];
-    sqlite3_bind_int64(s, 1, first);
-    sqlite3_bind_int64(s, 2, last);
-    int rc = sqlite3_step(s);
-    uint64_t n = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
-    uint64_t len = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 1) : 0;
-    int err = rc == SQLITE_ROW ? 0 : qtd__store_db_error(st, "outbox_del lookup");
-    sqlite3_reset(s);
-    if (err != 0 || n == 0) {
-        return err; /* already gone: fine */
+     * statement journal per call inside the group-commit transaction. Rows of a big
+     * database not counted yet (count_upto < id <= count_end) are not in the totals: they
+     * are left out here too. */
+    uint64_t n = 0;
+    uint64_t len = 0;
+    int err = 0;
+    if (st->totals_known) {
+        err = range_totals(st, first, last, &n, &len);
+        if (err != 0 || n == 0) {
+            return err; /* already gone: fine */
+        }
+    } else {
+        err = range_totals(st, first, last < st->count_upto ? last : st->count_upto, &n, &len);
+        if (err == 0) {
+            err =
+                range_totals(st, first > st->count_end ? first : st->count_end + 1, last, &n, &len);
+        }
+        if (err != 0) {
+            return err;
+        }
     }
     err = qtd__store_begin_write(st);
     if (err != 0) {
         return err;
     }
-    s = st->stmt[STMT_OB_RANGE_DEL];
+    sqlite3_stmt *s = st->stmt[STMT_OB_RANGE_DEL];
     sqlite3_bind_int64(s, 1, first);
     sqlite3_bind_int64(s, 2, last);
     err = step_done(st, s, "outbox_del");
@@ -324,11 +352,12 @@ int qtd_store_outbox_del_range(qtd_store_t *st, int64_t first, int64_t last)
         qtd__store_write_failed(st);
         return err;
     }
-    if (st->txn_dels == 0) {
+    uint64_t changes = (uint64_t)sqlite3_changes(st->db);
+    if (changes > 0 && st->txn_dels == 0) {
         st->txn_dels_since_ms = qtd__store_now_ms();
     }
-    st->txn_dels += n;
-    if ((uint64_t)sqlite3_changes(st->db) != n || st->rows < n || st->bytes < len) {
+    st->txn_dels += changes;
+    if ((st->totals_known && changes != n) || st->rows < n || st->bytes < len) {
         /* The totals no longer match the file (written by something else?): read them
          * from the database again rather than wrap around. */
         qtd__store_write_failed(st);

@@ -31,6 +31,9 @@
     XX(OB_OLDEST, "SELECT id, length(payload) FROM outbox ORDER BY id")                            \
     XX(OB_DROP, "DELETE FROM outbox WHERE id <= ?1")                                               \
     XX(DROPPED_ADD, "UPDATE meta SET value = value + ?1 WHERE key = 'outbox_dropped'")             \
+    XX(OB_COUNT,                                                                                   \
+       "SELECT count(*), coalesce(sum(length(payload)), 0), max(id) FROM "                         \
+       "(SELECT id, payload FROM outbox WHERE id > ?1 AND id <= ?2 ORDER BY id LIMIT ?3)")         \
     XX(TX_BEGIN, "BEGIN IMMEDIATE")                                                                \
     XX(TX_COMMIT, "COMMIT")
 
@@ -40,6 +43,8 @@ enum {
 #undef STMT_ENUM_
         STMT_COUNT
 };
+
+typedef struct qtd__store_bg_s qtd__store_bg_t;
 
 struct qtd_store_s {
     sqlite3 *db;
@@ -75,6 +80,13 @@ struct qtd_store_s {
     int64_t drop_logged_at;
     uint64_t drop_unlogged;
     sqlite3_stmt *stmt[STMT_COUNT];
+    /* A big database's totals are counted a chunk per qtd_store_tick after open: rows with
+     * count_upto < id <= count_end are not in rows/bytes yet (those above count_end, put
+     * since, are). */
+    bool totals_known;
+    int64_t count_upto;
+    int64_t count_end;
+    qtd__store_bg_t *bg; /* store_bg.c: the quick_check of a big database, off the loop */
 };
 
 /* The SQL of each statement (store.c). */
@@ -95,6 +107,14 @@ void qtd__store_flush_drop_log(qtd_store_t *st);
 void qtd__store_record_check(qtd_store_t *st);
 void qtd__store_record_write(qtd_store_t *st);
 void qtd__store_record_maybe(qtd_store_t *st);
+/* store_bg.c: start the thread, ask it for a quick_check, stop it (waits for a check under
+ * way). A failed quick_check leaves a mark that the next open reads (and clears once the
+ * database is moved aside). */
+int qtd__store_bg_start(qtd_store_t *st);
+void qtd__store_bg_check(qtd_store_t *st);
+void qtd__store_bg_stop(qtd_store_t *st);
+bool qtd__store_check_failed_before(const char *path);
+void qtd__store_check_mark_clear(const char *path);
 /* Monotonic seconds, milliseconds. */
 int64_t qtd__store_now_s(void);
 int64_t qtd__store_now_ms(void);
