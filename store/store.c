@@ -417,6 +417,9 @@ static int open_db(qtd_store_t *st, const char **why)
     }
     sqlite3_extended_result_codes(st->db, 1);
     sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+    /* SQLite's lookaside for small allocations: 64 slots of 256 bytes instead of 100 of 1200
+     * (16 KiB instead of 120 KiB a connection: the store's statements are few and small). */
+    (void)sqlite3_db_config(st->db, SQLITE_DBCONFIG_LOOKASIDE, NULL, 256, 64);
 
     /* The first statement reads the header: a file that is not a database fails here. */
     rc = query_text(st->db, "PRAGMA journal_mode = WAL", buf, sizeof(buf));
