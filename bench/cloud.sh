@@ -61,3 +61,8 @@ echo "qthingd peak RSS: ${rss} KiB"
 cpu() { awk -v n="$COUNT" '{printf "%.1f", ($1 + $2) * 1e6 / n}' "$1"; }
 ucpu=$(grep -E "^\s*(User|System) time" "$WORK/agent.log" | awk '{s += $NF} END {print s, 0}' >"$WORK/agent.time"; cpu "$WORK/agent.time")
 echo "CPU per message: raw Paho $(cpu "$WORK/base.time") us, qthingd $ucpu us"
+echo "cloud_ratio=$(awk -v a="$agent" -v b="$base" 'BEGIN{printf "%.2f", a / b}')"
+echo "cloud_msgs=$agent"
+echo "paho_msgs=$base"
+echo "cloud_cpu_us=$ucpu"
+echo "paho_cpu_us=$(cpu "$WORK/base.time")"

@@ -39,6 +39,7 @@ printf '%-52s %14s\n' "wc -l, lines/s" "$wc_rate"
 printf '%-52s %14s\n' "framed, checked and stored (nmea_bench), lines/s" "$rate"
 awk -v a="$rate" -v b="$wc_rate" 'BEGIN{printf "%-52s %14.3f\n", "ratio to wc -l", a / b}'
 printf '%-52s %14.1f\n' "CPU ns per line" "$(awk -v s="$ours_s" -v l="$lines" 'BEGIN{print s * 1e9 / l}')"
+awk -v a="$rate" -v b="$wc_rate" 'BEGIN{printf "gnss_lines_s=%d\nwc_lines_s=%d\ngnss_ratio_wc=%.4f\n", a, b, a / b}'
 
 if command -v clang >/dev/null; then
     # shellcheck disable=SC2054 # the commas belong to -fsanitize=

@@ -85,3 +85,6 @@ awk -v a="$rate" -v b="$base" 'BEGIN{r = a / b; printf "%-46s %12.2f   goal >= 0
     "ratio", r, (r >= 0.8 ? "PASS" : "MISS")}'
 printf '%-46s %12s\n' "agent polling every 1 s: CPU % of one core" "$cpu_slow"
 printf '%-46s %12s\n' "agent polling every 1 s: RSS KiB (peak)" "$rss ($hwm)"
+awk -v a="$rate" -v b="$base" 'BEGIN{printf "modbus_ratio=%.2f\nmodbus_points_s=%d\nmodbus_loop_points_s=%d\n", a / b, a, b}'
+echo "modbus_cpu_1s_pct=$cpu_slow"
+echo "modbus_rss_mib=$(awk -v k="$rss" 'BEGIN{printf "%.1f", k / 1024}')"

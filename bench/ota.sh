@@ -96,3 +96,5 @@ rate "qthingd, MD5 checked:" "$best_md5"
 awk -v a="$best_agent" -v m="$best_md5" -v c="$best_curl" -v v="$best_verify" \
     'BEGIN{printf "ratios: %.2f (MD5 + SHA-256 / curl), %.2f (MD5 / curl), %.2f (MD5 + SHA-256 / curl + openssl)\n", c/a, c/m, v/a}'
 echo "qthingd peak RSS: ${rss_small} KiB for 5 MiB, ${rss_big} KiB for $BIG_MIB MiB (difference $((rss_big - rss_small)) KiB)"
+awk -v a="$best_agent" -v c="$best_curl" -v v="$best_verify" -v m="$BIG_MIB" 'BEGIN{printf "ota_ratio_curl=%.2f\nota_ratio_verify=%.2f\nota_mibs=%.0f\ncurl_mibs=%.0f\n", c / a, v / a, m / a, m / c}'
+echo "ota_rss_growth_mib=$(awk -v a="$rss_small" -v b="$rss_big" 'BEGIN{printf "%.1f", (b - a) / 1024}')"

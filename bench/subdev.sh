@@ -58,3 +58,4 @@ printf '%-22s %8s %10s %10s\n' "$N sub-devices" "$cpu1" "$rss1" "$hwm1"
 awk -v a="$cpu0" -v b="$cpu1" -v r0="$rss0" -v r1="$rss1" -v h0="$hwm0" -v h1="$hwm1" \
     'BEGIN{printf "difference: %.2f %% of one core, %.1f MiB RSS, %.1f MiB peak\n", b - a, (r1 - r0) / 1024, (h1 - h0) / 1024}'
 echo "reports the simulator logged: $reports"
+awk -v a="$cpu0" -v b="$cpu1" -v r0="$rss0" -v r1="$rss1" 'BEGIN{printf "subdev_cpu_pct=%.2f\nsubdev_rss_mib=%.1f\n", b - a, (r1 - r0) / 1024}'
