@@ -261,7 +261,9 @@ int qtd_store_outbox_peek(qtd_store_t *st, int64_t after_id, size_t limit, qtd_o
         s = own;
     }
     sqlite3_bind_int64(s, 1, after_id);
-    sqlite3_bind_int64(s, 2, limit == 0 || limit > INT64_MAX ? -1 : (sqlite3_int64)limit);
+    /* LIMIT -1 is no limit. Compared as 64 bits: a 32-bit size_t never exceeds INT64_MAX. */
+    uint64_t lim = limit;
+    sqlite3_bind_int64(s, 2, lim == 0 || lim > INT64_MAX ? -1 : (sqlite3_int64)lim);
     int err = 0;
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {

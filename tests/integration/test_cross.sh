@@ -1,15 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The cross build for 32-bit ARM (packaging/cross/build-armhf.sh): the agent, qthingctl and
-# every plugin compile and link for armhf with Debian's cross compiler and multiarch
-# libraries. Skipped (77) when those packages cannot be installed now (not root, no network,
-# or Debian's armhf indexes out of step with amd64 during a mirror sync): never a failure
-# for a registry reason.
+# every plugin compile and link for armhf with Debian's cross compiler and Debian's armhf
+# libraries unpacked into a sysroot. Skipped (77) when the compiler or those packages cannot
+# be had now (the compiler missing and no root to install it, no network): never a failure for
+# a registry reason. An armhf index that did not download is a `note:`, not a skip.
 source "$(dirname "$0")/lib.sh"
-if [ "$(id -u)" -ne 0 ] && ! sudo -n true 2>/dev/null; then
-    echo "skip: installing the armhf packages needs root"
-    exit 77
-fi
 rc=0
 "$QTD_SOURCE_DIR/packaging/cross/build-armhf.sh" "$WORK/build-armhf" >"$WORK/cross.log" 2>&1 || rc=$?
 if [ $rc -eq 77 ]; then
@@ -17,4 +13,5 @@ if [ $rc -eq 77 ]; then
     exit 77
 fi
 [ $rc -eq 0 ] || { tail -30 "$WORK/cross.log"; fail "the armhf cross build failed"; }
+grep '^note:' "$WORK/cross.log" || true
 pass "$(grep '^built for armhf' "$WORK/cross.log")"
