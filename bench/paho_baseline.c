@@ -3,7 +3,11 @@
  * Baseline for bench/cloud.sh: a raw Paho MQTT C async client that publishes the same
  * frames as the agent (a TSL_EVENT frame per message) to the same broker and topic at
  * QoS 1, with the same in-flight window, and reports messages per second from the first
- * send to the last PUBACK. Usage: paho_baseline URI CLIENTID TOPIC COUNT WINDOW PAYLOAD_HEX
+ * send to the last PUBACK. With COUNT 0 (bench/start.sh) it only connects and prints the
+ * wall-clock time of the CONNACK (seconds since the epoch, CLOCK_REALTIME), for the caller to
+ * subtract the time it started the process at. PASSWORD, when given, is sent with an empty
+ * user name, as the agent does. Usage: paho_baseline URI CLIENTID TOPIC COUNT WINDOW PAYLOAD_HEX
+ * [PASSWORD]
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -17,6 +21,7 @@
 #include <MQTTAsync.h>
 
 static _Atomic int connected;
+static struct timespec connected_at; /* CLOCK_REALTIME of the CONNACK */
 static _Atomic int acked;
 static sem_t slots; /* free places in the in-flight window */
 
@@ -24,6 +29,7 @@ static void on_connect(void *ctx, MQTTAsync_successData *r)
 {
     (void)ctx;
     (void)r;
+    clock_gettime(CLOCK_REALTIME, &connected_at);
     connected = 1;
 }
 
@@ -51,8 +57,9 @@ static double now_s(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 7) {
-        fprintf(stderr, "usage: %s URI CLIENTID TOPIC COUNT WINDOW PAYLOAD_HEX\n", argv[0]);
+    if (argc != 7 && argc != 8) {
+        fprintf(stderr, "usage: %s URI CLIENTID TOPIC COUNT WINDOW PAYLOAD_HEX [PASSWORD]\n",
+                argv[0]);
         return 2;
     }
     int count = atoi(argv[4]);
@@ -70,9 +77,20 @@ int main(int argc, char **argv)
     o.maxInflight = window;
     o.onSuccess = on_connect;
     o.onFailure = on_connect_fail;
+    if (argc == 8) {
+        o.username = "";
+        o.password = argv[7];
+    }
     MQTTAsync_connect(client, &o);
     while (!connected) {
         usleep(1000);
+    }
+    if (count == 0) {
+        printf("%lld.%06ld\n", (long long)connected_at.tv_sec, connected_at.tv_nsec / 1000);
+        MQTTAsync_disconnect(client, NULL);
+        MQTTAsync_destroy(&client);
+        free(payload);
+        return 0;
     }
     sem_init(&slots, 0, (unsigned)window);
     double t0 = now_s();
