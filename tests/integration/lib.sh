@@ -17,6 +17,9 @@ cleanup() {
         for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$pid" 2>/dev/null || true
     done
+    # What a subshell started (its PIDS were its own, e.g. inside "< <(...)"): found by the
+    # work dir on its command line.
+    pkill -KILL -f -- "$WORK/" 2>/dev/null || true
     if [ $rc -ne 0 ]; then
         echo "---- FAILED; logs in $WORK ----"
         for f in "$WORK"/*.log; do [ -f "$f" ] && { echo "== $f"; tail -n 60 "$f"; }; done
