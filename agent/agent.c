@@ -26,12 +26,9 @@
 #include "agent/control.h"
 #include "agent/paths.h"
 #include "agent/log.h"
+#include "agent/systemd.h"
 #include "agent/watchdog.h"
 #include "lua/luahost.h"
-
-#ifdef QTD_HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
 
 typedef struct {
     const char *log_level;
@@ -457,9 +454,7 @@ static void begin_shutdown(runtime_t *rt, const char *why)
     }
     rt->stopping = true;
     qtd_log_info("core", "%s: shutting down", why);
-#ifdef QTD_HAVE_SYSTEMD
-    (void)sd_notify(0, "STOPPING=1");
-#endif
+    qtd__sd_notify("STOPPING=1");
     if (rt->sd_watchdog_open) {
         rt->sd_watchdog_open = false;
         uv_close((uv_handle_t *)&rt->sd_watchdog, NULL);
@@ -719,9 +714,7 @@ static int reload(runtime_t *rt, char *why, size_t n)
         return rt->a.lua != NULL ? qtd__lua_reload(rt->a.lua) : QTD_ENOENT;
     }
     qtd_log_info("core", "reload: the config changed: stopping cleanly and starting again");
-#ifdef QTD_HAVE_SYSTEMD
-    (void)sd_notify(0, "RELOADING=1");
-#endif
+    qtd__sd_notify("RELOADING=1");
     if (!rt->reexec_open && uv_timer_init(rt->a.loop, &rt->reexec_at) == 0) {
         rt->reexec_open = true;
         rt->reexec_at.data = rt;
@@ -804,29 +797,22 @@ static void watchdog_commit(void *arg)
     (void)qtd_store_commit_if_idle(rt->a.store);
 }
 
-#ifdef QTD_HAVE_SYSTEMD
 static void on_sd_watchdog(uv_timer_t *t)
 {
     (void)t;
-    (void)sd_notify(0, "WATCHDOG=1"); /* the loop turns: systemd need not restart us */
+    qtd__sd_notify("WATCHDOG=1"); /* the loop turns: systemd need not restart us */
 }
-#endif
 
 /* Under systemd (Type=notify): ready now, and the watchdog pinged from the loop at half its
- * period when the unit has WatchdogSec=. Nothing without libsystemd or outside systemd. */
+ * period when the unit has WatchdogSec=. Nothing outside systemd. */
 static void notify_ready(runtime_t *rt)
 {
-#ifdef QTD_HAVE_SYSTEMD
-    uint64_t usec = 0;
-    if (sd_watchdog_enabled(0, &usec) > 0 && usec >= 2000 &&
-        uv_timer_init(rt->a.loop, &rt->sd_watchdog) == 0) {
+    uint64_t usec = qtd__sd_watchdog_usec();
+    if (usec >= 2000 && uv_timer_init(rt->a.loop, &rt->sd_watchdog) == 0) {
         rt->sd_watchdog_open = true;
         uv_timer_start(&rt->sd_watchdog, on_sd_watchdog, 0, usec / 2000);
     }
-    (void)sd_notify(0, "READY=1\nSTATUS=running");
-#else
-    (void)rt;
-#endif
+    qtd__sd_notify("READY=1\nSTATUS=running");
 }
 
 static int start_everything(runtime_t *rt)

@@ -22,9 +22,13 @@ if command -v systemd-analyze >/dev/null; then
 else
     echo "skip: systemd-analyze not installed, the unit is not verified"
 fi
-if ! ldd "$QTHINGD" | grep -q libsystemd; then
-    echo "skip: built without libsystemd: no notifications to check"
+if ! ldconfig -p | grep -q 'libsystemd\.so\.0 '; then
+    echo "skip: libsystemd.so.0 is not installed: no notifications to check"
     exit 0
+fi
+# Started outside systemd the agent never maps libsystemd (loaded only for $NOTIFY_SOCKET).
+if ldd "$QTHINGD" | grep -q libsystemd; then
+    fail "qthingd links libsystemd: it should load it only under systemd"
 fi
 
 auto_registry
