@@ -107,6 +107,7 @@ ratio=$(awk -v a="$rate" -v b="$base" 'BEGIN{printf "%.2f", a / b}')
 rss_max=$(sort -n "$WORK/rss" | tail -1)
 rss_spread=$(tail -n +6 "$WORK/rss" | sort -n | awk 'NR == 1 {lo = $1} {hi = $1} END {print hi - lo}')
 turn_max=$(echo "$status" | grep -o '"turn_max_ms":[0-9.e+-]*' | cut -d: -f2)
+turn_max=$(awk -v t="$turn_max" 'BEGIN{printf "%.1f", t}')
 slow=$(echo "$status" | grep -o '"turns_over_50ms":[0-9]*' | cut -d: -f2)
 
 printf 'backlog of %d messages (database %s MiB), window %d, loopback mosquitto\n' "$N" "$db_mib" "$WINDOW"
