@@ -19,20 +19,9 @@ WINDOW=64
 BUILD=$(realpath "${BUILD:-build}")
 cmake --build "$BUILD" -j "$(nproc)" --target qthingd qthingctl qtd_cloud paho_baseline >/dev/null
 command -v sqlite3 >/dev/null || { echo "sqlite3 not installed (apt-get install sqlite3)"; exit 1; }
-WORK=$(mktemp -d /tmp/qtd-backlog.XXXXXX)
-PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
-PORT=$((20000 + RANDOM % 20000))
-cat >"$WORK/mosq.conf" <<CFG
-listener $PORT 127.0.0.1
-allow_anonymous true
-persistence false
-max_inflight_messages 0
-max_queued_messages 0
-CFG
-mosquitto -c "$WORK/mosq.conf" >"$WORK/mosq.log" 2>&1 &
-PIDS+=($!)
-sleep 0.3
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+plain_broker qtd-backlog
 
 FRAME=aaaa0015de00010014000900120019001a087d002300026869
 TOPIC=q/2/d/qdp1116abacklog/bus

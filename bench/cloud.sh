@@ -9,20 +9,9 @@ COUNT=${1:-20000}
 WINDOW=64
 BUILD=$(realpath "${BUILD:-build}")
 cmake --build "$BUILD" -j "$(nproc)" --target qthingd qtd_cloud paho_baseline >/dev/null
-WORK=$(mktemp -d /tmp/qtd-bench.XXXXXX)
-PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
-PORT=$(( 20000 + RANDOM % 20000 ))
-cat >"$WORK/mosq.conf" <<CFG
-listener $PORT 127.0.0.1
-allow_anonymous true
-persistence false
-max_inflight_messages 0
-max_queued_messages 0
-CFG
-mosquitto -c "$WORK/mosq.conf" >"$WORK/mosq.log" 2>&1 &
-PIDS+=($!)
-sleep 0.3
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+plain_broker qtd-bench
 
 # The frame the agent sends for {1: true, 2: 25, 3: 12.5, 4: "hi"} (pkgid varies; size same).
 FRAME=aaaa0015de00010014000900120019001a087d002300026869

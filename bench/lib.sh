@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
-# Shared by bench/start.sh and bench/fleet.sh (after tests/integration/lib.sh): times taken
-# from the agents' log lines, and order statistics.
+# Shared by the benchmarks: times taken from the agents' log lines and order statistics
+# (bench/start.sh and bench/fleet.sh, after tests/integration/lib.sh), and a plain broker
+# (bench/cloud.sh and bench/backlog.sh, alone).
 
 # log_epoch LINE: the wall-clock time of an agent log line ("2026-11-30T12:08:10.250Z ...",
 # UTC) in seconds since the epoch, with milliseconds.
@@ -19,4 +20,25 @@ percentiles() {
     sort -n "$1" | awk '{v[NR] = $1}
         function rank(p) { r = int(p * NR + 0.999999); return v[r < 1 ? 1 : r] }
         END {print v[1], rank(0.5), rank(0.95), v[NR]}'
+}
+
+# plain_broker NAME: a work dir $WORK (/tmp/NAME.XXXXXX, removed at exit unless KEEP is set),
+# the processes in PIDS stopped at exit, and an anonymous mosquitto without limits on
+# 127.0.0.1:$PORT, for the benchmarks that measure MQTT itself.
+plain_broker() {
+    WORK=$(mktemp -d "/tmp/$1.XXXXXX")
+    PIDS=()
+    trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+          [ -n "${KEEP:-}" ] || rm -rf "$WORK"' EXIT
+    PORT=$((20000 + RANDOM % 20000))
+    cat >"$WORK/mosq.conf" <<CFG
+listener $PORT 127.0.0.1
+allow_anonymous true
+persistence false
+max_inflight_messages 0
+max_queued_messages 0
+CFG
+    mosquitto -c "$WORK/mosq.conf" >"$WORK/mosq.log" 2>&1 &
+    PIDS+=($!)
+    sleep 0.3
 }
