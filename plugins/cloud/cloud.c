@@ -101,10 +101,18 @@ static int cloud_create(const qtd_host_api_t *api, qtd_host_t *host, const void 
     c->workstate = QTD_WS_UNINITIALIZED;
     c->inflight = api->calloc(host, (size_t)c->cfg->window, sizeof(inflight_t));
     c->acked = api->calloc(host, (size_t)c->cfg->window, sizeof(int64_t));
+    c->ahead = api->calloc(host, CLOUD_AHEAD_ROWS, sizeof(ahead_row_t));
+    c->ahead_buf = api->malloc(host, CLOUD_AHEAD_BYTES);
     c->puts = api->calloc(host, CLOUD_RECENT_PUTS, sizeof(cloud_put_t));
-    int rc = c->inflight != NULL && c->acked != NULL && c->puts != NULL ? 0 : QTD_ENOMEM;
+    int rc = c->inflight != NULL && c->acked != NULL && c->ahead != NULL && c->ahead_buf != NULL &&
+                     c->puts != NULL
+                 ? 0
+                 : QTD_ENOMEM;
     if (rc == 0) {
         rc = api->subscribe(host, QTD_DOM_AGENT, QTD_AGENT_LOST);
+    }
+    if (rc == 0) {
+        rc = api->subscribe(host, QTD_DOM_AGENT, QTD_AGENT_DROPPED);
     }
     if (rc == 0) {
         rc = qtd_cloud_lua_config_register(c);
@@ -163,6 +171,10 @@ static int cloud_create(const qtd_host_api_t *api, qtd_host_t *host, const void 
 static int cloud_on_event(void *self, const qtd_event_t *ev)
 {
     cloud_t *c = self;
+    if (ev->domain == QTD_DOM_AGENT &&
+        (ev->event == QTD_AGENT_LOST || ev->event == QTD_AGENT_DROPPED)) {
+        qtd_cloud_pump_forget(c); /* rows read ahead may be gone */
+    }
     if (ev->domain == QTD_DOM_AGENT && ev->event == QTD_AGENT_LOST &&
         ev->value.type == QTD_VAL_ARRAY && ev->value.u.list.count == 2) {
         qtd_cloud_rows_lost(c, ev->value.u.list.items[0].u.i, ev->value.u.list.items[1].u.i);
@@ -229,6 +241,8 @@ static void cloud_destroy(void *self)
     }
     c->api->free(c->host, c->inflight);
     c->api->free(c->host, c->acked);
+    c->api->free(c->host, c->ahead);
+    c->api->free(c->host, c->ahead_buf);
     c->api->free(c->host, c->puts);
     c->api->free(c->host, c);
 }

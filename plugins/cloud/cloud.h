@@ -113,6 +113,17 @@ typedef struct {
     struct subdev_s *sd; /* the sub-device whose row it is, or NULL */
 } inflight_t;
 
+/* The outbox read ahead of the pump: at most this many rows and bytes (a bigger row is
+ * read alone, as it comes). */
+#define CLOUD_AHEAD_ROWS 64
+#define CLOUD_AHEAD_BYTES 16384
+typedef struct ahead_row_s {
+    int64_t id;
+    int qos;
+    size_t off; /* of its topic in ahead_buf; the payload follows the topic's NUL */
+    size_t len;
+} ahead_row_t;
+
 /* The recent outbox puts (row, command), to name the failure event of rows whose commit
  * failed (QTD_AGENT_LOST). */
 #define CLOUD_RECENT_PUTS 4096
@@ -191,6 +202,15 @@ struct cloud_s {
     int64_t sent_max; /* the highest row sent on this connection: above it nothing is in flight */
     inflight_t *inflight;
     size_t n_inflight;
+    /* Rows read ahead from the outbox (one SELECT for many rows): ahead[pos..n) follow the
+     * row sent_upto was when ahead[pos - 1] went (ahead_after for pos 0); any other
+     * sent_upto, a drop or a loss makes them stale and the next pump reads again. */
+    struct ahead_row_s *ahead;
+    uint8_t *ahead_buf; /* CLOUD_AHEAD_BYTES: each row's topic, NUL, payload */
+    size_t ahead_n;
+    size_t ahead_pos;
+    size_t ahead_used;
+    int64_t ahead_after;
     int64_t *acked; /* rows acknowledged since the last pump (window of them at most), deleted
                      * there, a run of consecutive ids with one statement */
     size_t n_acked;
@@ -286,6 +306,8 @@ int qtd_cloud_publish_sealed(cloud_t *c, const char *topic, int qos, const uint8
                              size_t len, const uint8_t *key, int *token);
 void qtd_cloud_pump(cloud_t *c); /* send what the window allows */
 void qtd_cloud_pump_reset(cloud_t *c);
+/* Forget the rows read ahead (rows were dropped or lost behind the pump's back). */
+void qtd_cloud_pump_forget(cloud_t *c);
 /* Delete the rows acknowledged since the last pump (the pump and a reset do it too). */
 void qtd_cloud_pump_delete_acked(cloud_t *c); /* new connection: everything unacked goes again */
 void qtd_cloud_pump_acked(cloud_t *c, int token, bool ok);

@@ -3,7 +3,8 @@
  * The uplink path and the outbox pump. qtd_cloud_send frames an uplink and either sends it
  * at once (mode 0) or stores it. Every uplink with mode >= 1 is a row of the store's outbox before
  * it is handed to MQTT; once per loop turn (and after each acknowledgement) the pump commits the
- * store and sends rows in id order while the in-flight window has room. A row is deleted
+ * store and sends rows in id order while the in-flight window has room, from rows read ahead
+ * (up to CLOUD_AHEAD_ROWS with one SELECT) rather than a SELECT per turn. A row is deleted
  * when the broker acknowledges it (PUBACK/PUBCOMP), which raises 4/10200, 4/10210 or
  * 4/10220. After a reconnect everything unacknowledged goes again, oldest first: delivery
  * is at least once and ordered per device. Memory is bounded by the window, whatever the
@@ -83,6 +84,7 @@ static void hold(cloud_t *c, int64_t id)
 void qtd_cloud_pump_release(cloud_t *c)
 {
     if (c->held_from > 0) {
+        qtd_cloud_pump_forget(c);
         if (c->sent_upto >= c->held_from) {
             c->sent_upto = c->held_from - 1; /* rows in flight are passed over, not resent */
         }
@@ -120,6 +122,7 @@ static void bury(cloud_t *c, int64_t id, const char *topic, const void *payload,
         return;
     }
     c->stat_dead++;
+    c->sent_upto = id; /* passed: the rows behind it go next */
     c->poison_row = 0;
     c->poison_attempts = 0;
     c->api->log(c->host, QTD_LOG_ERROR,
@@ -221,6 +224,41 @@ void qtd_cloud_pump_delete_acked(cloud_t *c)
     c->n_acked = 0;
 }
 
+void qtd_cloud_pump_forget(cloud_t *c)
+{
+    c->ahead_n = 0;
+    c->ahead_pos = 0;
+}
+
+static int read_ahead_row(void *arg, int64_t id, const char *topic, int qos, const void *payload,
+                          size_t len)
+{
+    cloud_t *c = arg;
+    size_t tl = strlen(topic);
+    if (c->ahead_n == CLOUD_AHEAD_ROWS || c->ahead_used + tl + 1 + len > CLOUD_AHEAD_BYTES) {
+        return 1; /* full: the rest at the next read */
+    }
+    ahead_row_t *r = &c->ahead[c->ahead_n++];
+    r->id = id;
+    r->qos = qos;
+    r->off = c->ahead_used;
+    r->len = len;
+    memcpy(c->ahead_buf + c->ahead_used, topic, tl + 1);
+    memcpy(c->ahead_buf + c->ahead_used + tl + 1, payload, len);
+    c->ahead_used += tl + 1 + len;
+    return 0;
+}
+
+/* The rows read ahead still follow sent_upto. */
+static bool ahead_fresh(const cloud_t *c)
+{
+    if (c->ahead_pos >= c->ahead_n) {
+        return false;
+    }
+    int64_t before = c->ahead_pos == 0 ? c->ahead_after : c->ahead[c->ahead_pos - 1].id;
+    return before == c->sent_upto;
+}
+
 void qtd_cloud_pump(cloud_t *c)
 {
     c->pump_wanted = false;
@@ -236,8 +274,30 @@ void qtd_cloud_pump(cloud_t *c)
     size_t window = (size_t)c->cfg->window;
     walk_t w = {c, false, 0};
     while (!w.stop && c->n_inflight < window) {
+        if (!ahead_fresh(c)) {
+            /* One SELECT for the next CLOUD_AHEAD_ROWS rows, not one a turn. */
+            qtd_cloud_pump_forget(c);
+            c->ahead_used = 0;
+            c->ahead_after = c->sent_upto;
+            if (c->api->outbox_peek(c->host, c->sent_upto, CLOUD_AHEAD_ROWS, read_ahead_row, c) <
+                0) {
+                break;
+            }
+        }
+        if (c->ahead_pos < c->ahead_n) {
+            const ahead_row_t *r = &c->ahead[c->ahead_pos];
+            const char *topic = (const char *)c->ahead_buf + r->off;
+            const uint8_t *payload = c->ahead_buf + r->off + strlen(topic) + 1;
+            (void)send_row(&w, r->id, topic, r->qos, payload, r->len);
+            if (c->sent_upto < r->id) {
+                break; /* not sent (the connection's fault, or a retry): it goes next time */
+            }
+            c->ahead_pos++;
+            continue;
+        }
+        /* Nothing read ahead: no row, or one bigger than the buffer, read alone. */
         w.seen = 0;
-        int rc = c->api->outbox_peek(c->host, c->sent_upto, window - c->n_inflight, send_row, &w);
+        int rc = c->api->outbox_peek(c->host, c->sent_upto, 1, send_row, &w);
         if (rc < 0 || w.seen == 0) {
             break; /* nothing more to send */
         }
@@ -247,6 +307,7 @@ void qtd_cloud_pump(cloud_t *c)
 void qtd_cloud_pump_reset(cloud_t *c)
 {
     qtd_cloud_pump_delete_acked(c);
+    qtd_cloud_pump_forget(c);
     c->n_inflight = 0;
     c->sent_upto = 0;
     c->held_from = 0;
