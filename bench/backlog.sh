@@ -43,12 +43,7 @@ quecIot.setEventCB(function(ev)
 end)
 quecIot.setConnmode(1)
 LUA
-cat >"$WORK/agent.lua" <<CFG
-agent = { data_dir = "$WORK/data", plugin_dir = "$BUILD/plugins" }
-lua = { script = "$WORK/bench.lua", instruction_limit = 1000000000 }
-plugins = { { file = "cloud", required = true } }
-cloud = { window = $WINDOW }
-CFG
+cloud_agent_config "$WINDOW"
 # the first run: the database, the identity
 "$BUILD/qthingd" -c "$WORK/agent.lua" >"$WORK/first.log" 2>&1 &
 pid=$!

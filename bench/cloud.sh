@@ -20,12 +20,7 @@ base=$(/usr/bin/time -f "%U %S" -o "$WORK/base.time" "$BUILD/bench/paho_baseline
        "tcp://127.0.0.1:$PORT" qdp1116abase "$TOPIC" "$COUNT" "$WINDOW" "$FRAME")
 
 sed "s/BENCH_COUNT or 20000/$COUNT/" bench/cloud_bench.lua >"$WORK/bench.lua"
-cat >"$WORK/agent.lua" <<CFG
-agent = { data_dir = "$WORK/data", plugin_dir = "$BUILD/plugins" }
-lua = { script = "$WORK/bench.lua", instruction_limit = 1000000000 }
-plugins = { { file = "cloud", required = true } }
-cloud = { window = $WINDOW }
-CFG
+cloud_agent_config "$WINDOW"
 sed -i "1i quecIot.init(); quecIot.setProductinfo('p1116a', 'UHg1dTRBRVh3MkVG'); quecIot.setServer(1, 'mqtt://127.0.0.1:$PORT'); quecIot.setDkDs('bench', '0123456789abcdef0123456789abcdef')" "$WORK/bench.lua"
 /usr/bin/time -v "$BUILD/qthingd" -c "$WORK/agent.lua" >"$WORK/agent.log" 2>&1 &
 AGENT=$!

@@ -42,3 +42,14 @@ CFG
     PIDS+=($!)
     sleep 0.3
 }
+
+# cloud_agent_config WINDOW: $WORK/agent.lua for the cloud plugin alone, running
+# $WORK/bench.lua (no instruction limit to speak of) with an in-flight window of WINDOW.
+cloud_agent_config() {
+    cat >"$WORK/agent.lua" <<CFG
+agent = { data_dir = "$WORK/data", plugin_dir = "$BUILD/plugins" }
+lua = { script = "$WORK/bench.lua", instruction_limit = 1000000000 }
+plugins = { { file = "cloud", required = true } }
+cloud = { window = $1 }
+CFG
+}
