@@ -35,7 +35,7 @@ measure() {
     local pid=$AGENT
     wait_for "$WORK/$name.log" 'lua: event 3/10200' 30 >&2
     if [ "$subs" -gt 0 ]; then
-        wait_for "$WORK/$name.log" 'lua: sub event psub01 .* 3/10200' 300 "$subs" >&2
+        wait_for "$WORK/$name.log" 'lua: sub event psub01 .* 3/10200' 900 "$subs" >&2
     fi
     sleep 2
     local t0 t1
