@@ -350,6 +350,18 @@ static int migrate(qtd_store_t *st)
     return OPEN_OK;
 }
 
+/* meta.outbox_dropped into st->dropped (0 before schema version 2). */
+static int read_dropped(qtd_store_t *st)
+{
+    int64_t dropped = 0;
+    int rc = SQLITE_OK;
+    if (st->version >= 2) {
+        rc = query_int64(st->db, "SELECT value FROM meta WHERE key = 'outbox_dropped'", &dropped);
+    }
+    st->dropped = (uint64_t)dropped;
+    return rc;
+}
+
 /* Reload the outbox totals and the dropped counter from what the connection sees. */
 static int resync(qtd_store_t *st)
 {
@@ -368,11 +380,7 @@ static int resync(qtd_store_t *st)
     if (rc != SQLITE_OK) {
         return rc;
     }
-    int64_t dropped = 0;
-    if (st->version >= 2) {
-        rc = query_int64(st->db, "SELECT value FROM meta WHERE key = 'outbox_dropped'", &dropped);
-    }
-    st->dropped = (uint64_t)dropped;
+    rc = read_dropped(st);
     st->totals_known = true;
     st->count_upto = st->count_end;
     return rc;
@@ -491,12 +499,9 @@ static int open_db(qtd_store_t *st, const char **why)
     if (big) {
         /* The totals are counted by qtd_store_tick; the dropped counter is read now. */
         rc = query_int64(st->db, "SELECT coalesce(max(id), 0) FROM outbox", &st->count_end);
-        int64_t dropped = 0;
-        if (rc == SQLITE_OK && st->version >= 2) {
-            rc = query_int64(st->db, "SELECT value FROM meta WHERE key = 'outbox_dropped'",
-                             &dropped);
+        if (rc == SQLITE_OK) {
+            rc = read_dropped(st);
         }
-        st->dropped = (uint64_t)dropped;
         st->count_upto = 0;
         st->totals_known = st->count_end == 0;
         if (rc != SQLITE_OK) {
@@ -703,9 +708,7 @@ int qtd_store_commit(qtd_store_t *st)
         if (st->txn_rows > 0 && st->txn_last > st->max_id) {
             st->max_id = st->txn_last;
         }
-        st->txn_rows = 0;
-        st->txn_kv = false;
-        st->txn_dels = 0;
+        st->txn_rows = 0; /* txn_kv and txn_dels are reset by the next BEGIN */
         qtd__store_record_maybe(st);
         return 0;
     }

@@ -228,6 +228,7 @@ void qtd_cloud_pump_forget(cloud_t *c)
 {
     c->ahead_n = 0;
     c->ahead_pos = 0;
+    c->ahead_used = 0;
 }
 
 static int read_ahead_row(void *arg, int64_t id, const char *topic, int qos, const void *payload,
@@ -277,7 +278,6 @@ void qtd_cloud_pump(cloud_t *c)
         if (!ahead_fresh(c)) {
             /* One SELECT for the next CLOUD_AHEAD_ROWS rows, not one a turn. */
             qtd_cloud_pump_forget(c);
-            c->ahead_used = 0;
             c->ahead_after = c->sent_upto;
             if (c->api->outbox_peek(c->host, c->sent_upto, CLOUD_AHEAD_ROWS, read_ahead_row, c) <
                 0) {
