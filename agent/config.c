@@ -617,21 +617,28 @@ void qtd__config_free(qtd_config_t *cfg)
     qtd_free(cfg);
 }
 
+/* A key's default for the references: "empty" (an array), "required", or the value (a
+ * string quoted) between before and after, with lead before "empty". */
+static void default_text(const qtd_cfg_key_t *k, const char *lead, const char *before,
+                         const char *after, char *out, size_t n)
+{
+    if (k->type == QTD_CFG_ARRAY) {
+        snprintf(out, n, "%sempty", lead);
+    } else if (k->def == NULL) {
+        snprintf(out, n, "required");
+    } else {
+        const char *q = k->type == QTD_CFG_STRING ? "\"" : "";
+        snprintf(out, n, "%s%s%s%s%s", before, q, k->def, q, after);
+    }
+}
+
 static void print_keys(FILE *fp, const char *prefix, const qtd_cfg_key_t *map)
 {
     for (const qtd_cfg_key_t *k = map; k->type != QTD_CFG_END; k++) {
         char want[160];
         describe(k, want, sizeof(want));
         char def[128];
-        if (k->type == QTD_CFG_ARRAY) {
-            snprintf(def, sizeof(def), "default empty");
-        } else if (k->def == NULL) {
-            snprintf(def, sizeof(def), "required");
-        } else if (k->type == QTD_CFG_STRING) {
-            snprintf(def, sizeof(def), "default \"%s\"", k->def);
-        } else {
-            snprintf(def, sizeof(def), "default %s", k->def);
-        }
+        default_text(k, "default ", "default ", "", def, sizeof(def));
         fprintf(fp, "  %s.%s\n      %s; %s\n      %s\n", prefix, k->name, want, def,
                 k->help ? k->help : "");
         if (k->type == QTD_CFG_ARRAY && k->sub != NULL) {
@@ -667,15 +674,7 @@ static void print_keys_md(FILE *fp, const char *prefix, const qtd_cfg_key_t *map
         char key[160], want[160], def[160];
         snprintf(key, sizeof(key), "`%s.%s`", prefix, k->name);
         describe(k, want, sizeof(want));
-        if (k->type == QTD_CFG_ARRAY) {
-            snprintf(def, sizeof(def), "empty");
-        } else if (k->def == NULL) {
-            snprintf(def, sizeof(def), "required");
-        } else if (k->type == QTD_CFG_STRING) {
-            snprintf(def, sizeof(def), "`\"%s\"`", k->def);
-        } else {
-            snprintf(def, sizeof(def), "`%s`", k->def);
-        }
+        default_text(k, "", "`", "`", def, sizeof(def));
         md_cell(fp, key);
         md_cell(fp, want);
         md_cell(fp, def);
