@@ -6,18 +6,19 @@
  * modem's cells through the cloud plugin's modem service; the location service for the
  * platform's requests; the seed's location functions (gnss_lua.c); report policies
  * (gnss_loc.c). This file: the configuration, the life cycle and the sources, all on the
- * loop (uv_poll on the line or gpsd's socket, a timer for a file).
+ * loop (uv_poll on the line or gpsd's socket, a timer for a file); libgps is loaded when a
+ * gpsd source first opens (gnss_gps.h).
  */
 #include "gnss.h"
 
 #include <errno.h>
-#include <gps.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "gnss_gps.h"
 #include "qtd_serial.h"
 
 #define BAD_LOG_MS 10000
@@ -315,6 +316,11 @@ static void open_source(gnss_t *g)
         if (colon != NULL) {
             *colon = '\0';
             port = colon + 1;
+        }
+        char err[384];
+        if (gnss_gps_load(err, sizeof(err)) != 0) {
+            open_failed(g, err);
+            return;
         }
         struct gps_data_t *gps = calloc(1, sizeof(*gps));
         if (gps == NULL || gps_open(host, port, gps) != 0) {

@@ -23,8 +23,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <openssl/evp.h>
+
+#include "httpota_curl.h"
 
 #define LOG(e, lvl, ...) (e)->api->log((e)->host, (lvl), __VA_ARGS__)
 #define PROGRESS_STEP (256 * 1024) /* bytes between two progress callbacks */
@@ -93,6 +94,8 @@ struct qtd_download_s {
 static void begin_transfer(qtd_download_t *d);
 static void kick_hash(qtd_download_t *d, bool now);
 static void download_done(dl_xfer_t *x, CURL *easy, CURLcode result, long code);
+static int sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp);
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp);
 
 static void on_retry(uv_timer_t *t)
 {
@@ -206,14 +209,28 @@ static void finish(qtd_download_t *d)
 
 /* ---- libcurl on the loop ---- */
 
-/* The engine's one handle, opened at the first transfer (a fresh engine has none). */
-static int engine_open(dl_engine_t *e)
+int dl_engine_open(dl_engine_t *e)
 {
-    if (!e->timer_open) {
-        uv_timer_init(e->loop, &e->timer);
-        e->timer.data = e;
-        e->timer_open = true;
+    if (e->multi != NULL) {
+        return 0;
     }
+    char err[384];
+    if (httpota_curl_load(err, sizeof(err)) != 0) {
+        LOG(e, QTD_LOG_ERROR, "downloads cannot start: %s", err);
+        return QTD_EIO;
+    }
+    e->multi = curl_multi_init();
+    if (e->multi == NULL) {
+        LOG(e, QTD_LOG_ERROR, "downloads cannot start: curl_multi_init failed");
+        return QTD_EIO;
+    }
+    curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+    curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
+    curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
+    uv_timer_init(e->loop, &e->timer);
+    e->timer.data = e;
+    e->timer_open = true;
     return 0;
 }
 
@@ -306,7 +323,7 @@ int dl_engine_add(dl_engine_t *e, CURL *easy, dl_xfer_t *x)
     if (e->stopping) {
         return QTD_ECANCELED;
     }
-    int rc = engine_open(e);
+    int rc = dl_engine_open(e);
     if (rc != 0) {
         return rc;
     }
@@ -636,7 +653,9 @@ static int dl_start(void *self, const char *url, const char *path,
             return QTD_EBUSY;
         }
     }
-    (void)engine_open(e);
+    if (dl_engine_open(e) != 0) {
+        return QTD_EIO; /* logged */
+    }
     qtd_download_t *d = e->api->calloc(e->host, 1, sizeof(*d));
     if (d == NULL) {
         return QTD_ENOMEM;
@@ -757,28 +776,14 @@ const qtd_download_api_t dl_api = {
 int dl_engine_create(const qtd_host_api_t *api, qtd_host_t *host, const dl_opts_t *opts,
                      dl_engine_t **out)
 {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        return QTD_EIO;
-    }
     dl_engine_t *e = api->calloc(host, 1, sizeof(*e));
     if (e == NULL) {
-        curl_global_cleanup();
         return QTD_ENOMEM;
     }
     e->api = api;
     e->host = host;
     e->opts = *opts;
     e->loop = api->loop(host);
-    e->multi = curl_multi_init();
-    if (e->multi == NULL) {
-        api->free(host, e);
-        curl_global_cleanup();
-        return QTD_EIO;
-    }
-    curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
-    curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
-    curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-    curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
     *out = e;
     return 0;
 }
@@ -816,7 +821,8 @@ void dl_engine_free(dl_engine_t *e)
     if (e == NULL) {
         return;
     }
-    curl_multi_cleanup(e->multi);
-    curl_global_cleanup();
+    if (e->multi != NULL) {
+        curl_multi_cleanup(e->multi);
+    }
     e->api->free(e->host, e);
 }

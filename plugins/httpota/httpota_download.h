@@ -10,11 +10,12 @@
 
 #include <stdint.h>
 
-#include <curl/curl.h>
 #include <uv.h>
 
 #include "qthingd/download.h"
 #include "qthingd/plugin.h"
+
+#include "httpota_curl.h"
 
 typedef struct dl_engine_s dl_engine_t;
 
@@ -27,7 +28,7 @@ typedef struct dl_opts_s {
 
 /* The engine behind the service table (self of qtd_download_api_t). It opens no handle
  * before its first download, so a fresh one may be freed at once.
- * Returns: 0, QTD_ENOMEM, QTD_EIO (libcurl would not start). */
+ * Returns: 0, QTD_ENOMEM. */
 int dl_engine_create(const qtd_host_api_t *api, qtd_host_t *host, const dl_opts_t *opts,
                      dl_engine_t **out);
 /* Cancel every download (their done callbacks get QTD_ECANCELED) and close the handles. */
@@ -45,6 +46,11 @@ typedef struct dl_xfer_s dl_xfer_t;
 struct dl_xfer_s {
     void (*done)(dl_xfer_t *x, CURL *easy, CURLcode result, long http_code);
 };
+/* Open the engine's handles unless open: the first transfer loads libcurl (an agent that
+ * never downloads does not map it). Call before the first curl_* call.
+ * Returns: 0, QTD_EIO (libcurl cannot be loaded or would not start: logged, with what to
+ * install). */
+int dl_engine_open(dl_engine_t *e);
 /* Run easy on the loop, with the engine's timeouts and protocols (http, https).
  * Returns: 0, QTD_ECANCELED (stopping), QTD_EIO. */
 int dl_engine_add(dl_engine_t *e, CURL *easy, dl_xfer_t *x);

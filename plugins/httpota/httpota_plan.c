@@ -148,6 +148,10 @@ static int post(plan_client_t *pc, const plan_req_t *req, const char *path, char
     if (body == NULL) {
         return QTD_ENOMEM;
     }
+    if (dl_engine_open(pc->dl) != 0) {
+        free(body);
+        return QTD_EIO; /* logged */
+    }
     char url[512];
     bool scheme = strstr(req->server, "://") != NULL;
     snprintf(url, sizeof(url), "%s%s%s",

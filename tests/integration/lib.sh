@@ -227,6 +227,12 @@ keep_log() {
     AGENT_RUNS=$((AGENT_RUNS + 1))
     mv "$WORK/$1.log" "$WORK/$1-run$AGENT_RUNS.log"
 }
+# maps_lib PID NAME: whether process PID has a library whose file name begins with NAME
+# mapped (plugins load some libraries only when first needed: libcurl, libgps).
+maps_lib() {
+    grep -q "/$2[^/]*\$" "/proc/$1/maps"
+}
+
 kill_agent() {
     local end=$((SECONDS + 5))
     kill -KILL "$AGENT" 2>/dev/null || true

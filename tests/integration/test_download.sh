@@ -38,8 +38,9 @@ wait_for "$WORK/ok.log" 'dl_probe: done 0 \(ok\), 1 in all' 20
 cmp -s "$WORK/www/fw.bin" "$WORK/dl/ok.bin" || fail "the downloaded file differs"
 grep -q "httpota: download $URL/fw.bin: $SIZE bytes, MD5 $MD5, SHA-256 $SHA: verified" \
     "$WORK/ok.log" || fail "no verified line"
+maps_lib "$AGENT" libcurl || fail "libcurl is not mapped after a download"
 stop_checked "$AGENT" ok
-pass "download verified (size, MD5, SHA-256), the file identical"
+pass "download verified (size, MD5, SHA-256), the file identical, libcurl loaded for it"
 
 # --- wrong MD5 and wrong size: EILSEQ, the file removed
 run_get md5 "'$URL/fw.bin', '$WORK/dl/md5.bin', $SIZE, '00000000000000000000000000000000'"

@@ -39,6 +39,7 @@ GNSS="source = \"gpsd\", device = \"127.0.0.1:$GPSD_PORT\", report_every_s = 1,
     start_agent a 'dk = "trkA"'
 A=$AGENT
 wait_for "$WORK/a.log" "gnss: gpsd 127.0.0.1:$GPSD_PORT: watching NMEA" 10
+maps_lib "$A" libgps || fail "libgps is not mapped with a gpsd source"
 wait_for "$WORK/a.log" 'lua: event 3/10200' 15
 for _ in $(seq 100); do [ "$(reports trkA | wc -l)" -ge 3 ] && break; sleep 0.1; done
 [ "$(reports trkA | wc -l)" -ge 3 ] || fail "fewer than 3 reports every 1 s from gpsd data"
@@ -50,12 +51,17 @@ wait_for "$WORK/a.log" 'lua: loc fix 31\.23' 10
 stop_checked "$A" a
 pass "gpsd (gpsfake): sentences as replayed, GGA + RMC reported every second, the fix"
 
-# --- a file, and a report every 50 m
+# --- a file, and a report every 50 m; with the OTA plugin loaded but never downloading, the
+# agent maps neither libgps nor libcurl (each is loaded at its first need)
 GNSS="source = \"file\", device = \"$WORK/track.nmea\", rate = 20, loop = false,
-  report_distance_m = 50, report_types = \"GGA\"" \
+  report_distance_m = 50, report_types = \"GGA\"" HTTPOTA="" \
     AGENT_SCRIPT=$QTD_SOURCE_DIR/tests/lua/gnss_it.lua start_agent b 'dk = "trkB"'
 B=$AGENT
 wait_for "$WORK/b.log" 'gnss: replaying .* at 20 lines/s' 10
+grep -q "plugin httpota .* loaded" "$WORK/b.log" || fail "the OTA plugin is not loaded"
+for lib in libgps libcurl; do
+    if maps_lib "$B" $lib; then fail "$lib is mapped by an agent that does not need it"; fi
+done
 wait_for "$WORK/b.log" 'gnss: .*track.nmea: replayed to its end' 40
 sleep 1
 /usr/bin/python3 - <(reports trkB) <<'PY' || fail "distance reports not 50 m apart"
@@ -79,7 +85,7 @@ sys.exit(0 if len(pts) >= 8 and min(gaps) >= 50 and max(gaps) < 80 else 1)
 PY
 all_fed trkB || fail "file: a reported sentence is not in the track"
 stop_checked "$B" b
-pass "file replayed to its end; reports each 50 m moved"
+pass "file replayed to its end; reports each 50 m moved; libgps and libcurl not mapped"
 
 # --- a report on each turn
 /usr/bin/python3 "$FEED" file "$WORK/turns.nmea" 40 --turn
