@@ -415,6 +415,11 @@ static int open_db(qtd_store_t *st, const char **why)
     *why = "corrupt";
     /* A big database is checked and counted after open, off the loop or a chunk a turn. */
     bool big = file_size(st->path, "") + file_size(st->path, "-wal") >= CHECK_INLINE_MAX;
+    /* No bulk allocation of page cache lines when a connection opens (SQLite's default is 20
+     * pages, about 85 KiB, allocated at the first read): pages come as they are read, up to
+     * cache_size. A setting of the whole library, taken before it initialises (the first open
+     * of the process); later calls are refused and ignored. */
+    (void)sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
     int rc = sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (st->db == NULL) {
         qtd_log_error(WHO, "%s: sqlite3_open_v2: out of memory", st->path);
