@@ -452,12 +452,29 @@ int qtd_cloud_store_row(cloud_t *c, const char *topic, int qos, const uint8_t *f
     return rc;
 }
 
+/* The parts one after the other into out (n > 0 bytes), cut short like snprintf's. */
+static void join(char *out, size_t n, const char *const *parts, size_t count)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < count && len < n - 1; i++) {
+        size_t l = strlen(parts[i]);
+        if (l > n - 1 - len) {
+            l = n - 1 - len;
+        }
+        memcpy(out + len, parts[i], l);
+        len += l;
+    }
+    out[len] = '\0';
+}
+
 void qtd_cloud_uplink_topic(const cloud_t *c, const char *type, char *topic, size_t n)
 {
+    /* for every row sent: copies, not a format parsed each time */
     if (strchr(type, '/') != NULL) {
-        snprintf(topic, n, "%s", type); /* a row stored with its whole topic */
+        join(topic, n, &type, 1); /* a row stored with its whole topic */
     } else {
-        snprintf(topic, n, "q/2/d/%s/%s", c->cid, type);
+        const char *parts[] = {"q/2/d/", c->cid, "/", type};
+        join(topic, n, parts, 4);
     }
 }
 

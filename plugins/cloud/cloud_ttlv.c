@@ -16,6 +16,7 @@
 #include "cloud_ttlv.h"
 
 #include <errno.h>
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
@@ -121,6 +122,45 @@ static int rounded_decimal(double a, unsigned places, uint64_t *mag, unsigned *o
 }
 
 /*
+ * The same answer as the search of float_decimal (below) without
+ * printing, for the common float with few
+ * digits (12.5, 0.1, 23.75): the fewest places p at which a * 10^p is a whole number m below
+ * 10^15 with m / 10^p == a (the division rounds as strtod does, so the decimal reads back as
+ * a). Below 10^15 the decimals of that many digits are further apart than a's rounding
+ * interval is wide, so m is the only one and the one %.*e prints. It is the shortest unless
+ * one with p - 1 places reads back as well (a shorter one would, with a zero appended), whose
+ * magnitude is within one of a * 10^(p-1) however the product rounded: then, or when none is
+ * found, false, and the search decides.
+ */
+static bool fast_decimal(double a, uint64_t *mag, unsigned *places)
+{
+#if FLT_EVAL_METHOD != 0
+    return false; /* wider intermediates (x87) would not round as strtod does */
+#endif
+    static const double pow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    for (unsigned p = 1; p <= MAX_PLACES; p++) {
+        double m = a * pow10[p];
+        if (m >= 1e15) {
+            return false;
+        }
+        if (m != floor(m) || m / pow10[p] != a) {
+            continue;
+        }
+        double f = floor(a * pow10[p - 1]);
+        for (double c = f - 1; c <= f + 2; c++) {
+            if (c >= 0 && c / pow10[p - 1] == a) {
+                return false;
+            }
+        }
+        *mag = (uint64_t)m;
+        *places = p;
+        return true;
+    }
+    return false;
+}
+
+/*
  * a (finite, > 0, not a whole number) as mag * 10^-places: its shortest round-trip decimal
  * (the first of 1..17 significant digits with %.*e that strtod reads back equal) when that
  * needs at most 15 places; otherwise, as the SDK never refuses a float, a rounded to nearest
@@ -128,6 +168,9 @@ static int rounded_decimal(double a, unsigned places, uint64_t *mag, unsigned *o
  */
 static int float_decimal(double a, uint64_t *mag, unsigned *places)
 {
+    if (fast_decimal(a, mag, places)) {
+        return 0;
+    }
     char text[48];
     int prec;
     for (prec = 0; prec <= 16; prec++) {

@@ -659,6 +659,111 @@ static void ttlv_number_double_round_trip(void **state)
     }
 }
 
+/* The shortest decimal that reads back as a (finite, > 0, not whole) the way the codec's
+ * header describes it, found the slow way for the comparison below: the first of 1..17
+ * significant digits with %.*e that strtod reads back equal; NULL when that would need more
+ * than 15 places (the codec then rounds, compared elsewhere). */
+static bool reference_decimal(double a, uint64_t *mag, unsigned *places)
+{
+    char text[48];
+    int prec = 0;
+    for (; prec <= 16; prec++) {
+        snprintf(text, sizeof(text), "%.*e", prec, a);
+        if (strtod(text, NULL) == a) {
+            break;
+        }
+    }
+    char *e = strchr(text, 'e');
+    long exp10 = strtol(e + 1, NULL, 10);
+    uint64_t m = 0;
+    int digits = 0;
+    for (const char *c = text; c < e; c++) {
+        if (*c != '.') {
+            m = m * 10 + (uint64_t)(*c - '0');
+            digits++;
+        }
+    }
+    while (m % 10 == 0) {
+        m /= 10;
+        digits--;
+    }
+    long scale = exp10 - (digits - 1);
+    if (scale >= 0 || -scale > 15) {
+        return false;
+    }
+    *mag = m;
+    *places = (unsigned)-scale;
+    return true;
+}
+
+/* The encoder's magnitude and places for a, read from the node's bytes. */
+static void encoded_decimal(double a, uint64_t *mag, unsigned *places)
+{
+    qtd_value_t node = vdbl(1, a);
+    qtd_value_t top = vlist(QTD_VAL_STRUCT, 0, &node, 1);
+    uint8_t *out = NULL;
+    size_t len = 0;
+    assert_int_equal(qtd_ttlv_encode(&top, &out, &len), 0);
+    /* the payload's one node: tag (2 bytes), flags, magnitude */
+    uint8_t flags = out[2];
+    size_t n = (size_t)(flags & 7) + 1;
+    assert_int_equal(len, 3 + n);
+    uint64_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        m = m << 8 | out[3 + i];
+    }
+    *mag = m;
+    *places = (flags >> 3) & 15;
+    free(out);
+}
+
+/* The encoder's decimals against the slow search on 400 000 doubles: decimals of 1..17
+ * digits at 1..17 places read with strtod (most floats a device reports), and doubles of
+ * random bits from 1e-6 to 1e15. */
+static void ttlv_number_double_is_the_shortest_decimal(void **state)
+{
+    (void)state;
+    uint64_t x = 88172645463325252ull; /* xorshift64: the same values every run */
+    size_t compared = 0;
+    for (int i = 0; i < 400000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        double a;
+        if (i % 2 == 0) {
+            int digits = 1 + (int)(x % 17);
+            int places = 1 + (int)((x >> 8) % 17);
+            uint64_t limit = 1;
+            for (int d = 0; d < digits; d++) {
+                limit *= 10;
+            }
+            char text[64];
+            snprintf(text, sizeof(text), "%llue-%d", (unsigned long long)((x >> 16) % limit),
+                     places);
+            a = strtod(text, NULL);
+        } else {
+            double u = (double)(x >> 11) / 9007199254740992.0; /* [0, 1) */
+            a = pow(10, -6 + 21 * u);
+        }
+        if (!(a > 0) || a >= 0x1p64 || floor(a) == a) {
+            continue;
+        }
+        uint64_t want_mag, got_mag;
+        unsigned want_places, got_places;
+        if (!reference_decimal(a, &want_mag, &want_places)) {
+            continue;
+        }
+        encoded_decimal(a, &got_mag, &got_places);
+        if (got_mag != want_mag || got_places != want_places) {
+            fail_msg("%.17g: encoded %llu * 10^-%u, the shortest decimal is %llu * 10^-%u", a,
+                     (unsigned long long)got_mag, got_places, (unsigned long long)want_mag,
+                     want_places);
+        }
+        compared++;
+    }
+    assert_true(compared > 300000);
+}
+
 static void ttlv_number_truncated_refused(void **state)
 {
     (void)state;
@@ -957,6 +1062,7 @@ static void ttlv_decoded_strings_are_nul_terminated(void **state)
     X(ttlv_number_1e300_refused)                                                                   \
     X(ttlv_number_nan_inf_refused)                                                                 \
     X(ttlv_number_double_round_trip)                                                               \
+    X(ttlv_number_double_is_the_shortest_decimal)                                                  \
     X(ttlv_number_truncated_refused)                                                               \
     X(ttlv_bool_false_and_true)                                                                    \
     X(ttlv_id_max)                                                                                 \
