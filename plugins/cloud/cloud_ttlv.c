@@ -122,15 +122,14 @@ static int rounded_decimal(double a, unsigned places, uint64_t *mag, unsigned *o
 }
 
 /*
- * The same answer as the search of float_decimal (below) without
- * printing, for the common float with few
- * digits (12.5, 0.1, 23.75): the fewest places p at which a * 10^p is a whole number m below
- * 10^15 with m / 10^p == a (the division rounds as strtod does, so the decimal reads back as
- * a). Below 10^15 the decimals of that many digits are further apart than a's rounding
- * interval is wide, so m is the only one and the one %.*e prints. It is the shortest unless
- * one with p - 1 places reads back as well (a shorter one would, with a zero appended), whose
- * magnitude is within one of a * 10^(p-1) however the product rounded: then, or when none is
- * found, false, and the search decides.
+ * The answer of float_decimal's search (below) without printing, for the common float with
+ * few digits (12.5, 0.1, 23.75): the fewest places p at which a * 10^p is a whole number m
+ * below 10^15 with m / 10^p == a (the division rounds as strtod does, so the decimal reads
+ * back as a). Below 10^15 the decimals of that many digits are further apart than a's
+ * rounding interval is wide, so m is the only one and the one %.*e prints. It is the shortest
+ * unless one with p - 1 places reads back as well (a shorter one would, with a zero
+ * appended), whose magnitude is within one of a * 10^(p-1) however the product rounded: then,
+ * or when none is found, false, and the search decides.
  */
 static bool fast_decimal(double a, uint64_t *mag, unsigned *places)
 {
