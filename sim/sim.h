@@ -94,6 +94,7 @@ typedef struct {
     const char *log_path;
     const char *client_id;
     int reg_delay_ms;
+    int sub_auth_delay_ms; /* SUB_AUTH_RSP this late (ctl "sub_auth_delay": a busy platform) */
     bool quiet;
     MQTTClient cl;
     bool connected;

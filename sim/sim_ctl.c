@@ -93,7 +93,7 @@ static sim_device_t *ctl_device(sim_t *s, ctl_t *c)
     return d;
 }
 
-/* What every command but stats does first: check "qos", "pkgid" and "topic_type", find the
+/* What every command naming a device does first: check "qos", "pkgid" and "topic_type", find the
  * device the message names (c->d) and put its "client" in the reply. */
 static int ctl_target(sim_t *s, ctl_t *c)
 {
@@ -438,7 +438,17 @@ static cJSON *stats_json(const sim_t *s)
     return devs;
 }
 
-/* The only command that names no device (and checks no options). */
+/* Commands that name no device. */
+static int ctl_sub_auth_delay(sim_t *s, ctl_t *c)
+{
+    int ms = sim_int_member(c->m, "ms", -1);
+    if (ms < 0 || ms > 600000) {
+        return ctl_fail(c, "\"sub_auth_delay\" needs \"ms\": 0..600000");
+    }
+    s->sub_auth_delay_ms = ms;
+    return 0;
+}
+
 static int ctl_stats(sim_t *s, ctl_t *c)
 {
     cJSON *devs = stats_json(s);
@@ -501,6 +511,10 @@ static const struct {
     {"kick", ctl_kick, 0, ", \"dk\": D}      disconnect the device at the broker"},
     {"sub_offline", ctl_sub_offline, 0,
      ", \"dk\": D}  a logged-in sub-device dropped: SUB_OFFLINE 10442 to its gateway"},
+    {"sub_auth_delay", ctl_sub_auth_delay, 0,
+     ", \"ms\": 7000}\n"
+     "                     answer sub-devices' authentications this late (a busy platform; 0: at "
+     "once)"},
     {"stats", ctl_stats, 0, "}               frames per command and device (log and reply)"},
 };
 

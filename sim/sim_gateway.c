@@ -62,7 +62,11 @@ static void answer_with(sim_t *s, sim_device_t *gw, uint16_t cmd, const char *pk
     qtd_value_t root = {.type = QTD_VAL_STRUCT, .u.list = {items, n}};
     uint8_t *payload = NULL;
     size_t len = 0;
-    if (qtd_ttlv_encode(&root, &payload, &len) != 0 ||
+    if (qtd_ttlv_encode(&root, &payload, &len) == 0 && cmd == 0x00C1 && s->sub_auth_delay_ms > 0) {
+        sim_schedule(s, gw, cmd, payload, len, s->sub_auth_delay_ms, NULL); /* takes payload */
+        return;
+    }
+    if (payload == NULL ||
         sim_send_frame(s, gw, cmd, payload, len, 0, "sys", 1, false, NULL) != 0) {
         sim_log_event(s, "error", "cannot answer %s about %s%s", gw->id, pk, dk);
     }

@@ -363,19 +363,28 @@ static void on_auth_rsp(cloud_t *c, const qtd_frame_t *f, const qtd_value_t *tre
 {
     int code = 0;
     subdev_t *sd = answered(c, f, tree, &code, "SUB_AUTH_RSP");
-    if (sd == NULL || sd->state != SUBDEV_AUTHING) {
+    if (sd == NULL) {
         return;
     }
     const qtd_value_t *ds = qtd_cloud_find_id(tree, 4);
-    if (code == CODE_OK && ds != NULL && ds->type == QTD_VAL_STRING && ds->u.s.len > 0 &&
-        ds->u.s.len <= SUBDEV_SECRET_MAX) {
+    bool granted = code == CODE_OK && ds != NULL && ds->type == QTD_VAL_STRING && ds->u.s.len > 0 &&
+                   ds->u.s.len <= SUBDEV_SECRET_MAX;
+    /* A secret granted after our wait ran out (a busy platform) is still the device's: the
+     * platform refuses a second authentication, so dropping it would leave the sub-device
+     * out for good. Taken while no other request of it is under way. */
+    bool late = granted && sd->state == SUBDEV_IDLE && sd->ds[0] == '\0';
+    if (sd->state != SUBDEV_AUTHING && !late) {
+        return;
+    }
+    if (granted) {
         snprintf(sd->ds, sizeof(sd->ds), "%.*s", (int)ds->u.s.len, ds->u.s.ptr);
         keep_secret(c, sd, true);
-        LOG(c, QTD_LOG_INFO, "sub-device %s authenticated; its secret is kept", sd->id);
+        LOG(c, QTD_LOG_INFO, "sub-device %s authenticated%s; its secret is kept", sd->id,
+            late ? " (the answer came after the wait)" : "");
         qtd_value_t v = {.type = QTD_VAL_STRING, .u.s = {sd->ds, strlen(sd->ds)}};
         qtd_cloud_subdev_event(c, sd, QTD_EVT_AUTH, CODE_OK, &v);
         sd->state = SUBDEV_IDLE;
-        if (login(c, sd) != 0) {
+        if ((!late || sd->wanted) && login(c, sd) != 0) {
             qtd_cloud_subdev_event(c, sd, QTD_EVT_CONNECT, 10500, NULL);
         }
         return;

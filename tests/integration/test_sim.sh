@@ -210,6 +210,13 @@ rc=0; dev_sub "$C1" "$PW1" 1 >/dev/null 2>&1 || rc=$?
 wait_for "$SIMLOG" "\"event\":\"login\",\"client\":\"$C1\"" 5 $((n_login + 1))
 pass "connections answered with 10429 on request, accepted again after"
 
+# sub_auth_delay (a busy platform, tests/integration/test_subdev_slow.sh): a delay out of
+# range is refused with its reason, 0 is taken
+reply=$(ctl '{"cmd": "sub_auth_delay", "ms": -5}' || true)
+[[ "$reply" == *'"ok":false'*'needs'*'0..600000'* ]] || fail "sub_auth_delay -5: $reply"
+ctl '{"cmd": "sub_auth_delay", "ms": 0}' >/dev/null || fail "sub_auth_delay 0 refused"
+pass "sub_auth_delay checks its ms"
+
 # --- a disabled device: the platform disables dev2, its login is answered with 10431
 ctl '{"cmd": "disable", "dk": "dev2", "disabled": true}' >/dev/null || fail "disable"
 grep -A3 '"dev2"' "$REG" | grep -q '"disabled":[[:space:]]*true' || fail "disable not saved"
