@@ -5,8 +5,8 @@
 #include <dlfcn.h>
 #include <stdio.h>
 
-int qtd_lazylib_load(qtd_lazylib_t *lib, void (*resolve)(qtd_lazylib_t *lib, void *table),
-                     void *table)
+int qtd_lazylib_load(qtd_lazylib_t *lib, void (*resolve)(qtd_lazylib_t *l, void *table),
+                     void *table, char *err, size_t errlen)
 {
     if (lib->handle != NULL) {
         return 0;
@@ -14,15 +14,17 @@ int qtd_lazylib_load(qtd_lazylib_t *lib, void (*resolve)(qtd_lazylib_t *lib, voi
     void *h = dlopen(lib->soname, RTLD_NOW | RTLD_LOCAL);
     if (h == NULL) {
         const char *why = dlerror();
-        snprintf(lib->error, sizeof(lib->error), "cannot load %s (%s): install %s", lib->soname,
+        snprintf(err, errlen, "cannot load %s (%s): install %s", lib->soname,
                  why != NULL ? why : "not found", lib->package);
         return -1;
     }
     lib->opening = h;
     lib->missing = false;
-    lib->error[0] = '\0';
+    lib->err = err;
+    lib->errlen = errlen;
     resolve(lib, table);
     lib->opening = NULL;
+    lib->err = NULL;
     if (lib->missing) {
         dlclose(h);
         return -1;
@@ -36,7 +38,7 @@ void *qtd_lazylib_sym(qtd_lazylib_t *lib, const char *name)
     void *p = dlsym(lib->opening, name);
     if (p == NULL && !lib->missing) {
         lib->missing = true;
-        snprintf(lib->error, sizeof(lib->error),
+        snprintf(lib->err, lib->errlen,
                  "%s has no %s: it is not the version this agent was built for (install %s)",
                  lib->soname, name, lib->package);
     }

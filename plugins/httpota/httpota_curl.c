@@ -4,23 +4,13 @@
 
 #include <stdio.h>
 
-httpota_curl_t httpota_curl;
-
-static qtd_lazylib_t lib = {.soname = QTD_CURL_SONAME, .package = QTD_CURL_PACKAGE};
-
-static void resolve(qtd_lazylib_t *l, void *table)
-{
-    httpota_curl_t *t = table;
-#define X(member, fn) t->member = (__typeof__(t->member))qtd_lazylib_sym(l, #fn);
-    HTTPOTA_CURL_FUNCS(X)
-#undef X
-}
+QTD_LAZYLIB_DEFINE(httpota_curl_t, httpota_curl, HTTPOTA_CURL_FUNCS, QTD_CURL_SONAME,
+                   QTD_CURL_PACKAGE)
 
 int httpota_curl_load(char *err, size_t len)
 {
     static bool initialised;
-    if (qtd_lazylib_load(&lib, resolve, &httpota_curl) != 0) {
-        snprintf(err, len, "%s", lib.error);
+    if (qtd_lazylib_load(&httpota_curl_lib, httpota_curl_resolve, &httpota_curl, err, len) != 0) {
         return -1;
     }
     if (!initialised) {

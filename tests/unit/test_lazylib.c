@@ -23,9 +23,7 @@ typedef struct {
 static void resolve_libm(qtd_lazylib_t *l, void *table)
 {
     libm_t *t = table;
-#define X(member, fn) t->member = (__typeof__(t->member))qtd_lazylib_sym(l, #fn);
-    LIBM_FUNCS(X)
-#undef X
+    LIBM_FUNCS(QTD_LAZY_RESOLVE)
 }
 
 /* A table whose second function libm does not have. */
@@ -46,13 +44,15 @@ static void lazylib_loads_and_calls_through_the_table(void **state)
     (void)state;
     qtd_lazylib_t lib = {.soname = "libm.so.6", .package = "libc6"};
     libm_t m = {0};
-    assert_int_equal(qtd_lazylib_load(&lib, resolve_libm, &m), 0);
+    char err[200] = "";
+    assert_int_equal(qtd_lazylib_load(&lib, resolve_libm, &m, err, sizeof(err)), 0);
     assert_non_null(lib.handle);
     volatile double x = 0.0;
     assert_true(m.cos(x) == 1.0);
     assert_true(m.hypot(3.0, 4.0) == 5.0);
     void *h = lib.handle;
-    assert_int_equal(qtd_lazylib_load(&lib, resolve_libm, &m), 0); /* loaded: at once */
+    assert_int_equal(qtd_lazylib_load(&lib, resolve_libm, &m, err, sizeof(err)),
+                     0); /* loaded: at once */
     assert_ptr_equal(lib.handle, h);
 }
 
@@ -61,12 +61,13 @@ static void lazylib_names_a_missing_library_and_its_package(void **state)
     (void)state;
     qtd_lazylib_t lib = {.soname = "libqtd-not-there.so.7", .package = "libqtd7"};
     libm_t m = {0};
-    assert_int_equal(qtd_lazylib_load(&lib, resolve_libm, &m), -1);
+    char err[200] = "";
+    assert_int_equal(qtd_lazylib_load(&lib, resolve_libm, &m, err, sizeof(err)), -1);
     assert_null(lib.handle);
-    assert_non_null(strstr(lib.error, "cannot load libqtd-not-there.so.7"));
-    assert_non_null(strstr(lib.error, "install libqtd7"));
+    assert_non_null(strstr(err, "cannot load libqtd-not-there.so.7"));
+    assert_non_null(strstr(err, "install libqtd7"));
     /* tried again at the next call, not remembered as failed */
-    assert_int_equal(qtd_lazylib_load(&lib, resolve_libm, &m), -1);
+    assert_int_equal(qtd_lazylib_load(&lib, resolve_libm, &m, err, sizeof(err)), -1);
 }
 
 static void lazylib_refuses_a_library_without_a_function(void **state)
@@ -74,10 +75,11 @@ static void lazylib_refuses_a_library_without_a_function(void **state)
     (void)state;
     qtd_lazylib_t lib = {.soname = "libm.so.6", .package = "libc6"};
     bad_t b = {0};
-    assert_int_equal(qtd_lazylib_load(&lib, resolve_bad, &b), -1);
+    char err[200] = "";
+    assert_int_equal(qtd_lazylib_load(&lib, resolve_bad, &b, err, sizeof(err)), -1);
     assert_null(lib.handle);
-    assert_non_null(strstr(lib.error, "libm.so.6 has no qtd_no_such_function"));
-    assert_non_null(strstr(lib.error, "install libc6"));
+    assert_non_null(strstr(err, "libm.so.6 has no qtd_no_such_function"));
+    assert_non_null(strstr(err, "install libc6"));
 }
 
 int main(void)
