@@ -34,9 +34,11 @@ measure() {
           return t end)()"
     local pid=$AGENT
     wait_for "$WORK/$name.log" 'lua: event 3/10200' 30 >&2
+    local t_start=$SECONDS
     if [ "$subs" -gt 0 ]; then
         wait_for "$WORK/$name.log" 'lua: sub event psub01 .* 3/10200' 900 "$subs" >&2
     fi
+    echo "$((SECONDS - t_start))" >"$WORK/$name.online_s"
     sleep 2
     local t0 t1
     t0=$(cpu_ticks "$pid")
@@ -58,4 +60,6 @@ printf '%-22s %8s %10s %10s\n' "$N sub-devices" "$cpu1" "$rss1" "$hwm1"
 awk -v a="$cpu0" -v b="$cpu1" -v r0="$rss0" -v r1="$rss1" -v h0="$hwm0" -v h1="$hwm1" \
     'BEGIN{printf "difference: %.2f %% of one core, %.1f MiB RSS, %.1f MiB peak\n", b - a, (r1 - r0) / 1024, (h1 - h0) / 1024}'
 echo "reports the simulator logged: $reports"
+echo "all $N sub-devices online after: $(cat "$WORK/many.online_s") s (the gateway online first)"
 awk -v a="$cpu0" -v b="$cpu1" -v r0="$rss0" -v r1="$rss1" 'BEGIN{printf "subdev_cpu_pct=%.2f\nsubdev_rss_mib=%.1f\n", b - a, (r1 - r0) / 1024}'
+echo "subdev_online_s=$(cat "$WORK/many.online_s")"

@@ -276,6 +276,23 @@ static void pace(cloud_t *c)
     }
 }
 
+/* Authentications and logins under way at once: more wait for one of them to end (the paced
+ * logins take them). A platform answering a burst of a thousand in order answers the last
+ * ones after the wait ran out, and the tries again only lengthen its queue. */
+#define SUBDEV_REQUESTS_MAX 16
+
+static size_t requests_under_way(const cloud_t *c)
+{
+    const cloud_subdevs_t *t = &c->subs;
+    size_t n = 0;
+    for (size_t b = 0; b < t->nbuckets; b++) {
+        for (const subdev_t *sd = t->buckets[b]; sd != NULL; sd = sd->next) {
+            n += sd->state == SUBDEV_AUTHING || sd->state == SUBDEV_LOGGING_IN;
+        }
+    }
+    return n;
+}
+
 int qtd_cloud_subdev_connect(cloud_t *c, subdev_t *sd)
 {
     if (!c->online) {
@@ -283,6 +300,10 @@ int qtd_cloud_subdev_connect(cloud_t *c, subdev_t *sd)
     }
     if (sd->state != SUBDEV_IDLE) {
         return QTD_EBUSY;
+    }
+    if (requests_under_way(c) >= SUBDEV_REQUESTS_MAX) {
+        pace(c); /* it stays IDLE; the paced logins take it once one has ended */
+        return 0;
     }
     if (sd->ds[0] == '\0') {
         load_secret(c, sd);
@@ -651,7 +672,8 @@ static void on_tick(uv_timer_t *timer)
     }
 }
 
-/* One wanted sub-device logged in again per call, the next call 10-30 ms later. */
+/* One wanted sub-device logged in again per call, the next call 10-30 ms later (50 ms while
+ * SUBDEV_REQUESTS_MAX requests are under way). */
 static void on_relogin(uv_timer_t *timer)
 {
     cloud_t *c = timer->data;
@@ -668,7 +690,10 @@ static void on_relogin(uv_timer_t *timer)
                     qtd_cloud_subdev_event(c, sd, QTD_EVT_CONNECT, 10500, NULL);
                     continue;
                 }
-                (void)uv_timer_start(&t->relogin, on_relogin, 10 + (uint64_t)(rand() % 21), 0);
+                /* the next one 10-30 ms later; 50 ms when this one waits for a request under
+                 * way to end */
+                uint64_t ms = sd->state == SUBDEV_IDLE ? 50 : 10 + (uint64_t)(rand() % 21);
+                (void)uv_timer_start(&t->relogin, on_relogin, ms, 0);
                 return; /* this bucket again next time: it may hold more */
             }
         }

@@ -20,7 +20,7 @@ CLOUD_EXTRA='ack_timeout_s = 5' AGENT_SCRIPT=$QTD_SOURCE_DIR/tests/lua/subdev_it
     start_agent g 'dk = "gwslow"' "$SUBS"
 G=$AGENT
 wait_for "$WORK/g.log" 'lua: event 3/10200' 15
-wait_for "$WORK/g.log" 'lua: sub event psub01 slow[0-9]+ 3/10200' 60 "$N"
+wait_for "$WORK/g.log" 'lua: sub event psub01 slow[0-9]+ 3/10200' 120 "$N"
 timeouts=$(grep -c 'no answer in 5s (state 1): trying again' "$WORK/g.log" || true)
 late=$(grep -c 'authenticated (the answer came after the wait); its secret is kept' \
     "$WORK/g.log" || true)
