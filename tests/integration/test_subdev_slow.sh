@@ -5,7 +5,8 @@
 # times out and is tried again, one every 10-30 ms, so that some first answers come between
 # the two. The platform refuses a second authentication of a device it registered, so the
 # secret a late first answer granted must be kept: every one comes online, with the secret
-# the registry holds, and the refusals of the second tries go unheard.
+# the registry holds, and the refusals of the second tries go unheard. No more than 16
+# authentications are under way at once.
 source "$(dirname "$0")/lib.sh"
 gateway_registry
 start_broker
@@ -45,6 +46,19 @@ assert len(got) == int(sys.argv[3]), f"{len(got)} secrets announced"
 for dk, ds in got.items():
     assert ds == {reg[dk]}, (dk, ds, reg[dk])
 print(f"{len(got)} secrets, each the registry's")
+PY
+# at most 16 authentications under way at once: before the first answer could come (6 s) or
+# the first wait run out (5 s), the platform saw exactly 16
+/usr/bin/python3 - "$WORK/sim.jsonl" <<'PY' || fail "more or fewer than 16 requests under way"
+import json, sys
+ts = []
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    if e.get("dir") == "up" and e.get("cmd_name") == "SUB_AUTH":
+        ts.append(e["ts"])
+first = [t for t in ts if t < ts[0] + 4500]
+print(f"{len(first)} SUB_AUTH in the first 4.5 s, {len(ts)} in all")
+sys.exit(0 if len(first) == 16 else 1)
 PY
 stop_checked "$G" g
 pass "$N sub-devices behind a platform answering 6 s late: $timeouts waits ran out, $late late secrets kept, all online with the registry's secret"
