@@ -143,10 +143,10 @@ static bool fast_decimal(double a, uint64_t *mag, unsigned *places)
         if (m >= 1e15) {
             return false;
         }
-        if (m != floor(m) || m / pow10[p] != a) {
+        if ((double)(uint64_t)m != m || m / pow10[p] != a) { /* whole: m < 10^15 fits */
             continue;
         }
-        double f = floor(a * pow10[p - 1]);
+        double f = (double)(uint64_t)(a * pow10[p - 1]); /* its floor (no libm: > 0) */
         for (double c = f - 1; c <= f + 2; c++) {
             if (c >= 0 && c / pow10[p - 1] == a) {
                 return false;
