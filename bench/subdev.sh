@@ -34,9 +34,15 @@ measure() {
           return t end)()"
     local pid=$AGENT
     wait_for "$WORK/$name.log" 'lua: event 3/10200' 30 >&2
-    local t_start=$SECONDS
-    if [ "$subs" -gt 0 ]; then
-        wait_for "$WORK/$name.log" 'lua: sub event psub01 .* 3/10200' 900 "$subs" >&2
+    local t_start=$SECONDS st="" _
+    if [ "$subs" -gt 0 ]; then # all online, as the agent counts them (each once)
+        for _ in $(seq 1800); do
+            st=$("$BUILD/qthingctl" -s "$WORK/$name/data/qthingd.sock" status 2>/dev/null || true)
+            [[ "$st" != *" $subs of $subs sub-devices online"* ]] || break
+            sleep 0.5
+        done
+        [[ "$st" == *" $subs of $subs sub-devices online"* ]] \
+            || { echo "not all $subs sub-devices online after 900 s" >&2; exit 1; }
     fi
     echo "$((SECONDS - t_start))" >"$WORK/$name.online_s"
     sleep 2
