@@ -45,7 +45,7 @@ static const char *data_str(const cJSON *line, const char *id)
 
 /* Send cmd {1 pk, 2 dk, 3 errcode[, 4 ds][, extra]} to the gateway. */
 static void answer_with(sim_t *s, sim_device_t *gw, uint16_t cmd, const char *pk, const char *dk,
-                        int errcode, const char *ds, const qtd_value_t *extra)
+                        int errcode, const char *ds, const qtd_value_t *extra, int delay_ms)
 {
     qtd_value_t items[5] = {
         {.type = QTD_VAL_STRING, .id = 1, .u.s = {pk, strlen(pk)}},
@@ -62,8 +62,8 @@ static void answer_with(sim_t *s, sim_device_t *gw, uint16_t cmd, const char *pk
     qtd_value_t root = {.type = QTD_VAL_STRUCT, .u.list = {items, n}};
     uint8_t *payload = NULL;
     size_t len = 0;
-    if (qtd_ttlv_encode(&root, &payload, &len) == 0 && cmd == 0x00C1 && s->sub_auth_delay_ms > 0) {
-        sim_schedule(s, gw, cmd, payload, len, s->sub_auth_delay_ms, NULL); /* takes payload */
+    if (qtd_ttlv_encode(&root, &payload, &len) == 0 && delay_ms > 0) {
+        sim_schedule(s, gw, cmd, payload, len, delay_ms, NULL); /* takes payload */
         return;
     }
     if (payload == NULL ||
@@ -76,7 +76,7 @@ static void answer_with(sim_t *s, sim_device_t *gw, uint16_t cmd, const char *pk
 static void answer(sim_t *s, sim_device_t *gw, uint16_t cmd, const char *pk, const char *dk,
                    int errcode, const char *ds)
 {
-    answer_with(s, gw, cmd, pk, dk, errcode, ds, NULL);
+    answer_with(s, gw, cmd, pk, dk, errcode, ds, NULL, 0);
 }
 
 /* The sub-device's session is over: plain from now on. */
@@ -138,7 +138,8 @@ static void on_auth(sim_t *s, sim_device_t *gw, const char *pk, const char *dk, 
     if (sub != NULL) {
         sub_state(s, sub, code == SUB_OK ? "authenticated" : "auth_refused", code);
     }
-    answer(s, gw, 0x00C1, pk, dk, code, code == SUB_OK ? ds : NULL);
+    answer_with(s, gw, 0x00C1, pk, dk, code, code == SUB_OK ? ds : NULL, NULL,
+                s->sub_auth_delay_ms);
     OPENSSL_cleanse(ds, sizeof(ds));
 }
 
@@ -194,7 +195,8 @@ static void on_login(sim_t *s, sim_device_t *gw, const char *pk, const char *dk,
     if (sub != NULL) {
         sub_state(s, sub, code == 0 ? "login" : "login_refused", code);
     }
-    answer_with(s, gw, 0x00C3, pk, dk, code == 0 ? SUB_OK : code, NULL, keyed ? &key_item : NULL);
+    answer_with(s, gw, 0x00C3, pk, dk, code == 0 ? SUB_OK : code, NULL, keyed ? &key_item : NULL,
+                0);
     free(enc);
 }
 

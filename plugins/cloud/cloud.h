@@ -120,7 +120,8 @@ typedef struct {
 typedef struct ahead_row_s {
     int64_t id;
     int qos;
-    size_t off; /* of its topic in ahead_buf; the payload follows the topic's NUL */
+    size_t off;       /* of its topic in ahead_buf; the payload follows the topic's NUL */
+    size_t topic_len; /* without the NUL */
     size_t len;
 } ahead_row_t;
 

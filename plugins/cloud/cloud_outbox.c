@@ -243,6 +243,7 @@ static int read_ahead_row(void *arg, int64_t id, const char *topic, int qos, con
     r->id = id;
     r->qos = qos;
     r->off = c->ahead_used;
+    r->topic_len = tl;
     r->len = len;
     memcpy(c->ahead_buf + c->ahead_used, topic, tl + 1);
     memcpy(c->ahead_buf + c->ahead_used + tl + 1, payload, len);
@@ -287,7 +288,7 @@ void qtd_cloud_pump(cloud_t *c)
         if (c->ahead_pos < c->ahead_n) {
             const ahead_row_t *r = &c->ahead[c->ahead_pos];
             const char *topic = (const char *)c->ahead_buf + r->off;
-            const uint8_t *payload = c->ahead_buf + r->off + strlen(topic) + 1;
+            const uint8_t *payload = c->ahead_buf + r->off + r->topic_len + 1;
             (void)send_row(&w, r->id, topic, r->qos, payload, r->len);
             if (c->sent_upto < r->id) {
                 break; /* not sent (the connection's fault, or a retry): it goes next time */

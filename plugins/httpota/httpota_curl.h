@@ -17,7 +17,6 @@
 /* X(member, libcurl's function): every function of libcurl the plugin calls. */
 #define HTTPOTA_CURL_FUNCS(X)                                                                      \
     X(global_init, curl_global_init)                                                               \
-    X(global_cleanup, curl_global_cleanup)                                                         \
     X(easy_init, curl_easy_init)                                                                   \
     X(easy_setopt, curl_easy_setopt)                                                               \
     X(easy_getinfo, curl_easy_getinfo)                                                             \
@@ -48,7 +47,6 @@ int httpota_curl_load(char *err, size_t len);
 #undef curl_easy_getinfo
 #undef curl_multi_setopt
 #define curl_global_init httpota_curl.global_init
-#define curl_global_cleanup httpota_curl.global_cleanup
 #define curl_easy_init httpota_curl.easy_init
 #define curl_easy_setopt httpota_curl.easy_setopt
 #define curl_easy_getinfo httpota_curl.easy_getinfo
