@@ -6,6 +6,7 @@
  * to the session (qtd_cloud_on_mq). Every connection attempt gets a fresh Paho client and a
  * new generation number, so late callbacks of an old connection are recognised and dropped.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +196,39 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
     return 1;
 }
 
+/* Paho's own error reports (its trace at level ERROR and above) go to the agent's log as
+ * warnings: a failed allocation inside Paho, and, when its last client is destroyed, Paho's
+ * heap check ("Some memory not freed at shutdown", then one line per block it still holds).
+ * Paho's trace callback is process-wide and takes no context, hence the one bridge kept
+ * here. With the level at ERROR, Paho also stops recording every function entry and exit
+ * in its trace ring (a lock and a ring write per call on each of its threads). */
+static mq_bridge_t *trace_bridge;
+
+static void on_paho_trace(enum MQTTASYNC_TRACE_LEVELS level, char *message)
+{
+    mq_bridge_t *mq = trace_bridge;
+    if (mq == NULL || level < MQTTASYNC_TRACE_ERROR || message == NULL) {
+        return;
+    }
+    /* Paho stamps each line "YYYYMMDD HHMMSS.mmm " (1970 at this level); ours has a time */
+    static const char stamp[] = "dddddddd dddddd.ddd ";
+    size_t skip = 0;
+    while (skip < sizeof(stamp) - 1 && message[skip] != '\0' &&
+           (stamp[skip] == 'd' ? isdigit((unsigned char)message[skip]) != 0
+                               : message[skip] == stamp[skip])) {
+        skip++;
+    }
+    message += skip == sizeof(stamp) - 1 ? skip : 0;
+    char line[256]; /* a heap line shows a block's first bytes: keep the log printable */
+    size_t n = 0;
+    for (; message[n] != '\0' && n < sizeof(line) - 1; n++) {
+        unsigned char ch = (unsigned char)message[n];
+        line[n] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '.';
+    }
+    line[n] = '\0';
+    mq->c->api->log(mq->c->host, QTD_LOG_WARN, "Paho: %s", line);
+}
+
 /* ---- loop side ---- */
 
 static void on_async(uv_async_t *h)
@@ -244,6 +278,11 @@ int qtd_cloud_mq_create(cloud_t *c, mq_bridge_t **out)
         return rc;
     }
     mq->async.data = mq;
+    if (trace_bridge == NULL) {
+        trace_bridge = mq;
+        MQTTAsync_setTraceLevel(MQTTASYNC_TRACE_ERROR);
+        MQTTAsync_setTraceCallback(on_paho_trace);
+    }
     *out = mq;
     return 0;
 }
@@ -430,6 +469,10 @@ void qtd_cloud_mq_free(mq_bridge_t *mq)
 {
     if (mq == NULL) {
         return;
+    }
+    if (trace_bridge == mq) {
+        MQTTAsync_setTraceCallback(NULL);
+        trace_bridge = NULL;
     }
     while (mq->head != NULL) {
         mq_event_t *ev = mq->head;

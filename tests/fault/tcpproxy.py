@@ -56,6 +56,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--listen", type=int, required=True)
     ap.add_argument("--to", required=True, help="HOST:PORT")
+    ap.add_argument("--rcvbuf", type=int, default=0,
+                    help="receive buffer of the accepted sockets, bytes (default: the kernel's,"
+                         " which grows to tcp_rmem's maximum): a black-hole then fills the"
+                         " client's socket after about that much")
     args = ap.parse_args()
     host, port = args.to.rsplit(":", 1)
     target = (host, int(port))
@@ -77,6 +81,8 @@ def main():
 
     lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if args.rcvbuf > 0:  # before listen: accepted sockets inherit it, window scale included
+        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, args.rcvbuf)
     lsock.bind(("127.0.0.1", args.listen))
     lsock.listen(16)
     lsock.setblocking(False)
