@@ -6,8 +6,9 @@
  * send to the last PUBACK. With COUNT 0 (bench/start.sh) it only connects and prints the
  * wall-clock time of the CONNACK (seconds since the epoch, CLOCK_REALTIME), for the caller to
  * subtract the time it started the process at. PASSWORD, when given, is sent with an empty
- * user name, as the agent does. Usage: paho_baseline URI CLIENTID TOPIC COUNT WINDOW PAYLOAD_HEX
- * [PASSWORD]
+ * user name, as the agent does. With PAHO_TRACE_ERROR=1 in the environment, Paho's trace
+ * level is set to ERROR first, as the agent sets it (Paho then stops recording every function
+ * entry and exit). Usage: paho_baseline URI CLIENTID TOPIC COUNT WINDOW PAYLOAD_HEX [PASSWORD]
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -68,6 +69,10 @@ int main(int argc, char **argv)
     unsigned char *payload = malloc(n);
     for (size_t i = 0; i < n; i++) {
         sscanf(argv[6] + 2 * i, "%2hhx", &payload[i]);
+    }
+    const char *trace_error = getenv("PAHO_TRACE_ERROR");
+    if (trace_error != NULL && strcmp(trace_error, "1") == 0) {
+        MQTTAsync_setTraceLevel(MQTTASYNC_TRACE_ERROR);
     }
     MQTTAsync client;
     MQTTAsync_create(&client, argv[1], argv[2], MQTTCLIENT_PERSISTENCE_NONE, NULL);
