@@ -6,13 +6,14 @@
 # must hold is that nothing is lost and that Paho's own heap check reaches the agent's log
 # where the test harness can read it (stop_checked: paho_heap_check).
 # Made certain here: the agent reaches the broker through tests/fault/tcpproxy.py, whose
-# sockets take 64 KiB; the script streams 120 reports of 60 KB with a window of 256; the
-# proxy stops forwarding (black-hole) as soon as the agent is online, so the agent's socket
-# fills and Paho queues what it cannot write; then the proxy resets the connection. All 120
-# values must reach the simulator after the reconnection, and the agent's log at the stop
-# must hold Paho's heap check naming only the queued publishes' copies.
+# sockets take 64 KiB; the script streams 200 reports of 60 KB (12 MB, about three times
+# what the agent's socket holds with tcp_wmem's 4 MiB) with a window of 256; the proxy stops
+# forwarding (black-hole) as soon as the agent is online, so the agent's socket fills and
+# Paho queues what it cannot write; then the proxy resets the connection. All 200 values
+# must reach the simulator after the reconnection, and the agent's log at the stop must hold
+# Paho's heap check naming only the queued publishes' copies.
 source "$(dirname "$0")/fault_lib.sh"
-N=120
+N=200
 auto_registry
 start_broker
 start_sim
