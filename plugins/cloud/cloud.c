@@ -32,6 +32,10 @@ static const qtd_cfg_key_t cloud_keys[] = {
      "seconds to wait for the device secret after a registration connect", 1, 3600, NULL, NULL, 0},
     {QTD_CFG_INT, "window", "64", offsetof(cloud_cfg_t, window),
      "messages in flight (sent, not yet acknowledged) at most", 1, CLOUD_WINDOW_MAX, NULL, NULL, 0},
+    {QTD_CFG_INT, "window_kib", "256", offsetof(cloud_cfg_t, window_kib),
+     "KiB of frames in flight at most (one more message may go while less is): what a "
+     "connection that dies can strand inside the MQTT library",
+     1, 65536, NULL, NULL, 0},
     {QTD_CFG_STRING, "at_port", "", offsetof(cloud_cfg_t, at_port),
      "modem AT port for signal, cell, ICCID, IMSI and phone number values (e.g. "
      "/dev/ttyUSB2); empty: none (those values are not available)",

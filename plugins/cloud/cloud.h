@@ -66,6 +66,7 @@ typedef struct {
     int64_t stable_s;
     int64_t register_timeout_s;
     int64_t window;
+    int64_t window_kib;
     const char *at_port;
     int64_t at_baud;
     int64_t modem_poll_s;
@@ -109,6 +110,7 @@ typedef struct {
     int64_t row;
     int token;
     uint16_t cmd;
+    uint32_t len;        /* of its frame */
     uint64_t sent_ms;    /* loop time it was handed to MQTT */
     struct subdev_s *sd; /* the sub-device whose row it is, or NULL */
 } inflight_t;
@@ -203,6 +205,7 @@ struct cloud_s {
     int64_t sent_max; /* the highest row sent on this connection: above it nothing is in flight */
     inflight_t *inflight;
     size_t n_inflight;
+    size_t inflight_bytes; /* the frames of inflight[0..n_inflight) */
     /* Rows read ahead from the outbox (one SELECT for many rows): ahead[pos..n) follow the
      * row sent_upto was when ahead[pos - 1] went (ahead_after for pos 0); any other
      * sent_upto, a drop or a loss makes them stale and the next pump reads again. */

@@ -180,6 +180,8 @@ static int send_row(void *arg, int64_t id, const char *topic, int qos, const voi
     slot->token = token;
     slot->sent_ms = uv_now(c->loop);
     slot->cmd = frame_cmd(payload, len);
+    slot->len = (uint32_t)len;
+    c->inflight_bytes += len;
     slot->sd = sd;
     c->sent_upto = id;
     if (id > c->sent_max) {
@@ -274,8 +276,10 @@ void qtd_cloud_pump(cloud_t *c)
         return;
     }
     size_t window = (size_t)c->cfg->window;
+    size_t window_bytes = (size_t)c->cfg->window_kib * 1024;
     walk_t w = {c, false, 0};
-    while (!w.stop && c->n_inflight < window) {
+    while (!w.stop && c->n_inflight < window &&
+           (c->n_inflight == 0 || c->inflight_bytes < window_bytes)) {
         if (!ahead_fresh(c)) {
             /* One SELECT for the next CLOUD_AHEAD_ROWS rows, not one a turn. */
             qtd_cloud_pump_forget(c);
@@ -310,6 +314,7 @@ void qtd_cloud_pump_reset(cloud_t *c)
     qtd_cloud_pump_delete_acked(c);
     qtd_cloud_pump_forget(c);
     c->n_inflight = 0;
+    c->inflight_bytes = 0;
     c->sent_upto = 0;
     c->held_from = 0;
     c->sent_max = 0;
@@ -364,6 +369,7 @@ void qtd_cloud_pump_acked(cloud_t *c, int token, bool ok)
         inflight_t done = c->inflight[i];
         memmove(&c->inflight[i], &c->inflight[i + 1], (c->n_inflight - i - 1) * sizeof(done));
         c->n_inflight--;
+        c->inflight_bytes -= done.len;
         if (ok) {
             c->acked[c->n_acked++] = done.row; /* deleted by the pump, this loop turn */
             c->stat_acked++;

@@ -130,13 +130,15 @@ pass "outbox ls: the 3 reports waiting while offline (ls 2: the oldest 2); outbo
 # PUBACKs (tests/fault/mqtt_ack_proxy.py) sends 24 passthrough messages of 60000 bytes with a
 # 1 MiB outbox cap: the oldest are dropped to make room, the rest wait for their PUBACKs. The
 # platform's status read gets what qthingctl status says: rows and bytes waiting, the age of
-# the oldest, the rows dropped (24 put = those waiting + those dropped).
+# the oldest, the rows dropped (24 put = those waiting + those dropped). The byte window
+# (cloud.window_kib) is wide enough for all of them, so that the answer to the status read is
+# not held behind rows whose PUBACKs never come.
 : >"$WORK/lose"
 PROXY_PORT=$(free_port)
 start_bg proxy /usr/bin/python3 "$QTD_SOURCE_DIR/tests/fault/mqtt_ack_proxy.py" \
     "$PROXY_PORT" "$PORT" "$WORK/lose"
 wait_for "$WORK/proxy.log" "listening on $PROXY_PORT" 10
-AGENT_SERVER="mqtt://127.0.0.1:$PROXY_PORT" CLOUD_EXTRA='ack_timeout_s = 600' \
+AGENT_SERVER="mqtt://127.0.0.1:$PROXY_PORT" CLOUD_EXTRA='ack_timeout_s = 600, window_kib = 2048' \
     STORE='outbox_cap_mb = 1' start_agent w 'dk = "ctl2"' 'mode = "none"'
 W=$AGENT
 WSOCK=$WORK/w/data/qthingd.sock
