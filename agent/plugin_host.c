@@ -45,9 +45,10 @@ char *qtd__plugin_path(const char *dir, const char *file)
 }
 
 /* Under AddressSanitizer a closed plugin stays mapped: LeakSanitizer checks at exit, and
- * names a leak's frames only while their code is mapped. (A library a plugin loaded stays
- * with it: Paho's blocks stay reachable from its own heap tracker, whose check at its last
- * client's destruction the cloud plugin logs.) */
+ * names a leak's frames only while their code is mapped (the regular build is the one that
+ * runs dlclose). A library a plugin loaded stays with it: the blocks Paho still tracks stay
+ * reachable from its heap tracker; Paho checks that heap itself whenever its last client is
+ * destroyed, and the cloud plugin logs what it finds. */
 #if defined(__SANITIZE_ADDRESS__)
 #define KEEP_MAPPED 1
 #elif defined(__has_feature)

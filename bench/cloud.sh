@@ -16,12 +16,13 @@ plain_broker qtd-bench
 # The frame the agent sends for {1: true, 2: 25, 3: 12.5, 4: "hi"} (pkgid varies; size same).
 FRAME=aaaa0015de00010014000900120019001a087d002300026869
 TOPIC=q/2/d/qdp1116abench/bus
-base=$(/usr/bin/time -f "%U %S" -o "$WORK/base.time" "$BUILD/bench/paho_baseline" \
-       "tcp://127.0.0.1:$PORT" qdp1116abase "$TOPIC" "$COUNT" "$WINDOW" "$FRAME")
-# The same with Paho's trace level at ERROR, as the agent sets it.
-tuned=$(PAHO_TRACE_ERROR=1 /usr/bin/time -f "%U %S" -o "$WORK/tuned.time" \
-        "$BUILD/bench/paho_baseline" "tcp://127.0.0.1:$PORT" qdp1116abase "$TOPIC" "$COUNT" \
-        "$WINDOW" "$FRAME")
+# baseline NAME: raw Paho's rate (msg/s), its CPU times in $WORK/NAME.time
+baseline() {
+    /usr/bin/time -f "%U %S" -o "$WORK/$1.time" "$BUILD/bench/paho_baseline" \
+        "tcp://127.0.0.1:$PORT" qdp1116abase "$TOPIC" "$COUNT" "$WINDOW" "$FRAME"
+}
+base=$(baseline base)
+tuned=$(PAHO_TRACE_ERROR=1 baseline tuned) # Paho's trace level at ERROR, as the agent sets it
 
 sed "s/BENCH_COUNT or 20000/$COUNT/" bench/cloud_bench.lua >"$WORK/bench.lua"
 cloud_agent_config "$WINDOW"

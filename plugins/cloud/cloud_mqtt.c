@@ -7,6 +7,7 @@
  * new generation number, so late callbacks of an old connection are recognised and dropped.
  */
 #include <ctype.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,11 +203,11 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
  * Paho's trace callback is process-wide and takes no context, hence the one bridge kept
  * here. With the level at ERROR, Paho also stops recording every function entry and exit
  * in its trace ring (a lock and a ring write per call on each of its threads). */
-static mq_bridge_t *trace_bridge;
+static _Atomic(mq_bridge_t *) trace_bridge;
 
 static void on_paho_trace(enum MQTTASYNC_TRACE_LEVELS level, char *message)
 {
-    mq_bridge_t *mq = trace_bridge;
+    mq_bridge_t *mq = atomic_load(&trace_bridge);
     if (mq == NULL || level < MQTTASYNC_TRACE_ERROR || message == NULL) {
         return;
     }
@@ -278,8 +279,8 @@ int qtd_cloud_mq_create(cloud_t *c, mq_bridge_t **out)
         return rc;
     }
     mq->async.data = mq;
-    if (trace_bridge == NULL) {
-        trace_bridge = mq;
+    mq_bridge_t *none = NULL;
+    if (atomic_compare_exchange_strong(&trace_bridge, &none, mq)) {
         MQTTAsync_setTraceLevel(MQTTASYNC_TRACE_ERROR);
         MQTTAsync_setTraceCallback(on_paho_trace);
     }
@@ -470,9 +471,9 @@ void qtd_cloud_mq_free(mq_bridge_t *mq)
     if (mq == NULL) {
         return;
     }
-    if (trace_bridge == mq) {
+    if (atomic_load(&trace_bridge) == mq) {
         MQTTAsync_setTraceCallback(NULL);
-        trace_bridge = NULL;
+        atomic_store(&trace_bridge, NULL);
     }
     while (mq->head != NULL) {
         mq_event_t *ev = mq->head;

@@ -181,7 +181,7 @@ static int send_row(void *arg, int64_t id, const char *topic, int qos, const voi
     slot->sent_ms = uv_now(c->loop);
     slot->cmd = frame_cmd(payload, len);
     slot->len = (uint32_t)len;
-    c->inflight_bytes += len;
+    c->inflight_bytes += slot->len;
     slot->sd = sd;
     c->sent_upto = id;
     if (id > c->sent_max) {

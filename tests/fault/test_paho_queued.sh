@@ -7,14 +7,14 @@
 # (stop_checked: paho_heap_check), and cloud.window_kib bounds what a dying connection can
 # strand inside Paho.
 # The fault: the agent reaches the broker through tests/fault/tcpproxy.py, whose sockets
-# take 64 KiB; the script streams 200 reports of 60 KB (12 MB, about three times what the
-# agent's socket holds with tcp_wmem's 4 MiB) with a window of 256 messages; the proxy stops
-# forwarding (black-hole) as soon as the agent is online, so the agent's socket fills; then
-# the proxy resets the connection. All 200 values must reach the simulator after the
-# reconnection. With cloud.window_kib at its maximum (64 MiB) the agent hands Paho more than
-# the socket takes, Paho queues the rest, and its heap check at the stop names the queued
-# publishes' copies and nothing else; with the default (256 KiB) Paho queues nothing: its
-# heap check finds nothing.
+# take about 128 KiB (SO_RCVBUF 65536, which Linux doubles); the script streams 200 reports
+# of 60 KB (12 MB, about three times what the agent's socket holds with tcp_wmem's 4 MiB)
+# with a window of 256 messages; the proxy stops forwarding (black-hole) as soon as the
+# agent is online, so the agent's socket fills; then the proxy resets the connection. All
+# 200 values must reach the simulator after the reconnection. With cloud.window_kib at its
+# maximum (64 MiB) the agent hands Paho more than the socket takes, Paho queues the rest, and
+# its heap check at the stop names the queued publishes' copies and nothing else; with the
+# default (256 KiB) Paho queues nothing: its heap check finds nothing.
 source "$(dirname "$0")/fault_lib.sh"
 N=200
 auto_registry
