@@ -56,8 +56,12 @@ measure() {
     stop_checked "$pid" "$name" >&2
 }
 
-read -r cpu0 rss0 hwm0 < <(measure none 0)
-read -r cpu1 rss1 hwm1 < <(measure many "$N")
+# (not through "< <(measure ...)": the stop at its end would still run in that subshell
+# while this shell goes on and, done, removes $WORK with the agent's log)
+measure none 0 >"$WORK/none.m"
+measure many "$N" >"$WORK/many.m"
+read -r cpu0 rss0 hwm0 <"$WORK/none.m"
+read -r cpu1 rss1 hwm1 <"$WORK/many.m"
 reports=$(grep -c '"cmd_name":"TSL_EVENT"' "$WORK/sim.jsonl" || true)
 echo "gateway with 0 and with $N sub-devices (each reporting every 10 s), ${DURATION} s each"
 printf '%-22s %8s %10s %10s\n' "" "CPU %" "RSS KiB" "peak KiB"
