@@ -304,9 +304,11 @@ stop_checked() {
 # publishes that were queued inside Paho when a connection died: one payload copy
 # (MQTTAsync.c) and one topic copy ("q/...", MQTTProtocolClient.c's strdup) per message. Paho
 # up to 1.3.13 never frees those (eclipse/paho.mqtt.c#1474, docs/operations.md); anything
-# else Paho still holds is a leak, ours (a Paho allocation not given back) or Paho's.
+# else Paho still holds is a leak, ours (a Paho allocation not given back) or Paho's. Sets
+# PAHO_STRANDED to the number of those queued publishes.
 paho_heap_check() {
-    awk '
+    local out rc=0
+    out=$(awk '
         /Paho: Heap element / { file = $0; sub(/.*, file /, "", file); sub(/, ptr .*/, "", file); next }
         /Paho:   Content / {
             if (file ~ /MQTTAsync\.c$/) payloads++
@@ -323,7 +325,11 @@ paho_heap_check() {
             if (payloads > 0)
                 printf "note: Paho dropped %d queued publishes without freeing them " \
                     "(eclipse/paho.mqtt.c#1474)\n", payloads
-        }' "$1"
+        }' "$1") || rc=$?
+    [ -z "$out" ] || echo "$out"
+    PAHO_STRANDED=0
+    [[ ! $out =~ note:\ Paho\ dropped\ ([0-9]+)\ queued ]] || PAHO_STRANDED=${BASH_REMATCH[1]}
+    return $rc
 }
 
 # start_mb_peer NAME ARGS...: a Modbus slave not written here (Debian's pymodbus, through

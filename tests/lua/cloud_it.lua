@@ -12,7 +12,7 @@
 --   print it as "mcu piece <start> <hex>" per 1000 bytes (a log line holds 2 KiB), then
 --   otaAction(2), or (3) after the last piece; on 7/10704 setMcuVersion(<component>, mcu_version or the target)),
 --   raise_after_ms (raise an error from a timer that long after the script starts),
---   pad (stream: each report also carries {[10] = a string of pad bytes}).
+--   pad (stream and seq: each report also carries {[10] = a string of pad bytes}).
 -- The global SCRIPT_TAG (set by a script that wraps this one) is printed as
 -- "script <tag> running" at the start ("v1" when unset).
 -- Mode "seq" (tests/fault): reports {[1] = n} at mode 1 for n = first..count, one every
@@ -66,12 +66,11 @@ local function http_ota()
     print("httpota get " .. quecIot.getHttpOtaProductInfo()[1] .. " " .. quecIot.getHttpOtaServer()
         .. " " .. tostring(quecIot.getHttpOtaTls()) .. " " .. up[1] .. ";" .. up[2] .. ";" .. up[3])
 end
-local pad = nil
+local pad = P.pad and string.rep("x", P.pad) or nil
 local logged_out = false
 local switched = false
 
 local function stream()
-    pad = P.pad and string.rep("x", P.pad) or nil
     streaming = agent.timer()
     local i = (P.first or 1) - 1
     streaming:start(P.period_ms or 30, 1, function()
@@ -104,7 +103,7 @@ local function seq()
             print("seq done")
             return
         end
-        if quecIot.phymodelReport(1, {[1] = n + 1}) then
+        if quecIot.phymodelReport(1, {[1] = n + 1, [10] = pad}) then
             n = n + 1
             pending = n
             print("seq queued " .. n)
